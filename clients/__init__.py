@@ -1,0 +1,10 @@
+"""Platforms: registration and management of OAuth clients."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from clients import cli, demo
+
+    app.cli.add_command(cli.clients)
+    app.cli.add_command(demo.demo)

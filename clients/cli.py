@@ -1,0 +1,107 @@
+"""``idp clients``: register and manage platforms from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from clients.registration import ClientMetadata, ClientMetadataError, all_clients, delete, find
+from clients.registration import register as register_client
+from idp.oauth.models import Client
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def describe(client: Client, secret: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "client_id": client.client_id,
+        "client_name": client.client_name,
+        "redirect_uris": client.redirect_uris,
+        "scope": client.scope,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "require_pkce": client.require_pkce,
+        "created_at": client.created_at.isoformat(),
+    }
+    if secret:
+        data["client_secret"] = secret
+    return data
+
+
+@click.group(help="Register and manage platforms (OAuth clients).")
+def clients() -> None:
+    pass
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="The platform's name, shown to travellers.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
+              help="An exact redirect URI; repeat for several.")
+@click.option("--scope", default="openid profile email", show_default=True,
+              help="The scopes the platform may ask for.")
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE mandatory).")
+@click.option("--no-require-pkce", is_flag=True,
+              help="Let this confidential client skip PKCE (not recommended).")
+@click.option("--logo-uri", default=None)
+@click.option("--policy-uri", default=None)
+@click.option("--tos-uri", default=None)
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_appcontext
+def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
+           no_require_pkce: bool, logo_uri: str | None, policy_uri: str | None,
+           tos_uri: str | None, id_token_alg: str, as_json: bool) -> None:
+    """Register a platform; prints its client_id and, once only, its secret."""
+    if public and no_require_pkce:
+        fail("--public and --no-require-pkce cannot go together: a public client needs PKCE.")
+    meta = ClientMetadata(
+        client_name=name, redirect_uris=list(redirect_uris), scope=scope, public=public,
+        require_pkce=not no_require_pkce, logo_uri=logo_uri, policy_uri=policy_uri,
+        tos_uri=tos_uri, id_token_signed_response_alg=id_token_alg,
+    )
+    try:
+        registration = register_client(meta)
+    except ClientMetadataError as error:
+        fail(f"{error.error}: {error.description}")
+        return
+    client, secret = registration.client, registration.client_secret
+    if as_json:
+        click.echo(json.dumps(describe(client, secret)))
+        return
+    click.echo(f"client_id: {client.client_id}")
+    if secret:
+        click.echo(f"client_secret: {secret}")
+        click.echo("(the secret is shown once; only its digest is stored)")
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, one object per line.")
+@with_appcontext
+def list_clients(as_json: bool) -> None:
+    """List the registered platforms."""
+    for client in all_clients():
+        if as_json:
+            click.echo(json.dumps(describe(client)))
+        else:
+            click.echo(f"{client.client_id}\t{client.client_name}\t{' '.join(client.redirect_uris)}")
+
+
+@clients.command("delete")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def delete_client(client_id: str, as_json: bool) -> None:
+    """Delete a platform, its codes and its tokens."""
+    client = find(client_id)
+    if client is None:
+        fail(f"no client with client_id {client_id}")
+        return
+    delete(client)
+    click.echo(json.dumps({"deleted": client_id}) if as_json else f"deleted {client_id}")

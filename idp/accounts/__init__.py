@@ -1,0 +1,1 @@
+"""Travellers' accounts: sign-up, login, the browser session, the profile."""

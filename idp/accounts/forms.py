@@ -1,0 +1,92 @@
+"""Account forms. Every field has a visible label; errors are tied to their field."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
+
+EMAIL_MESSAGE = _l("Enter an email address like name@example.org.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[InputRequired(_l("Enter your email address.")), Length(max=254)],
+        render_kw={"autocomplete": "username", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[InputRequired(_l("Enter your password.")), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class SignupForm(FlaskForm):
+    given_name = StringField(
+        _l("First name"),
+        validators=[InputRequired(_l("Enter your first name.")), Length(max=100)],
+        render_kw={"autocomplete": "given-name"},
+    )
+    family_name = StringField(
+        _l("Last name (optional)"),
+        validators=[Optional(), Length(max=100)],
+        render_kw={"autocomplete": "family-name"},
+    )
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            InputRequired(_l("Enter your email address.")),
+            Length(max=254),
+            Email(EMAIL_MESSAGE, check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
+    )
+    password = PasswordField(
+        _l("Choose a password"),
+        description=_l("At least 15 characters. A few words you will remember make a good one."),
+        validators=[InputRequired(_l("Choose a password.")), Length(max=1024)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+GENDERS = [
+    ("", _l("Not given")),
+    ("female", _l("Female")),
+    ("male", _l("Male")),
+    ("other", _l("Other")),
+]
+LOCALES = [("", _l("Not given")), ("fr-FR", "Français"), ("en", "English")]
+
+
+class ProfileForm(FlaskForm):
+    given_name = StringField(_l("First name"), validators=[InputRequired(
+        _l("Enter your first name.")), Length(max=100)], render_kw={"autocomplete": "given-name"})
+    family_name = StringField(_l("Last name"), validators=[Optional(), Length(max=100)],
+                              render_kw={"autocomplete": "family-name"})
+    nickname = StringField(_l("Alias shown to other travellers"),
+                           validators=[Optional(), Length(max=100)],
+                           render_kw={"autocomplete": "nickname"})
+    gender = SelectField(_l("Gender"), choices=GENDERS, validators=[Optional()])
+    birthdate = DateField(_l("Date of birth"), validators=[Optional()],
+                          render_kw={"autocomplete": "bday"})
+    locale = SelectField(_l("Preferred language"), choices=LOCALES, validators=[Optional()])
+    phone_number = StringField(
+        _l("Phone number"),
+        validators=[Optional(), Length(max=32), Regexp(
+            r"^\+?[0-9 .()-]{6,31}$", message=_l("Enter a phone number like +33 6 12 34 56 78."))],
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+    street_address = StringField(_l("Street address"), validators=[Optional(), Length(max=200)],
+                                 render_kw={"autocomplete": "street-address"})
+    postal_code = StringField(_l("Postal code"), validators=[Optional(), Length(max=20)],
+                              render_kw={"autocomplete": "postal-code"})
+    locality = StringField(_l("Town or city"), validators=[Optional(), Length(max=100)],
+                           render_kw={"autocomplete": "address-level2"})
+    country = StringField(_l("Country"), validators=[Optional(), Length(max=60)],
+                          render_kw={"autocomplete": "country-name"})
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only its CSRF token, for one-button actions such as logging out."""

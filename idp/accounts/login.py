@@ -1,0 +1,86 @@
+"""The browser's login state: a random key in the signed session cookie, a row in
+``browser_session`` holding its digest, the authentication time and methods."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, session
+
+from idp.accounts.models import BrowserSession, User
+from idp.digests import digest
+from idp.extensions import db, utcnow
+
+ACR_PASSWORD = "urn:mobility-id:acr:password"
+SESSION_KEY = "login"
+# Keys that survive a login: the pending authorization requests and the chosen language.
+KEPT_ON_LOGIN = ("interactions", "lang")
+LAST_SEEN_GRANULARITY = timedelta(minutes=1)
+
+
+def current_login() -> BrowserSession | None:
+    if "idp_login" not in g:
+        g.idp_login = _load_login()
+    login: BrowserSession | None = g.idp_login
+    return login
+
+
+def current_user() -> User | None:
+    login = current_login()
+    return login.user if login else None
+
+
+def _load_login() -> BrowserSession | None:
+    key = session.get(SESSION_KEY)
+    if not isinstance(key, str):
+        return None
+    login = db.session.scalar(
+        db.select(BrowserSession).where(BrowserSession.key_hash == digest(key))
+    )
+    now = utcnow()
+    if login is None or login.expires_at <= now:
+        session.pop(SESSION_KEY, None)
+        return None
+    if now - login.last_seen_at > LAST_SEEN_GRANULARITY:
+        login.last_seen_at = now
+        db.session.commit()
+    return login
+
+
+def log_in(user: User, amr: list[str], acr: str, user_agent: str | None) -> BrowserSession:
+    """Start a new browser session. The old session content is dropped and a new key is
+    drawn, so a session fixed before login is worth nothing after it."""
+    log_out()
+    kept = {k: session[k] for k in KEPT_ON_LOGIN if k in session}
+    session.clear()
+    session.update(kept)
+    key = secrets.token_urlsafe(32)
+    now = utcnow()
+    lifetime = current_app.extensions["idp.settings"].session_lifetime
+    login = BrowserSession(
+        key_hash=digest(key),
+        sid=secrets.token_urlsafe(16),
+        user_id=user.id,
+        auth_time=now,
+        amr=amr,
+        acr=acr,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=lifetime),
+        user_agent=(user_agent or "")[:255] or None,
+    )
+    db.session.add(login)
+    db.session.commit()
+    session[SESSION_KEY] = key
+    session.permanent = True
+    g.idp_login = login
+    return login
+
+
+def log_out() -> None:
+    login = current_login()
+    if login is not None:
+        db.session.delete(login)
+        db.session.commit()
+    session.pop(SESSION_KEY, None)
+    g.idp_login = None

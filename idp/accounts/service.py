@@ -1,0 +1,66 @@
+"""Account operations shared by the pages and the command line."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from idp.accounts.models import User
+from idp.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
+from idp.extensions import db
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be met; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(db.select(User).where(User.email == normalize_email(email)))
+
+
+def create_user(
+    email: str,
+    password: str,
+    given_name: str | None = None,
+    family_name: str | None = None,
+) -> User:
+    email = normalize_email(email)
+    problems = password_problems(password, (email, given_name, family_name))
+    if problems:
+        raise AccountError("password", problems[0])
+    if find_user(email) is not None:
+        raise AccountError("email", str(_l("An account already uses this email address.")))
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        given_name=(given_name or "").strip() or None,
+        family_name=(family_name or "").strip() or None,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # two sign-ups racing for the same address
+        db.session.rollback()
+        raise AccountError("email", str(_l("An account already uses this email address."))) from exc
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user if the password matches. An unknown email costs the same argon2 work."""
+    user = find_user(email)
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    assert user is not None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user

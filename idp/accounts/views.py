@@ -1,0 +1,129 @@
+"""Pages for travellers: sign up, log in, log out, the profile."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+
+from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
+from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
+from idp.accounts.models import User
+from idp.accounts.service import AccountError, authenticate, create_user
+from idp.extensions import db
+from idp.oauth import interactions
+from idp.oauth.models import Client
+from idp.oauth.server import query_client
+
+bp = Blueprint("accounts", __name__)
+
+PROFILE_FIELDS = (
+    "given_name", "family_name", "nickname", "gender", "birthdate", "locale",
+    "phone_number", "street_address", "postal_code", "locality", "country",
+)
+
+
+def pending_client() -> tuple[str | None, Client | None]:
+    """The interaction this page belongs to, if any, and the platform that started it."""
+    interaction_id = request.args.get("interaction")
+    interaction = interactions.get(interaction_id) if interaction_id else None
+    if interaction is None:
+        return None, None
+    return interaction.id, query_client(interaction.client_id)
+
+
+def safe_next(target: str | None) -> str | None:
+    # Only local paths: never an open redirect.
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def after_login(interaction_id: str | None) -> ResponseReturnValue:
+    if interaction_id:
+        return redirect(url_for("oauth.resume", interaction_id=interaction_id))
+    return redirect(safe_next(request.args.get("next")) or url_for("accounts.profile"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    interaction_id, client = pending_client()
+    form = LoginForm()
+    if request.method == "GET" and request.args.get("login_hint"):
+        form.email.data = request.args["login_hint"][:254]
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is not None:
+            log_in(user, ["pwd"], ACR_PASSWORD, request.user_agent.string)
+            return after_login(interaction_id)
+        # Same words whether the email is unknown or the password wrong: no enumeration.
+        form.form_errors.append(str(_l("The email address or the password is not right.")))
+    status = 200 if request.method == "GET" or not form.errors and not form.form_errors else 400
+    return render_template(
+        "accounts/login.html", form=form, client=client, interaction=interaction_id
+    ), status
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> ResponseReturnValue:
+    interaction_id, client = pending_client()
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                form.email.data, form.password.data, form.given_name.data, form.family_name.data
+            )
+        except AccountError as error:
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            log_in(user, ["pwd"], ACR_PASSWORD, request.user_agent.string)
+            flash(_l("Your Mobility ID account is ready."), "success")
+            return after_login(interaction_id)
+    status = 400 if form.errors else 200
+    return render_template(
+        "accounts/signup.html", form=form, client=client, interaction=interaction_id
+    ), status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> ResponseReturnValue:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        log_out()
+        flash(_l("You are logged out."), "success")
+        return redirect(url_for("accounts.home"))
+    return render_template("accounts/logout.html", form=form, user=current_user())
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def profile() -> ResponseReturnValue:
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.path))
+    form = ProfileForm(obj=user)
+    if form.validate_on_submit():
+        update_profile(user, form)
+        flash(_l("Your details are saved."), "success")
+        return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=form, user=user), (
+        400 if form.errors else 200
+    )
+
+
+def update_profile(user: User, form: ProfileForm) -> None:
+    for name in PROFILE_FIELDS:
+        value = getattr(form, name).data
+        if isinstance(value, str):
+            value = value.strip() or None
+        if name == "phone_number" and value != user.phone_number:
+            user.phone_number_verified = False  # a new number is not verified
+        setattr(user, name, value)
+    db.session.commit()
+
+
+@bp.route("/")
+def home() -> ResponseReturnValue:
+    return render_template("home.html", user=current_user())

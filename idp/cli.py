@@ -1,0 +1,22 @@
+"""The ``idp`` command: the Flask command group of the provider."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from idp import create_app
+from idp.settings import ConfigError
+
+
+def _create_app():  # type: ignore[no-untyped-def]
+    try:
+        return create_app()
+    except ConfigError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
+main = FlaskGroup(create_app=_create_app, help="Mobility ID, the mobility OpenID provider.")

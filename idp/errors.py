@@ -1,0 +1,89 @@
+"""One place that turns errors into answers: a page in the traveller's language for
+people, JSON for platforms. A 500 shows a generic page and logs the exception."""
+
+from __future__ import annotations
+
+import logging
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("/token", "/userinfo", "/jwks.json", "/.well-known/")
+
+FRIENDLY = {
+    "invalid_client": _l("This platform is not registered with Mobility ID. "
+                         "Go back to the platform and try again, or contact it."),
+    "invalid_request": _l("The platform sent a request we cannot accept. "
+                          "Go back to the platform and try again."),
+    "unsupported_response_type": _l("The platform asked for something we do not offer."),
+    "expired": _l("This page has expired. Go back to the platform and start again."),
+}
+TITLES = {
+    400: _l("Something went wrong"),
+    403: _l("Your form has expired"),
+    404: _l("Page not found"),
+    405: _l("Something went wrong"),
+    413: _l("Too much data"),
+    500: _l("Something went wrong on our side"),
+}
+HTTP_MESSAGES = {
+    403: _l("For your security, forms expire. Go back, reload the page and try again."),
+    404: _l("This page does not exist. Check the address, or go to the home page."),
+    413: _l("The request was too large. Go back and try again with less data."),
+    500: _l("We could not finish. Nothing was changed. Please try again in a moment."),
+}
+
+
+def error_page(error: OAuth2Error, status: int = 400) -> ResponseReturnValue:
+    message = FRIENDLY.get(error.error, FRIENDLY["invalid_request"])
+    return render_template(
+        "error.html",
+        title=TITLES[400],
+        message=message,
+        code=error.error,
+        description=error.description,
+    ), status
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def handle_http(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500
+    if is_api_request():
+        response: Response = jsonify(error="invalid_request", error_description=error.name)
+        return response, status
+    message = HTTP_MESSAGES.get(status, error.description)
+    return render_template(
+        "error.html", title=TITLES.get(status, TITLES[400]), message=message, code=status
+    ), status
+
+
+def handle_csrf(error: CSRFError) -> ResponseReturnValue:
+    return render_template(
+        "error.html", title=TITLES[403], message=HTTP_MESSAGES[403], code="csrf"
+    ), 400
+
+
+def handle_unexpected(error: Exception) -> ResponseReturnValue:
+    # The exception goes to the log only; the answer never echoes it.
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    if is_api_request():
+        return jsonify(error="server_error"), 500
+    return render_template(
+        "error.html", title=TITLES[500], message=HTTP_MESSAGES[500], code=500
+    ), 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(InternalServerError, handle_unexpected)
+    app.register_error_handler(Exception, handle_unexpected)

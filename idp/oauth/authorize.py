@@ -1,0 +1,225 @@
+"""The authorization endpoint (OIDC Core 3.1.2), as a pipeline of small steps:
+
+1. rebuild the request from its parameters (query, form, or a pending interaction);
+2. let Authlib validate client, redirect URI, response type, scope, PKCE, nonce, prompt;
+3. our extra checks (openid scope, request objects, response mode, max_age);
+4. send the traveller to login when there is no session, or a fresher one is asked for;
+5. ask the consent step: a page to show, or a decision;
+6. only a decision reaches Authlib's ``create_authorization_response``.
+
+Errors before the redirect URI is validated are pages; after, redirects to the platform.
+Every redirect to the platform carries ``iss`` (RFC 9207)."""
+
+from __future__ import annotations
+
+import time
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import Blueprint, Response, current_app, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from idp.accounts.login import current_login
+from idp.accounts.models import BrowserSession
+from idp.errors import error_page
+from idp.extensions import csrf
+from idp.oauth import interactions
+from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
+from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
+from idp.oauth.server import oauth_server
+
+bp = Blueprint("oauth", __name__)
+
+
+class RequestNotSupportedError(OAuth2Error):
+    error = "request_not_supported"
+
+
+class RequestUriNotSupportedError(OAuth2Error):
+    error = "request_uri_not_supported"
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # platforms may POST the request (OIDC Core 3.1.2.1); there is no session yet
+def authorize() -> ResponseReturnValue:
+    params: Params = list(request.values.items(multi=True))
+    if sum(len(k) + len(v) for k, v in params) > settings().max_authorization_request:
+        return error_page(InvalidRequestError("The authorization request is too large."))
+    return run(params, None)
+
+
+@bp.route("/authorize/continue/<interaction_id>")
+def resume(interaction_id: str) -> ResponseReturnValue:
+    interaction = interactions.get(interaction_id)
+    if interaction is None:
+        return error_page(expired_error())
+    return run(interaction.params, interaction)
+
+
+def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
+    oauth_request = AuthorizationRequest(params)
+    g.ui_locales = oauth_request.payload.data.get("ui_locales")
+    login = current_login()
+    try:
+        grant = oauth_server().get_consent_grant(
+            request=oauth_request, end_user=login.user if login else None
+        )
+        validate_extras(oauth_request, grant.redirect_uri)
+        if needs_login(oauth_request, login, interaction):
+            return send_to_login(grant, params, interaction)
+        assert login is not None
+        context = build_context(oauth_request, grant, login, interaction)
+        decision = None if "consent" in context.prompts else consent_step().decide(context)
+        if decision is None:
+            return ask_consent(grant, context, params, interaction)
+    except OAuth2Error as error:
+        error.state = oauth_request.payload.state
+        return authorization_error(error)
+    return issue(oauth_request, grant, login, decision)
+
+
+def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> None:
+    """OIDC-specific rules Authlib leaves to us:
+    - the openid scope is required: this is an OpenID provider (OIDC Core 3.1.2.1);
+    - request objects are not supported yet: say so with the OIDC error (3.1.2.6);
+    - response_mode: only query, the default of the code flow;
+    - max_age is a non-negative whole number of seconds."""
+    data = oauth_request.payload.data
+    if "openid" not in (data.get("scope") or "").split():
+        raise InvalidScopeError("The 'openid' scope is required.", redirect_uri=redirect_uri)
+    if "request" in data:
+        raise RequestNotSupportedError(redirect_uri=redirect_uri)
+    if "request_uri" in data:
+        raise RequestUriNotSupportedError(redirect_uri=redirect_uri)
+    if data.get("response_mode", "query") != "query":
+        raise InvalidRequestError("Only response_mode=query is supported.",
+                                  redirect_uri=redirect_uri)
+    max_age = data.get("max_age")
+    if max_age is not None and not (max_age.isdigit() and len(max_age) <= 10):
+        raise InvalidRequestError("'max_age' must be a whole number of seconds.",
+                                  redirect_uri=redirect_uri)
+
+
+def prompts_of(oauth_request: AuthorizationRequest) -> frozenset[str]:
+    return frozenset((oauth_request.payload.data.get("prompt") or "").split())
+
+
+def needs_login(
+    oauth_request: AuthorizationRequest,
+    login: BrowserSession | None,
+    interaction: Interaction | None,
+) -> bool:
+    """No session; or prompt=login or max_age ask for an authentication the current one is
+    too old for. A login made for this very interaction always satisfies both."""
+    if login is None:
+        return True
+    auth_time = login.auth_time.timestamp()
+    if interaction is not None and auth_time >= interaction.created_at:
+        return False
+    if "login" in prompts_of(oauth_request):
+        return True
+    max_age = oauth_request.payload.data.get("max_age")
+    return max_age is not None and time.time() - auth_time > int(max_age)
+
+
+def send_to_login(grant, params: Params, interaction: Interaction | None) -> Response:  # type: ignore[no-untyped-def]
+    data = grant.request.payload.data
+    if "none" in prompts_of(grant.request):
+        raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+    interaction = interaction or interactions.save(params, grant.client.client_id)
+    target = url_for(
+        "accounts.login",
+        interaction=interaction.id,
+        login_hint=(data.get("login_hint") or "")[:254] or None,
+        ui_locales=data.get("ui_locales") or None,
+    )
+    return redirect(target)
+
+
+def build_context(oauth_request, grant, login: BrowserSession,  # type: ignore[no-untyped-def]
+                  interaction: Interaction | None) -> AuthorizationContext:
+    return AuthorizationContext(
+        interaction_id=interaction.id if interaction else None,
+        user=login.user,
+        client=grant.client,
+        login=login,
+        scopes=oauth_request.scope.split(),
+        prompts=prompts_of(oauth_request),
+    )
+
+
+def ask_consent(grant, context: AuthorizationContext, params: Params,  # type: ignore[no-untyped-def]
+                interaction: Interaction | None) -> ResponseReturnValue:
+    if "none" in context.prompts:
+        raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
+    interaction = interaction or interactions.save(params, grant.client.client_id)
+    interaction.user_id = context.user.id
+    interactions.update(interaction)
+    return consent_step().page(
+        AuthorizationContext(
+            interaction_id=interaction.id,
+            user=context.user,
+            client=context.client,
+            login=context.login,
+            scopes=context.scopes,
+            prompts=context.prompts,
+        )
+    )
+
+
+def complete(interaction_id: str, decision: Decision | None) -> ResponseReturnValue:
+    """Finish a pending interaction with the traveller's answer (None: they refused).
+    The interaction is consumed: a replayed confirmation finds nothing."""
+    interaction = interactions.get(interaction_id)
+    login = current_login()
+    if interaction is None or login is None or interaction.user_id != login.user_id:
+        return error_page(expired_error())
+    interactions.drop(interaction_id)
+    oauth_request = AuthorizationRequest(interaction.params)
+    g.ui_locales = oauth_request.payload.data.get("ui_locales")
+    try:
+        grant = oauth_server().get_consent_grant(request=oauth_request, end_user=login.user)
+        validate_extras(oauth_request, grant.redirect_uri)
+    except OAuth2Error as error:
+        error.state = oauth_request.payload.state
+        return authorization_error(error)
+    return issue(oauth_request, grant, login, decision)
+
+
+def issue(oauth_request: AuthorizationRequest, grant,  # type: ignore[no-untyped-def]
+          login: BrowserSession, decision: Decision | None) -> Response:
+    allowed = oauth_request.scope.split()
+    if decision is not None:
+        # Never more than was asked and allowed; openid always, it is what the login is.
+        kept = {"openid", *decision.scopes}
+        oauth_request.granted_scopes = [s for s in allowed if s in kept]
+    oauth_request.login = login
+    response = oauth_server().create_authorization_response(
+        request=oauth_request,
+        grant_user=login.user if decision is not None else None,
+        grant=grant,
+    )
+    return with_issuer(response)
+
+
+def authorization_error(error: OAuth2Error) -> ResponseReturnValue:
+    if not error.redirect_uri:
+        return error_page(error)
+    _, _, headers = error()
+    return with_issuer(redirect(dict(headers)["Location"]))
+
+
+def with_issuer(response: Response) -> Response:
+    """RFC 9207: every authorization response, errors included, names its issuer."""
+    if response.status_code in (302, 303) and response.location:
+        response.location = add_params_to_uri(response.location, [("iss", settings().issuer)])
+    return response
+
+
+def expired_error() -> InvalidRequestError:
+    return InvalidRequestError("This sign-in request has expired or was already used.")
+
+
+def settings():  # type: ignore[no-untyped-def]
+    return current_app.extensions["idp.settings"]

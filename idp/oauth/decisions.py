@@ -1,0 +1,48 @@
+"""What the authorize view hands to the consent step, and what it gets back.
+
+The consent step lives outside ``idp`` (in ``consent``) and registers itself with
+:func:`register_consent_step`. It answers either with a page to show or with a
+:class:`Decision`; only a decision reaches Authlib's ``create_authorization_response``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from flask import Flask, current_app
+from flask.typing import ResponseReturnValue
+
+from idp.accounts.models import BrowserSession, User
+from idp.oauth.models import Client
+
+
+@dataclass(frozen=True)
+class AuthorizationContext:
+    interaction_id: str | None
+    user: User
+    client: Client
+    login: BrowserSession
+    scopes: list[str]  # requested and allowed for this client, in request order
+    prompts: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    scopes: list[str]
+
+
+class ConsentStep(Protocol):
+    def decide(self, context: AuthorizationContext) -> Decision | None:
+        """A decision already on record that covers this request, or None."""
+
+    def page(self, context: AuthorizationContext) -> ResponseReturnValue:
+        """The page that asks the traveller."""
+
+
+def register_consent_step(app: Flask, step: ConsentStep) -> None:
+    app.extensions["idp.consent_step"] = step
+
+
+def consent_step() -> ConsentStep:
+    step: ConsentStep = current_app.extensions["idp.consent_step"]
+    return step

@@ -1,0 +1,93 @@
+"""Endpoints for platforms: token, userinfo, discovery, JWKS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
+
+from idp.extensions import csrf
+from idp.keys import SUPPORTED_ALGS, key_store
+from idp.oauth.claims import supported_claims, supported_scopes
+from idp.oauth.grants import CLIENT_AUTH_METHODS
+from idp.oauth.server import oauth_server
+from idp.settings import Settings
+
+bp = Blueprint("endpoints", __name__)
+ACR_VALUES = ["urn:mobility-id:acr:password"]
+
+
+@bp.route("/token", methods=["POST"])
+@csrf.exempt
+def token() -> ResponseReturnValue:
+    return oauth_server().create_token_response()
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo() -> ResponseReturnValue:
+    response: Response = oauth_server().create_endpoint_response("userinfo")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/.well-known/openid-configuration")
+def discovery() -> ResponseReturnValue:
+    if "idp.discovery" not in current_app.extensions:
+        # Built on first use, once every package has registered its scopes.
+        current_app.extensions["idp.discovery"] = prepare(current_app.extensions["idp.settings"])
+    body, etag = current_app.extensions["idp.discovery"]
+    return cached_json(body, etag, max_age=3600)
+
+
+@bp.route("/jwks.json")
+def jwks() -> ResponseReturnValue:
+    body, etag = key_store().jwks()
+    return cached_json(body, etag, max_age=300)
+
+
+def cached_json(body: bytes, etag: str, max_age: int) -> Response:
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
+
+
+def discovery_document(settings: Settings) -> dict[str, Any]:
+    """OIDC Discovery 1.0 section 3, every entry true: what is listed here works."""
+    issuer = settings.issuer
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "scopes_supported": supported_scopes(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": supported_claims(),
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": ACR_VALUES,
+        "ui_locales_supported": list(settings.languages),
+        "claims_locales_supported": list(settings.languages),
+        "display_values_supported": ["page"],
+        "authorization_response_iss_parameter_supported": True,
+        "service_documentation": f"{issuer}/",
+    }
+
+
+def prepare(settings: Settings) -> tuple[bytes, str]:
+    body = json.dumps(discovery_document(settings), indent=1).encode()
+    return body, hashlib.sha256(body).hexdigest()[:32]

@@ -1,0 +1,195 @@
+"""Authlib grants and extensions of the provider: small, delegating to the models."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants, scope_to_list
+from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
+from authlib.oidc.core import OpenIDCode as _OpenIDCode
+from authlib.oidc.core import UserInfo
+from flask import current_app
+from sqlalchemy import update
+
+from idp.accounts.models import User
+from idp.digests import digest
+from idp.extensions import db, utcnow
+from idp.keys import JoseKey, key_store
+from idp.oauth.claims import subject_for
+from idp.oauth.models import AuthorizationCode, Client, Token
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class CodeChallenge(_CodeChallenge):
+    """PKCE (RFC 7636) as RFC 9700 2.1.1 wants it: S256 only, and mandatory for public
+    clients and for confidential ones unless the operator turned it off for that client."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        client: Client = grant.request.client
+        if client.require_pkce or client.is_public:
+            if not data.get("code_challenge"):
+                raise InvalidRequestError("PKCE is required: send 'code_challenge' with S256.")
+            if data.get("code_challenge_method") != "S256":
+                raise InvalidRequestError("'code_challenge_method' must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class OpenIDCode(_OpenIDCode):
+    """ID tokens for the code flow (OIDC Core 3.1.3.6): protocol claims and `sub` only;
+    profile claims go through userinfo, where consent is checked at every call."""
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        return db.session.scalar(
+            db.select(AuthorizationCode.id).where(
+                AuthorizationCode.client_id == request.payload.client_id,
+                AuthorizationCode.nonce == nonce,
+            )
+        ) is not None
+
+    def resolve_client_private_key(self, client: Client) -> JoseKey:
+        return key_store().signing_key(self.get_client_algorithm(client))
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return client.id_token_signed_response_alg
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        key = self.resolve_client_private_key(client)
+        return {"alg": self.get_client_algorithm(client), "kid": key.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        settings = current_app.extensions["idp.settings"]
+        now = int(time.time())
+        return {
+            "iss": settings.issuer,
+            "aud": [client.client_id],
+            "iat": now,
+            "exp": now + settings.id_token_lifetime,
+        }
+
+    def get_compatible_claims(self, request: OAuth2Request) -> dict[str, Any]:
+        claims: dict[str, Any] = super().get_compatible_claims(request)
+        claims["sub"] = subject_for(request.user, request.client)
+        if request.authorization_code and request.authorization_code.sid:
+            claims["sid"] = request.authorization_code.sid
+        return claims
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return UserInfo()
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        login = request.login  # set by the authorize view from the browser session
+        settings = current_app.extensions["idp.settings"]
+        data = request.payload.data
+        db.session.add(
+            AuthorizationCode(
+                code_hash=digest(code),
+                client_id=request.client.client_id,
+                user_id=request.user.id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=" ".join(request.granted_scopes),
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                auth_time=login.auth_time,
+                acr=login.acr,
+                amr=list(login.amr),
+                sid=login.sid,
+                expires_at=utcnow() + timedelta(seconds=settings.code_lifetime),
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        item = db.session.scalar(
+            db.select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
+        )
+        if item is None or item.client_id != client.client_id:
+            return None
+        if not claim_code(item):
+            # RFC 6749 4.1.2 and RFC 9700 4.5: a replayed code revokes what it issued.
+            revoke_code_family(item.id)
+            db.session.commit()
+            return None
+        if item.is_expired():
+            db.session.commit()
+            return None
+        return item
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # The code row stays, marked used, so that a replay can be recognised.
+        return None
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User:
+        return authorization_code.user
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
+                       include_refresh_token=True):  # type: ignore[no-untyped-def]
+        return super().generate_token(
+            user=user,
+            scope=scope,
+            grant_type=grant_type,
+            expires_in=expires_in,
+            include_refresh_token=include_refresh_token and wants_refresh_token(scope),
+        )
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation at every use
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        token = db.session.scalar(
+            db.select(Token).where(Token.refresh_token_hash == digest(refresh_token))
+        )
+        if token is None:
+            return None
+        if token.refresh_used_at is not None and token.authorization_code_id is not None:
+            # A rotated refresh token came back: it leaked. Revoke its whole family.
+            revoke_code_family(token.authorization_code_id)
+            db.session.commit()
+            return None
+        return token if token.is_refresh_token_active() else None
+
+    def authenticate_user(self, refresh_token: Token) -> User:
+        return refresh_token.user
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        now = utcnow()
+        refresh_token.refresh_used_at = now
+        refresh_token.revoked_at = refresh_token.revoked_at or now
+        db.session.commit()
+
+
+def wants_refresh_token(scope: str | None) -> bool:
+    """Refresh tokens only for offline_access (OIDC Core 11)."""
+    return "offline_access" in scope_to_list(scope or "")
+
+
+def claim_code(item: AuthorizationCode) -> bool:
+    """Mark the code used, atomically: of two racing redemptions only one wins."""
+    result = db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == item.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def revoke_code_family(code_id: int) -> None:
+    db.session.execute(
+        update(Token)
+        .where(Token.authorization_code_id == code_id, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,107 @@
+"""Pending authorization requests, kept in the signed session cookie while the traveller
+logs in or decides. An interaction is single-use and expires (settings.interaction_lifetime).
+
+Only a few are kept per browser: a request whose parameters are too large is refused
+before it gets here (settings.max_authorization_request)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from flask import current_app, session
+from flask import request as flask_request
+from werkzeug.datastructures import MultiDict
+
+MAX_PENDING = 5
+Params = list[tuple[str, str]]
+
+
+@dataclass
+class Interaction:
+    id: str
+    params: Params
+    client_id: str
+    created_at: float
+    user_id: int | None = None
+
+
+class ParamsPayload(OAuth2Payload):
+    def __init__(self, params: Params) -> None:
+        self._multi = MultiDict(params)
+
+    @property
+    def data(self) -> MultiDict[str, str]:
+        return self._multi
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        values: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in self._multi.items(multi=True):
+            values[key].append(value)
+        return values
+
+
+class AuthorizationRequest(OAuth2Request):
+    """An authorization request rebuilt from its parameters, wherever they came from."""
+
+    def __init__(self, params: Params) -> None:
+        issuer = current_app.extensions["idp.settings"].issuer
+        super().__init__("GET", f"{issuer}/authorize", headers=dict(flask_request.headers))
+        self.payload = ParamsPayload(params)
+        self.login: Any = None
+        self.granted_scopes: list[str] = []
+
+    @property
+    def args(self) -> MultiDict[str, str]:
+        return self.payload.data
+
+    @property
+    def form(self) -> MultiDict[str, str]:
+        return MultiDict()
+
+
+def _pending() -> dict[str, dict[str, Any]]:
+    pending = session.get("interactions")
+    return pending if isinstance(pending, dict) else {}
+
+
+def _lifetime() -> int:
+    return int(current_app.extensions["idp.settings"].interaction_lifetime)
+
+
+def save(params: Params, client_id: str) -> Interaction:
+    interaction = Interaction(secrets.token_urlsafe(16), params, client_id, time.time())
+    pending = {
+        k: v for k, v in _pending().items() if time.time() - v["created_at"] < _lifetime()
+    }
+    pending[interaction.id] = asdict(interaction)
+    while len(pending) > MAX_PENDING:
+        oldest = min(pending, key=lambda k: pending[k]["created_at"])
+        del pending[oldest]
+    session["interactions"] = pending
+    return interaction
+
+
+def get(interaction_id: str) -> Interaction | None:
+    data = _pending().get(interaction_id)
+    if not data or time.time() - data["created_at"] >= _lifetime():
+        return None
+    data = dict(data, params=[tuple(p) for p in data["params"]])
+    return Interaction(**data)
+
+
+def update(interaction: Interaction) -> None:
+    pending = _pending()
+    pending[interaction.id] = asdict(interaction)
+    session["interactions"] = pending
+
+
+def drop(interaction_id: str) -> None:
+    pending = _pending()
+    if pending.pop(interaction_id, None) is not None:
+        session["interactions"] = pending

@@ -1,0 +1,182 @@
+"""Platforms (OAuth clients), authorization codes and tokens, as Authlib expects them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
+from authlib.oidc.core import AuthorizationCodeMixin
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.accounts.models import User
+from idp.digests import check_digest
+from idp.extensions import db, utcnow
+from idp.types import UTCDateTime
+
+
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(120))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(Text, default="openid")
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    require_pkce: Mapped[bool] = mapped_column(default=True)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    logo_uri: Mapped[str | None] = mapped_column(String(500))
+    policy_uri: Mapped[str | None] = mapped_column(String(500))
+    tos_uri: Mapped[str | None] = mapped_column(String(500))
+    client_uri: Mapped[str | None] = mapped_column(String(500))
+    contacts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # OIDC Core 3.1.2.1 makes redirect_uri REQUIRED: never guess one.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = set(scope_to_list(self.scope))
+        return " ".join(s for s in scope_to_list(scope or "") if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # Exact string comparison (RFC 9700 2.1): no prefix, no pattern, no normalisation.
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.client_secret_hash:
+            return False
+        return check_digest(client_secret, self.client_secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # A client holding a secret may send it either way (RFC 6749 2.3.1); a public
+        # client only identifies itself.
+        if self.token_endpoint_auth_method in SECRET_METHODS:
+            return method in SECRET_METHODS
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type in self.response_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-defined,misc]
+    __tablename__ = "authorization_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("client.client_id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    acr: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> str | None:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.amr)
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+
+class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
+    __tablename__ = "token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("client.client_id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_in: Mapped[int] = mapped_column()
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every token a code led to, directly or by refresh, so a replayed code revokes them all.
+    authorization_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorization_code.id", ondelete="SET NULL"), index=True
+    )
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    acr: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sid: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+    client: Mapped[Client] = relationship()
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.expires_in
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.issued_at + timedelta(seconds=self.expires_in)
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_refresh_token_active(self) -> bool:
+        if self.revoked_at or self.refresh_used_at or not self.refresh_token_expires_at:
+            return False
+        return utcnow() < self.refresh_token_expires_at
+
+    def get_user(self) -> User:
+        return self.user
+
+    def get_client(self) -> Client:
+        return self.client

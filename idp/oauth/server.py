@@ -1,0 +1,147 @@
+"""One Authlib AuthorizationServer per app, kept in ``app.extensions``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer as _AuthorizationServer
+from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProtector
+from authlib.integrations.flask_oauth2 import current_token
+from authlib.oauth2.rfc6749.errors import ForbiddenError
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
+from flask import Flask, current_app
+from flask import request as flask_request
+
+from idp.accounts.models import User
+from idp.digests import digest, generate_secret
+from idp.extensions import db, utcnow
+from idp.oauth.claims import user_claims
+from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
+from idp.oauth.models import Client, Token
+from idp.settings import Settings
+
+
+class AuthorizationServer(_AuthorizationServer):
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        # The authorize view hands over requests rebuilt from a pending interaction.
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+
+class ResourceProtector(_ResourceProtector):
+    def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
+        """Also accept the token in a form-encoded POST body (RFC 6750 2.2), as userinfo
+        must (OIDC Core 5.3.1)."""
+        if not request.headers.get("Authorization") and flask_request.method == "POST":
+            token = flask_request.form.get("access_token")
+            if token:
+                return self.get_token_validator("bearer"), token
+        if not request.headers.get("Authorization"):
+            raise MissingTokenError()
+        return super().parse_request_authorization(request)
+
+
+class TokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> Token | None:
+        return db.session.scalar(
+            db.select(Token).where(Token.access_token_hash == digest(token_string))
+        )
+
+
+class MissingTokenError(ForbiddenError):
+    """RFC 6750 3.1: a request with no token gets a bare challenge, without an error code."""
+
+    error = "invalid_token"
+    description = "An access token is required."
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = [
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("WWW-Authenticate", 'Bearer realm="userinfo"'),
+        ]
+        return headers
+
+
+class UserInfoEndpoint(_UserInfoEndpoint):
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        token: Token = current_token._get_current_object()
+        return UserInfo(user_claims(user, token.client, scope.split()))
+
+    def get_issuer(self) -> str:
+        return str(current_app.extensions["idp.settings"].issuer)
+
+
+def query_client(client_id: str) -> Client | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return db.session.scalar(db.select(Client).where(Client.client_id == client_id))
+
+
+def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
+    """Store digests only. Auth context and family come from the code or the old token."""
+    settings: Settings = current_app.extensions["idp.settings"]
+    origin = request.authorization_code or request.refresh_token
+    row = Token(
+        client_id=request.client.client_id,
+        user_id=request.user.id,
+        access_token_hash=digest(token["access_token"]),
+        scope=token["scope"],
+        expires_in=token["expires_in"],
+        auth_time=origin.auth_time,
+        acr=origin.acr,
+        amr=list(origin.amr),
+        sid=origin.sid,
+    )
+    if request.authorization_code is not None:
+        row.authorization_code_id = request.authorization_code.id
+    else:
+        row.authorization_code_id = request.refresh_token.authorization_code_id
+    if "refresh_token" in token:
+        row.refresh_token_hash = digest(token["refresh_token"])
+        if request.refresh_token is not None:
+            # Rotation keeps the absolute lifetime of the first grant.
+            row.refresh_token_expires_at = request.refresh_token.refresh_token_expires_at
+        else:
+            row.refresh_token_expires_at = utcnow() + timedelta(
+                seconds=settings.refresh_token_lifetime
+            )
+    db.session.add(row)
+    db.session.commit()
+
+
+def create_server(app: Flask) -> AuthorizationServer:
+    settings: Settings = app.extensions["idp.settings"]
+    server = AuthorizationServer()
+    server.init_app(app, query_client=query_client, save_token=save_token)
+    server.register_token_generator(
+        "default",
+        BearerTokenGenerator(
+            access_token_generator=lambda **_: generate_secret(32),
+            refresh_token_generator=lambda **_: generate_secret(32),
+            expires_generator=lambda client, grant_type: settings.access_token_lifetime,
+        ),
+    )
+    server.register_grant(
+        AuthorizationCodeGrant,
+        [CodeChallenge(required=True), OpenIDCode(require_nonce=False)],
+    )
+    server.register_grant(RefreshTokenGrant)
+    protector = ResourceProtector()
+    protector.register_token_validator(TokenValidator(realm="userinfo"))
+    server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
+    return server
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["idp.oauth_server"] = create_server(app)
+
+
+def oauth_server() -> AuthorizationServer:
+    server: AuthorizationServer = current_app.extensions["idp.oauth_server"]
+    return server

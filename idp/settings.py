@@ -1,0 +1,186 @@
+"""Typed settings, built once from defaults, then ``IDP_*`` environment variables,
+then the test overrides. Outside development the provider fails closed, saying why."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    issuer: str = "http://127.0.0.1:5000"
+    database_url: str = ""
+    secret_key: str = ""
+    key_encryption_key: str = ""
+    # Lifetimes in seconds. Codes are short-lived (RFC 9700 4.2.1 recommends well under 10 min).
+    code_lifetime: int = 60
+    access_token_lifetime: int = 3600
+    id_token_lifetime: int = 3600
+    refresh_token_lifetime: int = 30 * 24 * 3600
+    session_lifetime: int = 14 * 24 * 3600
+    interaction_lifetime: int = 15 * 60
+    # argon2id, OWASP's profile (m=19 MiB, t=2, p=1); lowered only in tests.
+    argon2_time_cost: int = 2
+    argon2_memory_cost: int = 19 * 1024
+    argon2_parallelism: int = 1
+    min_password_length: int = 15
+    max_password_length: int = 128
+    # Largest authorization request accepted, in bytes of its parameters.
+    max_authorization_request: int = 4096
+    languages: tuple[str, ...] = ("fr", "en")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_https(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def kek_bytes(self) -> bytes:
+        return decode_key(self.key_encryption_key)
+
+
+ENV_NAMES = {
+    "env": "IDP_ENV",
+    "issuer": "IDP_ISSUER",
+    "database_url": "IDP_DATABASE_URL",
+    "secret_key": "IDP_SECRET_KEY",
+    "key_encryption_key": "IDP_KEY_ENCRYPTION_KEY",
+    "code_lifetime": "IDP_CODE_LIFETIME",
+    "access_token_lifetime": "IDP_ACCESS_TOKEN_LIFETIME",
+    "id_token_lifetime": "IDP_ID_TOKEN_LIFETIME",
+    "refresh_token_lifetime": "IDP_REFRESH_TOKEN_LIFETIME",
+    "session_lifetime": "IDP_SESSION_LIFETIME",
+}
+
+
+def decode_key(value: str) -> bytes:
+    """Decode a urlsafe base64 32-byte key, as ``idp`` generates them."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("IDP_KEY_ENCRYPTION_KEY is not urlsafe base64.") from exc
+    if len(raw) != 32:
+        raise ConfigError("IDP_KEY_ENCRYPTION_KEY must decode to 32 bytes.")
+    return raw
+
+
+def generate_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def load_settings(
+    instance_path: Path,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults, then the environment, then ``overrides``; then the safety checks."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Settings)}
+    for name, var in ENV_NAMES.items():
+        if var in environ and environ[var] != "":
+            values[name] = _convert(var, environ[var], types[name])
+    settings = replace(Settings(), **values, **dict(overrides or {}))
+    if settings.env not in ENVIRONMENTS:
+        raise ConfigError(f"IDP_ENV must be one of {', '.join(ENVIRONMENTS)}.")
+    settings = replace(settings, issuer=settings.issuer.rstrip("/"))
+    if not settings.database_url:
+        settings = replace(settings, database_url=f"sqlite:///{instance_path / 'idp.sqlite3'}")
+    if settings.is_production:
+        validate_production(settings)
+    else:
+        settings = _fill_development_secrets(settings, instance_path)
+    validate_issuer(settings.issuer)
+    decode_key(settings.key_encryption_key)
+    return settings
+
+
+def _convert(var: str, raw: str, kind: Any) -> Any:
+    if kind in (int, "int"):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{var} must be a whole number of seconds.") from exc
+    return raw
+
+
+def validate_issuer(issuer: str) -> None:
+    """OIDC Core 2: https, no query or fragment; http only on loopback."""
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("IDP_ISSUER must be an absolute https URL.")
+    if parts.query or parts.fragment:
+        raise ConfigError("IDP_ISSUER must not have a query or a fragment.")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError("IDP_ISSUER must use https unless it is a loopback address.")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_production(settings: Settings) -> None:
+    missing = [
+        var
+        for name, var in (
+            ("secret_key", "IDP_SECRET_KEY"),
+            ("key_encryption_key", "IDP_KEY_ENCRYPTION_KEY"),
+        )
+        if not getattr(settings, name)
+    ]
+    if missing:
+        raise ConfigError(
+            f"IDP_ENV=production needs {' and '.join(missing)}; "
+            "generate each with `python -c 'import secrets,base64;"
+            "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'`."
+        )
+    if len(settings.secret_key) < 32:
+        raise ConfigError("IDP_SECRET_KEY must be at least 32 characters in production.")
+    if not settings.issuer.startswith("https://"):
+        raise ConfigError("IDP_ISSUER must be an https URL in production.")
+
+
+def _fill_development_secrets(settings: Settings, instance_path: Path) -> Settings:
+    """Generate missing secrets once into the instance folder, readable by the owner only."""
+    if settings.secret_key and settings.key_encryption_key:
+        return settings
+    path = instance_path / "secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    if not stored.get("secret_key") or not stored.get("key_encryption_key"):
+        stored = {"secret_key": generate_key(), "key_encryption_key": generate_key()}
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh)
+    return replace(
+        settings,
+        secret_key=settings.secret_key or stored["secret_key"],
+        key_encryption_key=settings.key_encryption_key or stored["key_encryption_key"],
+    )
