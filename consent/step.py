@@ -23,7 +23,7 @@ class ConsentScreen:
         grant = find_grant(context.user.id, context.client.client_id)
         already = set(grant.scopes) if grant else set()
         lines = [
-            {"scope": describe(s), "values": preview(context.user, s), "new": s not in already}
+            {"scope": describe(s), "shared": preview(context.user, s), "new": s not in already}
             for s in context.scopes
         ]
         return render_template(

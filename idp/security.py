@@ -22,8 +22,9 @@ def add_headers(response: Response) -> Response:
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
-    # Authorization URLs carry state and codes: never leak them to other sites.
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # Authorization URLs carry state: never send them to other sites. Same-origin
+    # referrers stay, since the CSRF check over https compares the Referer to our host.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if response.mimetype == "text/html":

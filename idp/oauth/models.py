@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -42,6 +43,24 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == "none"
+
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        """RFC 7591 metadata as registered (Authlib reads it for signed userinfo)."""
+        return {
+            "client_name": self.client_name,
+            "redirect_uris": list(self.redirect_uris),
+            "scope": self.scope,
+            "grant_types": list(self.grant_types),
+            "response_types": list(self.response_types),
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "logo_uri": self.logo_uri,
+            "policy_uri": self.policy_uri,
+            "tos_uri": self.tos_uri,
+            "client_uri": self.client_uri,
+            "contacts": list(self.contacts),
+        }
 
     def get_client_id(self) -> str:
         return self.client_id
