@@ -90,6 +90,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         login = request.login  # set by the authorize view from the browser session
         settings = current_app.extensions["idp.settings"]
         data = request.payload.data
+        now = utcnow()
         db.session.add(
             AuthorizationCode(
                 code_hash=digest(code),
@@ -104,7 +105,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 acr=login.acr,
                 amr=list(login.amr),
                 sid=login.sid,
-                expires_at=utcnow() + timedelta(seconds=settings.code_lifetime),
+                created_at=now,
+                expires_at=now + timedelta(seconds=settings.code_lifetime),
             )
         )
         db.session.commit()
