@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, PasswordField, SelectField, StringField
+from wtforms import DateField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
 EMAIL_MESSAGE = _l("Enter an email address like name@example.org.")
@@ -52,12 +52,13 @@ class SignupForm(FlaskForm):
 
 
 GENDERS = [
-    ("", _l("Not given")),
-    ("female", _l("Female")),
-    ("male", _l("Male")),
-    ("other", _l("Other")),
+    SelectChoice("", _l("Not given")),
+    SelectChoice("female", _l("Female")),
+    SelectChoice("male", _l("Male")),
+    SelectChoice("other", _l("Other")),
 ]
-LOCALES = [("", _l("Not given")), ("fr-FR", "Français"), ("en", "English")]
+LOCALES = [SelectChoice("", _l("Not given")), SelectChoice("fr-FR", "Français"),
+           SelectChoice("en", "English")]
 
 
 class ProfileForm(FlaskForm):
