@@ -214,3 +214,17 @@ def test_single_sign_on_across_platforms(browser: Browser, user: Traveller) -> N
     page = browser.authorize(request_for(second))
     assert page.request.path.startswith("/authorize")  # no login page on the way
     assert "National carpool" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", [
+    "client_id=" + "x" * 3000 + "&response_type=code",
+    "client_id=%ff%fe&response_type=code&redirect_uri=%00",
+    "client_id=caf%C3%A9&response_type=code&scope=openid",
+    "response_type=code",
+    "",
+    "client_id[]=a&client_id[]=b",
+])
+def test_garbage_never_gets_a_500_nor_a_redirect(browser: Browser, query: str) -> None:
+    response = browser.get("/authorize?" + query)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
