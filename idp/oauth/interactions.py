@@ -17,7 +17,9 @@ from flask import current_app, session
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
-MAX_PENDING = 5
+MAX_PENDING = 3
+# Browsers drop cookies over 4 KiB: the pending requests share this many characters.
+BUDGET = 2600
 Params = list[tuple[str, str]]
 
 
@@ -80,11 +82,15 @@ def save(params: Params, client_id: str) -> Interaction:
         k: v for k, v in _pending().items() if time.time() - v["created_at"] < _lifetime()
     }
     pending[interaction.id] = asdict(interaction)
-    while len(pending) > MAX_PENDING:
+    while len(pending) > 1 and (len(pending) > MAX_PENDING or _size(pending) > BUDGET):
         oldest = min(pending, key=lambda k: pending[k]["created_at"])
         del pending[oldest]
     session["interactions"] = pending
     return interaction
+
+
+def _size(pending: dict[str, dict[str, Any]]) -> int:
+    return sum(len(k) + len(v) for item in pending.values() for k, v in item["params"])
 
 
 def get(interaction_id: str) -> Interaction | None:

@@ -228,3 +228,15 @@ def test_garbage_never_gets_a_500_nor_a_redirect(browser: Browser, query: str) -
     response = browser.get("/authorize?" + query)
     assert response.status_code == 400
     assert "Location" not in response.headers
+
+
+def test_many_pending_requests_keep_the_session_cookie_small(browser: Browser,
+                                                            platform: Platform) -> None:
+    for _ in range(6):
+        response = browser.get("/authorize?" + urlencode(
+            request_for(platform, state="s" * 1500).params()))
+        assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"].split(";")[0]
+    assert len(cookie) < 4000
+    # The newest request is still there: its login page leads back to it.
+    assert browser.follow_local(response).status_code == 200
