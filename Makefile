@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install install-test translations browser clean
+.PHONY: run test install install-test translations translations-update browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,16 @@ install: $(VENV)/.installed translations
 install-test: $(VENV)/.installed-test translations
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -q -d idp/translations
+	$(BIN)/pybabel -q compile -d idp/translations
+
+# After changing words in the code or templates: re-extract, then update the fr and en
+# catalogues. New words stay untranslated (shown in English) rather than fuzzy guesses,
+# which `translations` would compile. The virtualenv is never scanned.
+translations-update: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --project="Mobility ID" \
+		--ignore-dirs='.* ._ $(notdir $(VENV))' -o idp/translations/messages.pot .
+	$(BIN)/pybabel -q update --no-fuzzy-matching -D messages \
+		-i idp/translations/messages.pot -d idp/translations
 
 run: install
 	$(BIN)/idp db upgrade

@@ -15,8 +15,8 @@ from idp.oauth.claims import CLAIM_GETTERS, claims_for_scopes
 @dataclass(frozen=True)
 class Scope:
     name: str
-    title: LazyString
-    purpose: LazyString
+    title: LazyString | str
+    purpose: LazyString | str
     sensitivity: str  # identifier, low, medium, high
     version: int = 1
 
@@ -45,7 +45,7 @@ CATALOGUE: dict[str, Scope] = {
 
 
 def describe(scope: str) -> Scope:
-    return CATALOGUE.get(scope) or Scope(scope, _l("Other information"), _l(scope), "high")
+    return CATALOGUE.get(scope) or Scope(scope, _l("Other information"), scope, "high")
 
 
 def preview(user: User, scope: str) -> list[str]:

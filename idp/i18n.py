@@ -1,9 +1,9 @@
-"""Which language a page speaks: the platform's ui_locales first, then the traveller's
-own choice, then the browser's Accept-Language (OIDC Core 3.1.2.1)."""
+"""Which language a page speaks: the traveller's own choice, then the platform's
+ui_locales (OIDC Core 3.1.2.1), then the browser's Accept-Language."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, redirect, request, session
+from flask import Flask, current_app, g, has_request_context, redirect, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
@@ -22,12 +22,17 @@ def first_supported(tags: str | None) -> str | None:
 
 
 def select_locale() -> str:
+    """The traveller's own choice on our pages wins; then the platform's hint; then
+    the browser, by weight and base language (en-GB counts as en). Outside a request
+    (the command line) the default language."""
+    if not has_request_context():
+        return supported()[0]
     chosen = session.get("lang")
     return (
-        first_supported(g.get("ui_locales"))
+        (chosen if chosen in supported() else None)
+        or first_supported(g.get("ui_locales"))
         or first_supported(request.args.get("ui_locales"))
-        or (chosen if chosen in supported() else None)
-        or request.accept_languages.best_match(supported())
+        or first_supported(" ".join(tag for tag, _ in request.accept_languages))
         or supported()[0]
     )
 

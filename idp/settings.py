@@ -42,7 +42,7 @@ class Settings:
     min_password_length: int = 15
     max_password_length: int = 128
     # Largest authorization request accepted, in bytes of its parameters.
-    max_authorization_request: int = 4096
+    max_authorization_request: int = 2048
     languages: tuple[str, ...] = ("fr", "en")
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -100,7 +100,8 @@ def load_settings(
     for name, var in ENV_NAMES.items():
         if var in environ and environ[var] != "":
             values[name] = _convert(var, environ[var], types[name])
-    settings = replace(Settings(), **values, **dict(overrides or {}))
+    values.update(overrides or {})  # the test overrides win over the environment
+    settings = replace(Settings(), **values)
     if settings.env not in ENVIRONMENTS:
         raise ConfigError(f"IDP_ENV must be one of {', '.join(ENVIRONMENTS)}.")
     settings = replace(settings, issuer=settings.issuer.rstrip("/"))
@@ -129,7 +130,7 @@ def validate_issuer(issuer: str) -> None:
     parts = urlsplit(issuer)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError("IDP_ISSUER must be an absolute https URL.")
-    if parts.query or parts.fragment:
+    if parts.query or parts.fragment or "?" in issuer or "#" in issuer:
         raise ConfigError("IDP_ISSUER must not have a query or a fragment.")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError("IDP_ISSUER must use https unless it is a loopback address.")

@@ -6,7 +6,9 @@ import json
 import sys
 
 import click
+from email_validator import EmailNotValidError, validate_email
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 
 from idp.accounts.service import AccountError, create_user
 
@@ -33,10 +35,15 @@ def create(email: str, password_stdin: bool, given_name: str | None,
            family_name: str | None, as_json: bool) -> None:
     """Create a traveller's account."""
     password = sys.stdin.readline().rstrip("\r\n")
-    if "@" not in email or len(email) > 254:
+    try:
+        # The same check as the sign-up form's (WTForms' Email runs email-validator).
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
         fail("EMAIL is not an email address.")
     try:
-        user = create_user(email, password, given_name, family_name)
+        # No request, hence no browser language: the command line speaks English.
+        with force_locale("en"):
+            user = create_user(email, password, given_name, family_name)
     except AccountError as error:
         fail(f"{error.field}: {error.message}")
         return

@@ -92,8 +92,11 @@ def _is_contextual(password: str, context: Iterable[str | None]) -> bool:
             if len(part) >= 4:
                 words.add(_compact(part))
     compact = _compact(password)
-    letters = re.sub(r"\d+", "", compact)
-    if not letters or letters in words:
+    rest = re.sub(r"\d+", "", compact)
+    for word in sorted(words, key=len, reverse=True):
+        rest = rest.replace(word, "")
+    # Nothing but context words (or digits), repeated or padded with digits and symbols.
+    if compact and not rest:
         return True
-    # Mostly a context word, padded with digits or a repeat of itself.
+    # Mostly a context word.
     return any(w and w in compact and len(w) * 2 >= len(compact) for w in words)

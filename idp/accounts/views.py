@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
@@ -31,6 +31,8 @@ def pending_client() -> tuple[str | None, Client | None]:
     interaction = interactions.get(interaction_id) if interaction_id else None
     if interaction is None:
         return None, None
+    # The platform's language hint follows the traveller through login and sign-up.
+    g.ui_locales = next((v for k, v in interaction.params if k == "ui_locales"), None)
     return interaction.id, query_client(interaction.client_id)
 
 
