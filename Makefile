@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install install-test translations translations-update browser clean
+.PHONY: run test lint install install-test translations translations-update browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,12 @@ run: install
 	$(BIN)/idp demo
 	$(BIN)/idp run --host $(HOST) --port $(PORT)
 
-test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+lint: install-test
+	$(BIN)/ruff check idp consent clients tests
+	$(BIN)/mypy idp consent clients
+
+test: install-test lint
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .coverage

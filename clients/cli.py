@@ -90,7 +90,8 @@ def list_clients(as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(describe(client)))
         else:
-            click.echo(f"{client.client_id}\t{client.client_name}\t{' '.join(client.redirect_uris)}")
+            uris = " ".join(client.redirect_uris)
+            click.echo(f"{client.client_id}\t{client.client_name}\t{uris}")
 
 
 @clients.command("delete")

@@ -98,4 +98,4 @@ def demo(as_json: bool) -> None:
     click.echo("                 client_secret " + demo_secret())
     click.echo("                 redirect_uri  " + DEMO_REDIRECT_URI)
     click.echo("                 code_verifier " + DEMO_VERIFIER)
-    click.echo("Try it: open " + info["try"])
+    click.echo("Try it: open " + example_authorization_url())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import render_template
 from flask.typing import ResponseReturnValue
 
-from idp.accounts.forms import ConfirmForm as ConsentForm
 from consent.models import find_grant
 from consent.scopes import describe, preview
+from idp.accounts.forms import ConfirmForm as ConsentForm
 from idp.oauth.decisions import AuthorizationContext, Decision
 
 

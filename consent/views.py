@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from idp.accounts.forms import ConfirmForm as ConsentForm
 from consent.models import record_grant
+from idp.accounts.forms import ConfirmForm as ConsentForm
 from idp.accounts.login import current_login
 from idp.errors import error_page
 from idp.oauth import interactions

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
@@ -52,7 +53,7 @@ def decrypt_private_key(blob: bytes, kek: bytes, kid: str) -> bytes:
 
 
 def generate_key(alg: str) -> JoseKey:
-    params = {"kid": secrets.token_urlsafe(12), "alg": alg, "use": "sig"}
+    params: Any = {"kid": secrets.token_urlsafe(12), "alg": alg, "use": "sig"}
     if alg == "RS256":
         return RSAKey.generate_key(2048, parameters=params, private=True)
     if alg == "ES256":
@@ -62,17 +63,18 @@ def generate_key(alg: str) -> JoseKey:
 
 def load_key(row: SigningKey, kek: bytes) -> JoseKey:
     pem = decrypt_private_key(row.private_key_encrypted, kek, row.kid)
-    params = {"kid": row.kid, "alg": row.alg, "use": "sig"}
+    params: Any = {"kid": row.kid, "alg": row.alg, "use": "sig"}
     cls = RSAKey if row.alg == "RS256" else ECKey
     return cls.import_key(pem, parameters=params)
 
 
 def create_signing_key(alg: str, kek: bytes) -> SigningKey:
     key = generate_key(alg)
+    kid = str(key.kid)
     row = SigningKey(
-        kid=key.kid,
+        kid=kid,
         alg=alg,
-        private_key_encrypted=encrypt_private_key(key.as_pem(private=True), kek, key.kid),
+        private_key_encrypted=encrypt_private_key(key.as_pem(private=True), kek, kid),
     )
     db.session.add(row)
     return row

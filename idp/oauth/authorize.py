@@ -17,8 +17,9 @@ import time
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import Blueprint, Response, current_app, g, redirect, request, url_for
+from flask import Blueprint, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from idp.accounts.login import current_login
 from idp.accounts.models import BrowserSession
@@ -43,7 +44,7 @@ class RequestUriNotSupportedError(OAuth2Error):
 @bp.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt  # platforms may POST the request (OIDC Core 3.1.2.1); there is no session yet
 def authorize() -> ResponseReturnValue:
-    params: Params = list(request.values.items(multi=True))
+    params: Params = [(k, v) for k in request.values for v in request.values.getlist(k)]
     if sum(len(k) + len(v) for k, v in params) > settings().max_authorization_request:
         return error_page(InvalidRequestError("The authorization request is too large."))
     return run(params, None)

@@ -6,8 +6,9 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store

@@ -11,7 +11,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 
 from idp.accounts.models import User
 from idp.digests import digest
@@ -60,7 +60,7 @@ class OpenIDCode(_OpenIDCode):
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
         key = self.resolve_client_private_key(client)
-        return {"alg": self.get_client_algorithm(client), "kid": key.kid, "typ": "JWT"}
+        return {"alg": self.get_client_algorithm(client), "kid": str(key.kid), "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         settings = current_app.extensions["idp.settings"]
@@ -179,7 +179,7 @@ def wants_refresh_token(scope: str | None) -> bool:
 
 def claim_code(item: AuthorizationCode) -> bool:
     """Mark the code used, atomically: of two racing redemptions only one wins."""
-    result = db.session.execute(
+    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         update(AuthorizationCode)
         .where(AuthorizationCode.id == item.id, AuthorizationCode.used_at.is_(None))
         .values(used_at=utcnow())

@@ -15,7 +15,6 @@ from idp.digests import check_digest
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
 
-
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProtector
 from authlib.integrations.flask_oauth2 import current_token
-from authlib.oauth2.rfc6749.errors import ForbiddenError
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import ForbiddenError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint

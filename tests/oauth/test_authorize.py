@@ -85,7 +85,8 @@ def test_a_repeated_parameter_is_refused(browser: Browser, platform: Platform) -
         assert query_of(response.location)["error"] == "invalid_request"
 
 
-def test_an_oversized_request_is_refused_without_a_500(browser: Browser, platform: Platform) -> None:
+def test_an_oversized_request_is_refused_without_a_500(browser: Browser,
+                                                        platform: Platform) -> None:
     request = request_for(platform, state="x" * 5000)
     assert_error_page(browser.authorize(request), "invalid_request")
 

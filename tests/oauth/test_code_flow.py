@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from joserfc.jws import JWSRegistry
-
 from idp.oauth.grants import claim_code  # noqa: F401  (imported to fail fast if renamed)
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, Traveller

@@ -13,7 +13,8 @@ from tests.factories import Platform, make_platform
 from tests.tokens import basic, redeem, refresh, userinfo, verify_id_token
 
 
-def get_code(browser: Browser, platform: Platform, **extra: str) -> tuple[str, AuthorizationRequest]:
+def get_code(browser: Browser, platform: Platform,
+             **extra: str) -> tuple[str, AuthorizationRequest]:
     request = AuthorizationRequest(platform.client_id, platform.redirect_uri,
                                    scope=extra.pop("scope", "openid profile email"), extra=extra)
     page = browser.authorize(request)
@@ -150,7 +151,8 @@ def test_es256_id_tokens_for_clients_that_ask(logged_in: Browser) -> None:
     ({"grant_type": "password", "username": "a", "password": "b"}, 400, "unsupported_grant_type"),
     ({"grant_type": "client_credentials"}, 400, "unsupported_grant_type"),
     ({"grant_type": "authorization_code"}, 400, "invalid_request"),
-    ({"grant_type": "authorization_code", "code": "nope", "redirect_uri": "x"}, 400, "invalid_grant"),
+    ({"grant_type": "authorization_code", "code": "nope", "redirect_uri": "x"},
+     400, "invalid_grant"),
     ({"grant_type": "refresh_token", "refresh_token": "nope"}, 400, "invalid_grant"),
     ({}, 400, "unsupported_grant_type"),
 ])

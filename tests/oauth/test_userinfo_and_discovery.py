@@ -17,7 +17,8 @@ def access_token(browser: Browser, platform: Platform, scope: str) -> str:
 
 def test_userinfo_returns_only_the_granted_scopes(logged_in: Browser, platform: Platform) -> None:
     token = access_token(logged_in, platform, "openid email")
-    claims = logged_in.client.get("/userinfo", headers={"Authorization": f"Bearer {token}"}).get_json()
+    headers = {"Authorization": f"Bearer {token}"}
+    claims = logged_in.client.get("/userinfo", headers=headers).get_json()
     assert set(claims) == {"sub", "email", "email_verified"}
 
 
