@@ -68,7 +68,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         _reset_postgres(url)
     app = create_app(settings=test_settings(url), config=TEST_CONFIG)
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
     return url
 
