@@ -21,7 +21,19 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed translations
-install-test: $(VENV)/.installed-test translations
+install-test: $(VENV)/.installed-test translations browser
+
+# Real-browser tests drive Debian's chromium (never a browser download): installed with
+# apt only when missing. Without apt or root, say how and go on; those tests then skip.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make browser: no /usr/bin/chromium and no apt-get: install Chromium at /usr/bin/chromium for the browser tests" >&2; \
+	elif [ "$$(id -u)" -ne 0 ]; then \
+		echo "make browser: no /usr/bin/chromium; as root run: apt-get update && apt-get install -y chromium" >&2; \
+	else \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel -q compile -d idp/translations

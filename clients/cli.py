@@ -27,6 +27,7 @@ def describe(client: Client, secret: str | None = None) -> dict[str, Any]:
         "scope": client.scope,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "require_pkce": client.require_pkce,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
         "created_at": client.created_at.isoformat(),
     }
     if secret:
@@ -51,20 +52,39 @@ def clients() -> None:
 @click.option("--logo-uri", default=None)
 @click.option("--policy-uri", default=None)
 @click.option("--tos-uri", default=None)
+@click.option("--backchannel-logout-uri", default=None,
+              help="Where the platform receives logout tokens (Back-Channel Logout 1.0).")
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
               show_default=True)
+@click.option("--required-scope", "required_scopes", multiple=True, metavar="SCOPE=PURPOSE",
+              help="A scope the service cannot work without, and why; repeat for several.")
+@click.option("--optional-scope", "optional_scopes", multiple=True, metavar="SCOPE=PURPOSE",
+              help="A scope the traveller may refuse, and why; repeat for several.")
+@click.option("--purpose-lang", default="fr", show_default=True,
+              help="The language of the purpose sentences.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_appcontext
 def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
            no_require_pkce: bool, logo_uri: str | None, policy_uri: str | None,
-           tos_uri: str | None, id_token_alg: str, as_json: bool) -> None:
+           backchannel_logout_uri: str | None,
+           tos_uri: str | None, id_token_alg: str, required_scopes: tuple[str, ...],
+           optional_scopes: tuple[str, ...], purpose_lang: str, as_json: bool) -> None:
     """Register a platform; prints its client_id and, once only, its secret."""
+    policy = {}
+    for required, entries in ((True, required_scopes), (False, optional_scopes)):
+        for entry in entries:
+            scope_name, _, purpose = entry.partition("=")
+            if not purpose.strip():
+                fail(f"{entry!r}: write SCOPE=PURPOSE, the purpose in plain words")
+            policy[scope_name.strip()] = {"required": required,
+                                          "purpose": {purpose_lang: purpose.strip()}}
     if public and no_require_pkce:
         fail("--public and --no-require-pkce cannot go together: a public client needs PKCE.")
     meta = ClientMetadata(
         client_name=name, redirect_uris=list(redirect_uris), scope=scope, public=public,
         require_pkce=not no_require_pkce, logo_uri=logo_uri, policy_uri=policy_uri,
-        tos_uri=tos_uri, id_token_signed_response_alg=id_token_alg,
+        backchannel_logout_uri=backchannel_logout_uri,
+        tos_uri=tos_uri, id_token_signed_response_alg=id_token_alg, scope_policy=policy,
     )
     try:
         registration = register_client(meta)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 
+from consent.scopes import describe
 from idp.digests import digest, generate_secret
 from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS
@@ -39,6 +41,10 @@ class ClientMetadata:
     client_uri: str | None = None
     contacts: list[str] = field(default_factory=list)
     id_token_signed_response_alg: str = "RS256"
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    # {scope: {"required": bool, "purpose": {lang: sentence}}}, shown on the consent screen.
+    scope_policy: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,6 +85,36 @@ def validate_scope(scope: str) -> list[str]:
     return scopes
 
 
+def validate_scope_policy(policy: dict[str, Any], scopes: list[str]) -> dict[str, Any]:
+    """Each declared scope: one the platform may ask for, required or optional, with a
+    purpose sentence per language. A sensitive scope can never be required."""
+    clean: dict[str, Any] = {}
+    for scope, entry in policy.items():
+        if scope not in scopes or scope == "openid":
+            raise ClientMetadataError("invalid_client_metadata",
+                                      f"scope_policy names {scope}, not in the client's scope.")
+        if not isinstance(entry, dict):
+            raise ClientMetadataError("invalid_client_metadata",
+                                      f"scope_policy.{scope} must be an object.")
+        required = entry.get("required", False)
+        purpose = entry.get("purpose") or {}
+        if not isinstance(required, bool) or not isinstance(purpose, dict) or not purpose:
+            raise ClientMetadataError(
+                "invalid_client_metadata",
+                f"scope_policy.{scope} needs a boolean 'required' and a 'purpose' by language.")
+        if any(not isinstance(t, str) or not t.strip() or len(t) > 300
+               for t in purpose.values()) or any(len(k) > 16 for k in purpose):
+            raise ClientMetadataError("invalid_client_metadata",
+                                      f"scope_policy.{scope}.purpose: sentences up to 300 "
+                                      "characters, keyed by language tag.")
+        if required and describe(scope).sensitive:
+            raise ClientMetadataError("invalid_client_metadata",
+                                      f"{scope} is sensitive and can never be required.")
+        clean[scope] = {"required": required,
+                        "purpose": {k: v.strip() for k, v in purpose.items()}}
+    return clean
+
+
 def validate(meta: ClientMetadata) -> None:
     if not meta.client_name.strip() or len(meta.client_name) > 120:
         raise ClientMetadataError("invalid_client_metadata",
@@ -89,6 +125,11 @@ def validate(meta: ClientMetadata) -> None:
         validate_redirect_uri(uri)
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri"):
         validate_web_uri(name, getattr(meta, name))
+    # Back-Channel Logout 1.0 2.2: https (http on loopback), never a fragment.
+    validate_web_uri("backchannel_logout_uri", meta.backchannel_logout_uri)
+    if "#" in (meta.backchannel_logout_uri or "") or len(meta.backchannel_logout_uri or "") > 500:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "backchannel_logout_uri: no fragment, at most 500 characters.")
     if meta.id_token_signed_response_alg not in SUPPORTED_ALGS:
         raise ClientMetadataError("invalid_client_metadata",
                                   "id_token_signed_response_alg must be RS256 or ES256.")
@@ -102,6 +143,7 @@ def register(meta: ClientMetadata) -> Registration:
     if "offline_access" in scopes and meta.public:
         raise ClientMetadataError("invalid_client_metadata",
                                   "offline_access is for confidential clients only.")
+    policy = validate_scope_policy(meta.scope_policy, scopes)
     secret = None if meta.public else generate_secret(32)
     grant_types = ["authorization_code"]
     if "offline_access" in scopes:
@@ -122,6 +164,9 @@ def register(meta: ClientMetadata) -> Registration:
         tos_uri=meta.tos_uri,
         client_uri=meta.client_uri,
         contacts=list(meta.contacts),
+        backchannel_logout_uri=meta.backchannel_logout_uri,
+        backchannel_logout_session_required=meta.backchannel_logout_session_required,
+        scope_policy=policy,
     )
     db.session.add(client)
     db.session.commit()

@@ -4,8 +4,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from consent import step, views
+    from consent import api, audit_cli, platforms, rights, step, views
     from idp.oauth.decisions import register_consent_step
 
     register_consent_step(app, step.ConsentScreen())
-    app.register_blueprint(views.bp)
+    for blueprint in (views.bp, platforms.bp, rights.bp, api.bp):
+        app.register_blueprint(blueprint)
+    app.cli.add_command(audit_cli.audit)

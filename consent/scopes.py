@@ -1,4 +1,6 @@
-"""The scope catalogue: what each scope means, in plain words, for the consent screen."""
+"""The scope catalogue (shared/SCOPES.md): for each scope its claims, a plain-language
+title and purpose in French and English, a sensitivity level and a version. A change of
+wording is a new version: consent records point at the version and hash they showed."""
 
 from __future__ import annotations
 
@@ -11,14 +13,29 @@ from flask_babel import lazy_gettext as _l
 from idp.accounts.models import User
 from idp.oauth.claims import CLAIM_GETTERS, claims_for_scopes
 
+# identifier < low < medium < high < special (GDPR Art. 9)
+SENSITIVE = ("high", "special")
+
 
 @dataclass(frozen=True)
 class Scope:
     name: str
     title: LazyString | str
     purpose: LazyString | str
-    sensitivity: str  # identifier, low, medium, high
+    sensitivity: str
     version: int = 1
+
+    @property
+    def claims(self) -> list[str]:
+        return claims_for_scopes([self.name])
+
+    @property
+    def sensitive(self) -> bool:
+        return self.sensitivity in SENSITIVE
+
+    @property
+    def special(self) -> bool:
+        return self.sensitivity == "special"
 
 
 CATALOGUE: dict[str, Scope] = {
@@ -27,9 +44,12 @@ CATALOGUE: dict[str, Scope] = {
         Scope("openid", _l("Know that it is you"),
               _l("A number that lets the platform recognise you next time. "
                  "It is not your name."), "identifier"),
+        Scope("profile:alias", _l("Your alias and photo"),
+              _l("The name other travellers see. Not your legal name."), "low"),
         Scope("profile", _l("Your name and profile"),
-              _l("Your first and last name, alias, gender, date of birth and language."),
-              "medium"),
+              _l("Your first and last name, gender, date of birth and language."), "medium"),
+        Scope("age_over_18", _l("Whether you are over 18"),
+              _l("Only yes or no. Not your date of birth."), "low"),
         Scope("email", _l("Your email address"),
               _l("To write to you, for example to confirm a trip."), "medium"),
         Scope("phone", _l("Your phone number"),
@@ -37,9 +57,31 @@ CATALOGUE: dict[str, Scope] = {
               "medium"),
         Scope("address", _l("Your postal address"),
               _l("Your full address: street, postal code, town and country."), "high"),
+        Scope("home_commune", _l("Your home town"),
+              _l("Only the name and code of your commune. Not your address."), "medium"),
         Scope("offline_access", _l("Stay connected when you are away"),
               _l("The platform can keep using what you share here even when you are not "
                  "logged in, until you withdraw it."), "high"),
+        Scope("carpool", _l("Your carpooling habits"),
+              _l("Driver or passenger, your travel preferences, the make and model of your "
+                 "car. Never your number plate."), "low"),
+        Scope("identity_verified", _l("Whether your identity was checked"),
+              _l("Only that it was checked, how and when. Never your document."), "medium"),
+        Scope("driving_licence", _l("Your driving licence"),
+              _l("Whether it was checked and its categories. Never its number."), "medium"),
+        Scope("preferred_modes", _l("How you like to travel"),
+              _l("For example on foot, by bike, bus, train or carpool."), "low"),
+        Scope("transit_pass", _l("Your transit passes"),
+              _l("The network, the kind of pass and until when it is valid. Never the card "
+                 "number."), "medium"),
+        Scope("employer", _l("Your employer"),
+              _l("Its name and SIRET number, for your employer's mobility scheme."),
+              "medium"),
+        Scope("accessibility_needs", _l("Your accessibility needs"),
+              _l("Help you need to travel: reduced mobility, luggage or pushchair, sight or "
+                 "hearing. This is health information: we ask you every time."), "special"),
+        Scope("eligibility", _l("Your right to solidarity schemes"),
+              _l("Only yes or no for each scheme. Never the reason."), "high"),
     )
 }
 
@@ -50,16 +92,27 @@ def describe(scope: str) -> Scope:
 
 def preview(user: User, scope: str) -> list[str]:
     """The traveller's own values this scope would share, partly masked."""
-    values = []
-    for claim in claims_for_scopes([scope]):
-        if claim in ("sub", "email_verified", "phone_number_verified", "updated_at"):
-            continue
-        value = CLAIM_GETTERS[claim](user)
-        if isinstance(value, dict):
-            value = value.get("formatted")
-        if value:
-            values.append(mask(claim, str(value)))
-    return values
+    return [shown for claim in claims_for_scopes([scope]) if (shown := preview_claim(user, claim))]
+
+
+HIDDEN = ("sub", "email_verified", "phone_number_verified", "updated_at")
+
+
+def preview_claim(user: User, claim: str) -> str | None:
+    if claim in HIDDEN:
+        return None
+    value = CLAIM_GETTERS[claim](user)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return str(_l("yes")) if value else str(_l("no"))
+    if isinstance(value, dict):
+        value = value.get("formatted") or value.get("name") or ", ".join(
+            str(v) for v in value.values() if v not in (None, "", [], {}))
+    elif isinstance(value, list):
+        value = ", ".join(str(v.get("network", v)) if isinstance(v, dict) else str(v)
+                          for v in value)
+    return mask(claim, str(value))
 
 
 MASKS: dict[str, Callable[[str], str]] = {

@@ -1,25 +1,38 @@
-"""Where the consent screen posts the traveller's answer."""
+"""Where the consent screen posts the traveller's answer.
+
+Checks, in order (each failure a page, never a redirect and never a record):
+- the form's CSRF token, the pending interaction, the same traveller as when asked;
+- every ticked scope and claim was offered on the screen (no scope slipped in);
+- every required scope is ticked, or the traveller chose Deny."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from consent.models import record_grant
-from idp.accounts.forms import ConfirmForm as ConsentForm
+from consent import records
+from consent.step import decision_from
+from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import current_login
 from idp.errors import error_page
 from idp.oauth import interactions
 from idp.oauth.authorize import complete, expired_error
-from idp.oauth.decisions import Decision
+from idp.oauth.claims import claims_for_scopes
 from idp.oauth.server import query_client
 
 bp = Blueprint("consent", __name__)
 
 
+class ConsentAnswerError(InvalidRequestError):
+    """The answer does not match what was asked."""
+
+
 @bp.route("/consent/<interaction_id>", methods=["POST"])
 def decide(interaction_id: str) -> ResponseReturnValue:
-    form = ConsentForm()
+    form = ConfirmForm()
     answer = request.form.get("decision")
     interaction = interactions.get(interaction_id)
     login = current_login()
@@ -27,14 +40,56 @@ def decide(interaction_id: str) -> ResponseReturnValue:
         return error_page(expired_error())
     if interaction is None or login is None or interaction.user_id != login.user_id:
         return error_page(expired_error())
+    client = query_client(interaction.client_id)
+    if client is None or not interaction.shown:
+        return error_page(expired_error())
     if answer == "deny":
         return complete(interaction_id, None)
-    client = query_client(interaction.client_id)
-    if client is None:
-        return error_page(expired_error())
-    scopes = client.get_allowed_scope(requested_scope(interaction.params)).split()
-    record_grant(login.user_id, interaction.client_id, scopes)
-    return complete(interaction_id, Decision(scopes=scopes))
+    shown: dict[str, Any] = interaction.shown
+    ticked = request.form.getlist("scope")
+    ticked_claims = request.form.getlist("claim")
+    problem = check_answer(shown, ticked, ticked_claims)
+    if problem:
+        return error_page(ConsentAnswerError(problem))
+    scopes, claims = chosen(shown, ticked, ticked_claims)
+    refused = [s for s in shown["offered"] if s not in scopes]
+    record = records.give(login.user, client, login, scopes, claims, refused,
+                          shown["purposes"], shown["language"])
+    requested = client.get_allowed_scope(requested_scope(interaction.params)).split()
+    return complete(interaction_id, decision_from(record.scopes_granted, record.claims_granted,
+                                                  requested))
+
+
+def check_answer(shown: dict[str, Any], ticked: list[str], claims: list[str]) -> str | None:
+    offered = set(shown["offered"])
+    offered_claims = {c for group in shown["claims"].values() for c in group}
+    if not set(ticked) <= offered or not set(claims) <= offered_claims:
+        return "The answer names a scope or a claim that was not asked for."
+    split_ticked = {s for s, group in shown["claims"].items() if set(group) & set(claims)}
+    missing = [s for s in shown["required"] if s not in ticked and s not in split_ticked]
+    if missing:
+        return "A required scope was not accepted: " + " ".join(missing)
+    return None
+
+
+def chosen(shown: dict[str, Any], ticked: list[str],
+           ticked_claims: list[str]) -> tuple[list[str], list[str]]:
+    """The scopes and claims agreed to. A scope whose claims are ticked one by one counts
+    as chosen when at least one of its claims is."""
+    scopes = ["openid"]
+    claims = ["sub"]
+    for scope in shown["offered"]:
+        group = shown["claims"].get(scope)
+        if group is not None:
+            picked = [c for c in group if c in ticked_claims]
+            if picked:
+                scopes.append(scope)
+                # Claims not offered one by one (updated_at) come with the scope.
+                claims.extend(picked + [c for c in claims_for_scopes([scope]) if c not in group])
+        elif scope in ticked:
+            scopes.append(scope)
+            claims.extend(claims_for_scopes([scope]))
+    return scopes, claims
 
 
 def requested_scope(params: list[tuple[str, str]]) -> str:

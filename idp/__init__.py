@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from idp import errors, i18n, keys, security
+from idp import errors, i18n, keys, outbox, security
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
@@ -34,7 +34,7 @@ def create_app(
     app.config.update(config or {})
     setup_extensions(app)
     for init in (errors.init_app, i18n.init_app, security.init_app, passwords.init_app,
-                 keys.init_app):
+                 keys.init_app, outbox.init_app):
         init(app)
     setup_oauth(app)
     setup_accounts(app)
@@ -74,9 +74,10 @@ def setup_extensions(app: Flask) -> None:
 
 
 def setup_oauth(app: Flask) -> None:
-    from idp.oauth import authorize, endpoints, server
+    from idp.oauth import authorize, backchannel, endpoints, server
 
     server.init_app(app)
+    backchannel.init_app(app)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(endpoints.bp)
 

@@ -34,6 +34,8 @@ class Settings:
     id_token_lifetime: int = 3600
     refresh_token_lifetime: int = 30 * 24 * 3600
     session_lifetime: int = 14 * 24 * 3600
+    # Consent is asked again after this (GDPR guidance: renew it periodically).
+    consent_lifetime: int = 365 * 24 * 3600
     interaction_lifetime: int = 15 * 60
     # argon2id, OWASP's profile (m=19 MiB, t=2, p=1); lowered only in tests.
     argon2_time_cost: int = 2
@@ -70,6 +72,7 @@ ENV_NAMES = {
     "id_token_lifetime": "IDP_ID_TOKEN_LIFETIME",
     "refresh_token_lifetime": "IDP_REFRESH_TOKEN_LIFETIME",
     "session_lifetime": "IDP_SESSION_LIFETIME",
+    "consent_lifetime": "IDP_CONSENT_LIFETIME",
 }
 
 

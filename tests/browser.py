@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+CHECKBOX = re.compile(r'<input type="checkbox" name="(scope|claim)" value="([^"]+)"')
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 ISSUER = "https://idp.test"
 
@@ -71,7 +72,7 @@ class Browser:
         self.page = self.client.get(url, **kwargs)
         return self.page
 
-    def submit(self, url: str, data: dict[str, str], html: str | None = None) -> TestResponse:
+    def submit(self, url: str, data: dict[str, Any], html: str | None = None) -> TestResponse:
         """Post a form of the current page, with its CSRF token."""
         html = html if html is not None else self.page.get_data(as_text=True)  # type: ignore[union-attr]
         referer = ISSUER + (self.page.request.full_path if self.page and self.page.request else "/")
@@ -97,10 +98,14 @@ class Browser:
         return self.follow_local(response)
 
     def consent(self, decision: str = "allow") -> TestResponse:
+        """Answer the consent screen, ticking every box it offers."""
         html = self.page.get_data(as_text=True)  # type: ignore[union-attr]
         action = form_action(html, "")
         assert action.startswith("/consent/"), "this page is not the consent screen"
-        return self.submit(action, {"decision": decision}, html)
+        data: dict[str, Any] = {"decision": decision}
+        for name, value in CHECKBOX.findall(html):
+            data.setdefault(name, []).append(unescape(value))
+        return self.submit(action, data, html)
 
     def login_form(self, email: str, password: str) -> TestResponse:
         """Fill the login form of the current page (reached through /authorize)."""

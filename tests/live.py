@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from idp import create_app
 from idp.extensions import db
 from tests import factories
-from tests.browser import csrf_token, form_action
+from tests.browser import CHECKBOX, csrf_token, form_action
 from tests.conftest import _empty_tables, test_settings
 
 HOST = "127.0.0.1"
@@ -103,7 +104,7 @@ class HttpBrowser:
         self.page = self.follow(self.session.get(url, allow_redirects=False, timeout=10))
         return self.page
 
-    def submit(self, data: dict[str, str]) -> requests.Response:
+    def submit(self, data: dict[str, Any]) -> requests.Response:
         """Post the form of the current page to its action, as the page's button would."""
         assert self.page is not None, "no page is open"
         html = self.page.text
@@ -114,6 +115,14 @@ class HttpBrowser:
         )
         self.page = self.follow(response)
         return self.page
+
+    def allow_all(self) -> requests.Response:
+        """Allow on the consent screen, ticking every box it offers."""
+        assert self.page is not None, "no page is open"
+        data: dict[str, Any] = {"decision": "allow"}
+        for name, value in CHECKBOX.findall(self.page.text):
+            data.setdefault(name, []).append(unescape(value))
+        return self.submit(data)
 
     def follow(self, response: requests.Response) -> requests.Response:
         while response.is_redirect and self.is_provider(response.headers["Location"]):

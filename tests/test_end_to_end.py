@@ -138,7 +138,7 @@ def sign_in(browser: HttpBrowser, traveller: LiveTraveller, platform: PyoidcPlat
     browser.get(login.url)
     page = browser.submit({"email": traveller.email, "password": traveller.password})
     assert is_consent_page(page.text), page.text
-    answer = browser.submit({"decision": "allow"})
+    answer = browser.allow_all()
     assert answer.status_code == 302, answer.text
     return login, platform.callback(answer.headers["Location"], login)
 
@@ -188,7 +188,7 @@ def test_platform_signs_a_traveller_in_with_the_code_flow(
     assert is_consent_page(page.text)
     assert "Carpool Lyon" in page.text
 
-    answer = browser.submit({"decision": "allow"})
+    answer = browser.allow_all()
     assert answer.status_code == 302
     location = answer.headers["Location"]
     assert location.startswith(carpool.registration.redirect_uri + "?")
@@ -221,7 +221,7 @@ def test_platform_signs_a_traveller_in_with_the_code_flow(
     info = carpool.client.do_user_info_request(state=login.state)
     assert info.to_dict() == {
         "sub": traveller.subject, "email": traveller.email, "email_verified": False,
-        "name": "Umberto Rossi", "given_name": "Umberto", "family_name": "Rossi",
+        "given_name": "Umberto", "family_name": "Rossi",
         "updated_at": info["updated_at"],
     }
 
@@ -311,7 +311,7 @@ def test_second_platform_signs_in_without_asking_the_password_again(
     assert "Transit Rhône" in page.text
     assert 'name="password"' not in page.text
 
-    answer = browser.submit({"decision": "allow"})
+    answer = browser.allow_all()
     assert answer.status_code == 302
     transit.callback(answer.headers["Location"], transit_login)
     transit_id_token = transit.redeem(transit_login)["id_token"]

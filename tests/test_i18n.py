@@ -30,7 +30,6 @@ LOGIN = {"fr": "Connectez-vous à Mobility ID", "en": "Log in to Mobility ID"}
 ALL_SCOPES = "openid profile email phone address offline_access"
 SCOPE_TITLES = {
     "fr": [
-        "Savoir que c’est bien vous",
         "Votre nom et votre profil",
         "Votre adresse e-mail",
         "Votre numéro de téléphone",
@@ -38,7 +37,6 @@ SCOPE_TITLES = {
         "Rester connectée même en votre absence",
     ],
     "en": [
-        "Know that it is you",
         "Your name and profile",
         "Your email address",
         "Your phone number",
@@ -118,7 +116,7 @@ def test_ui_locales_also_choose_the_consent_screen_language(
 
     assert 'action="/consent/' in text(page)
     assert page_language(page) == "en"
-    assert "It will be able to:" in text(page)
+    assert "What do you agree to share?" in text(page)
 
 
 def test_the_language_link_remembers_the_choice(browser: Browser) -> None:
@@ -201,7 +199,7 @@ def test_french_consent_screen_explains_and_asks_in_french(
     assert ">Autoriser</button>" in html
     assert ">Refuser</button>" in html
     assert "Allow" not in html
-    assert "It will be able to" not in html
+    assert "What do you agree to share" not in html
 
 
 def source_messages() -> set[str]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 from email_validator import EmailNotValidError, validate_email
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from idp.accounts.service import AccountError, create_user
+from idp.accounts.service import AccountError, create_user, find_user
+from idp.extensions import db, utcnow
 
 
 def fail(message: str) -> None:
@@ -51,3 +53,66 @@ def create(email: str, password_stdin: bool, given_name: str | None,
         click.echo(json.dumps({"email": user.email, "sub": user.subject}))
     else:
         click.echo(f"created {user.email}")
+
+
+@users.command("verify")
+@click.argument("email")
+@click.argument("what", type=click.Choice(["email", "phone", "identity", "licence"]))
+@click.option("--method", default="in_person", show_default=True,
+              help="How the identity or the licence was checked.")
+@click.option("--source", default="operator", show_default=True,
+              help="Who checked it (an organisation, never a document number).")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def verify(email: str, what: str, method: str, source: str, as_json: bool) -> None:
+    """Record an operator's check: verified claims are never set by the traveller."""
+    user = find_user(email)
+    if user is None:
+        fail(f"no traveller with email {email}")
+        return
+    now = utcnow().isoformat()
+    mob = dict(user.mobility or {})
+    if what == "email":
+        user.email_verified = True
+    elif what == "phone":
+        if not user.phone_number:
+            fail("this traveller has no phone number")
+        user.phone_number_verified = True
+    elif what == "identity":
+        mob["mob_identity_verified"] = {"verified": True, "method": method, "source": source,
+                                        "verified_at": now}
+    else:
+        licence = mob.get("mob_driving_licence") or {}
+        if not licence.get("categories"):
+            fail("this traveller has given no licence categories")
+        mob["mob_driving_licence"] = {**licence, "verified": True, "verified_at": now}
+    user.mobility = mob
+    db.session.commit()
+    click.echo(json.dumps({"email": user.email, "verified": what}) if as_json
+               else f"verified {what} of {user.email}")
+
+
+@users.command("eligibility")
+@click.argument("email")
+@click.argument("scheme")
+@click.option("--eligible/--not-eligible", required=True)
+@click.option("--valid-until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def eligibility(email: str, scheme: str, eligible: bool, valid_until: Any,
+                as_json: bool) -> None:
+    """Record a traveller's right to a solidarity scheme: yes or no, never the reason."""
+    user = find_user(email)
+    if user is None:
+        fail(f"no traveller with email {email}")
+        return
+    if not scheme.strip() or len(scheme) > 80:
+        fail("SCHEME must be a short name")
+    entries = [e for e in (user.mobility or {}).get("mob_eligibility", [])
+               if e.get("scheme") != scheme]
+    entry = {"scheme": scheme, "eligible": eligible,
+             "valid_until": valid_until.date().isoformat() if valid_until else None}
+    user.mobility = {**(user.mobility or {}), "mob_eligibility": [*entries, entry]}
+    db.session.commit()
+    click.echo(json.dumps({"email": user.email, **entry}) if as_json
+               else f"{scheme}: {'eligible' if eligible else 'not eligible'} for {user.email}")

@@ -11,6 +11,7 @@ from flask import current_app, g, session
 from idp.accounts.models import BrowserSession, User
 from idp.digests import digest
 from idp.extensions import db, utcnow
+from idp.oauth.backchannel import notify_logout
 
 ACR_PASSWORD = "urn:mobility-id:acr:password"
 SESSION_KEY = "login"
@@ -77,10 +78,20 @@ def log_in(user: User, amr: list[str], acr: str, user_agent: str | None) -> Brow
     return login
 
 
-def log_out() -> None:
+def log_out(notify_platforms: bool = False) -> None:
+    """End the browser session; with ``notify_platforms``, every platform that received
+    an ID token for it is told, in the same transaction (Back-Channel Logout 1.0)."""
     login = current_login()
     if login is not None:
+        if notify_platforms:
+            notify_logout(login.user, sid=login.sid, reason="logout")
         db.session.delete(login)
         db.session.commit()
+    session.pop(SESSION_KEY, None)
+    g.idp_login = None
+
+
+def forget_login() -> None:
+    """Drop the browser's login key once its session row is already gone (account erased)."""
     session.pop(SESSION_KEY, None)
     g.idp_login = None

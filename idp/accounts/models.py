@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -37,6 +38,10 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     locality: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(20))
     country: Mapped[str | None] = mapped_column(String(60))
+    picture: Mapped[str | None] = mapped_column(String(500))
+    # The mobility claims of shared/SCOPES.md (mob_*), keyed by claim name. Verified
+    # claims inside it are set by the provider or an operator, never by the traveller.
+    mobility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
+from idp.accounts import mobility
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
 from idp.accounts.models import User
@@ -94,7 +95,7 @@ def signup() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     form = ConfirmForm()
     if form.validate_on_submit():
-        log_out()
+        log_out(notify_platforms=True)
         flash(_l("You are logged out."), "success")
         return redirect(url_for("accounts.home"))
     return render_template("accounts/logout.html", form=form, user=current_user())
@@ -111,6 +112,23 @@ def profile() -> ResponseReturnValue:
         flash(_l("Your details are saved."), "success")
         return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=form, user=user), (
+        400 if form.errors else 200
+    )
+
+
+@bp.route("/account/mobility", methods=["GET", "POST"])
+def mobility_details() -> ResponseReturnValue:
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.path))
+    form = mobility.MobilityForm()
+    if request.method == "GET":
+        mobility.load(form, user)
+    elif form.validate_on_submit():
+        mobility.save(form, user)
+        flash(_l("Your details are saved."), "success")
+        return redirect(url_for("accounts.mobility_details"))
+    return render_template("accounts/mobility.html", form=form, user=user), (
         400 if form.errors else 200
     )
 

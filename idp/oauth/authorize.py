@@ -195,6 +195,7 @@ def issue(oauth_request: AuthorizationRequest, grant,  # type: ignore[no-untyped
         # Never more than was asked and allowed; openid always, it is what the login is.
         kept = {"openid", *decision.scopes}
         oauth_request.granted_scopes = [s for s in allowed if s in kept]
+        oauth_request.granted_claims = list(decision.claims)
     oauth_request.login = login
     response = oauth_server().create_authorization_response(
         request=oauth_request,

@@ -29,6 +29,7 @@ class AuthorizationContext:
 @dataclass(frozen=True)
 class Decision:
     scopes: list[str]
+    claims: list[str]  # the claims of those scopes the traveller agreed to release
 
 
 class ConsentStep(Protocol):
@@ -37,6 +38,10 @@ class ConsentStep(Protocol):
 
     def page(self, context: AuthorizationContext) -> ResponseReturnValue:
         """The page that asks the traveller."""
+
+    def released_claims(self, user: User, client: Client) -> set[str]:
+        """The claims the traveller lets this platform read right now (checked at every
+        userinfo call, so a withdrawal takes effect at once)."""
 
 
 def register_consent_step(app: Flask, step: ConsentStep) -> None:

@@ -105,6 +105,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 acr=login.acr,
                 amr=list(login.amr),
                 sid=login.sid,
+                claims=list(request.granted_claims),
                 created_at=now,
                 expires_at=now + timedelta(seconds=settings.code_lifetime),
             )

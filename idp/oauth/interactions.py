@@ -30,6 +30,8 @@ class Interaction:
     client_id: str
     created_at: float
     user_id: int | None = None
+    # What the consent screen showed (purpose hashes), to record exactly that.
+    shown: dict[str, Any] | None = None
 
 
 class ParamsPayload(OAuth2Payload):
@@ -57,6 +59,7 @@ class AuthorizationRequest(OAuth2Request):
         self.payload = ParamsPayload(params)
         self.login: Any = None
         self.granted_scopes: list[str] = []
+        self.granted_claims: list[str] = []
 
     @property
     def args(self) -> MultiDict[str, str]:

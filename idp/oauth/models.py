@@ -7,7 +7,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.accounts.models import User
@@ -37,6 +37,13 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     tos_uri: Mapped[str | None] = mapped_column(String(500))
     client_uri: Mapped[str | None] = mapped_column(String(500))
     contacts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # OpenID Connect Back-Channel Logout 1.0, section 2.2.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
+    # For each scope the platform may ask: {"required": bool, "purpose": {lang: text}}.
+    scope_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -59,6 +66,8 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
             "tos_uri": self.tos_uri,
             "client_uri": self.client_uri,
             "contacts": list(self.contacts),
+            "backchannel_logout_uri": self.backchannel_logout_uri,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required,
         }
 
     def get_client_id(self) -> str:
@@ -113,6 +122,8 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     sid: Mapped[str | None] = mapped_column(String(64))
+    # The claims the traveller agreed to release (a subset of the scopes' claims).
+    claims: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -165,6 +176,7 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     sid: Mapped[str | None] = mapped_column(String(64))
+    claims: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     user: Mapped[User] = relationship()
     client: Mapped[Client] = relationship()

@@ -20,6 +20,7 @@ from idp.accounts.models import User
 from idp.digests import digest, generate_secret
 from idp.extensions import db, utcnow
 from idp.oauth.claims import user_claims
+from idp.oauth.decisions import consent_step
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.models import Client, Token
 from idp.settings import Settings
@@ -71,7 +72,8 @@ class MissingTokenError(ForbiddenError):
 class UserInfoEndpoint(_UserInfoEndpoint):
     def generate_user_info(self, user: User, scope: str) -> UserInfo:
         token: Token = current_token._get_current_object()
-        return UserInfo(user_claims(user, token.client, scope.split()))
+        allowed = set(token.claims) & consent_step().released_claims(user, token.client)
+        return UserInfo(user_claims(user, token.client, scope.split(), allowed))
 
     def get_issuer(self) -> str:
         return str(current_app.extensions["idp.settings"].issuer)
@@ -97,6 +99,7 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         acr=origin.acr,
         amr=list(origin.amr),
         sid=origin.sid,
+        claims=list(origin.claims),
     )
     if request.authorization_code is not None:
         row.authorization_code_id = request.authorization_code.id

@@ -52,6 +52,6 @@ def test_code_flow_issues_a_signed_id_token_and_userinfo(browser: Browser, user:
     assert info.headers["Cache-Control"] == "no-store"
     assert info.get_json() == {
         "sub": user.model.subject, "email": user.email, "email_verified": False,
-        "name": "Umberto Rossi", "given_name": "Umberto", "family_name": "Rossi",
+        "given_name": "Umberto", "family_name": "Rossi",
         "updated_at": info.get_json()["updated_at"],
     }

@@ -1,0 +1,111 @@
+"""“My platforms”: every platform the traveller allowed, what it may read, when it last
+did, and a Revoke button that takes no more steps than Allow did (GDPR Art. 7(3))."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+
+from consent import audit, records
+from consent.models import current_by_client, history, latest
+from consent.receipts import sign_receipt
+from consent.scopes import describe
+from idp.accounts.forms import ConfirmForm
+from idp.accounts.login import current_user
+from idp.accounts.models import User
+from idp.extensions import db
+from idp.oauth.backchannel import notify_logout
+from idp.oauth.models import Client
+from idp.oauth.revocation import last_use
+
+bp = Blueprint("platforms", __name__, url_prefix="/account/platforms")
+
+EVENT_LABELS = {
+    "consent:granted": _l("You allowed a platform"),
+    "consent:scope_added": _l("You shared more with a platform"),
+    "consent:scope_withdrawn": _l("You stopped sharing something with a platform"),
+    "consent:revoked": _l("You revoked a platform"),
+    "consent:expired": _l("An agreement expired"),
+    "receipt:issued": _l("You downloaded a proof of agreement"),
+    "data:exported": _l("You downloaded your data"),
+    "backchannel:attempt": _l("A platform was told you left"),
+}
+
+
+def traveller() -> User:
+    user = current_user()
+    if user is None:
+        abort(redirect(url_for("accounts.login", next=request.path)))
+    return user
+
+
+@bp.route("")
+def index() -> ResponseReturnValue:
+    user = traveller()
+    consents = [r for r in current_by_client(user.id).values() if r.active]
+    clients = {c.client_id: c for c in db.session.scalars(
+        db.select(Client).where(Client.client_id.in_([r.client_id for r in consents])))}
+    used = last_use(user.id)
+    rows = [
+        {"record": r, "client": clients.get(r.client_id), "last_use": used.get(r.client_id),
+         "scopes": [describe(s) for s in r.scopes_granted if s != "openid"],
+         "optional": [s for s in r.scopes_granted if s != "openid"
+                      and not required(clients.get(r.client_id), s)]}
+        for r in sorted(consents, key=lambda r: r.event_time, reverse=True)
+    ]
+    events = list(audit.export(audit.subject_pseudonym(user)))[-50:]
+    names = {r.client_id: r.controller.get("name") for r in history(user.id)}
+    return render_template("consent/platforms.html", rows=rows, form=ConfirmForm(),
+                           events=reversed(events), user=user, names=names,
+                           event_labels=EVENT_LABELS)
+
+
+def required(client: Client | None, scope: str) -> bool:
+    from consent.screen import is_required
+
+    return client is not None and is_required(client, scope)
+
+
+@bp.route("/<client_id>/revoke", methods=["POST"])
+def revoke(client_id: str) -> ResponseReturnValue:
+    user = traveller()
+    record = records.withdraw(user, client_id)
+    if record is None:
+        abort(404)
+    notify_platform(user, client_id)
+    db.session.commit()
+    flash(_l("Done. %(platform)s can no longer see your information.",
+             platform=record.controller.get("name", client_id)), "success")
+    return redirect(url_for("platforms.index"))
+
+
+@bp.route("/<client_id>/scopes/<scope>/withdraw", methods=["POST"])
+def withdraw_scope(client_id: str, scope: str) -> ResponseReturnValue:
+    user = traveller()
+    client = db.session.scalar(db.select(Client).where(Client.client_id == client_id))
+    if required(client, scope) or records.narrow(user, client_id, scope) is None:
+        abort(404)
+    db.session.commit()
+    flash(_l("Done. This platform no longer sees: %(scope)s.", scope=describe(scope).title),
+          "success")
+    return redirect(url_for("platforms.index"))
+
+
+@bp.route("/<client_id>/receipt")
+def receipt(client_id: str) -> ResponseReturnValue:
+    user = traveller()
+    record = latest(user.id, client_id)
+    if record is None:
+        abort(404)
+    token = sign_receipt(record)
+    audit.record(audit.RECEIPT_ISSUED, user=user, client_id=client_id,
+                 data={"record_id": record.record_id})
+    db.session.commit()
+    return Response(token, mimetype="application/jose", headers={
+        "Content-Disposition": f'attachment; filename="consent-{record.record_id}.jws"'})
+
+
+def notify_platform(user: User, client_id: str) -> None:
+    """Tell the platform, through back-channel logout, that it lost the traveller."""
+    notify_logout(user, client_ids=[client_id], reason="consent_revoked")

@@ -1,0 +1,142 @@
+"""Writing consent records: each decision a new row, and an audit event with it, in the
+caller's transaction (the authorization code or the revocation commits them together)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+
+from consent import audit
+from consent.models import (
+    ENDED,
+    EXPIRED,
+    EXTENDED,
+    GIVEN,
+    NARROWED,
+    WITHDRAWN,
+    ConsentRecord,
+    latest,
+)
+from consent.scopes import describe
+from idp.accounts.models import BrowserSession, User
+from idp.extensions import db, utcnow
+from idp.oauth.claims import claims_for_scopes, subject_for
+from idp.oauth.models import Client
+from idp.oauth.revocation import revoke_tokens
+
+AUDIT_EVENTS = {
+    GIVEN: "consent:granted",
+    EXTENDED: "consent:scope_added",
+    NARROWED: "consent:scope_withdrawn",
+    WITHDRAWN: "consent:revoked",
+    EXPIRED: "consent:expired",
+}
+
+
+def current(user_id: int, client_id: str) -> ConsentRecord | None:
+    """The consent in force, or None. An outdated one is ended by an 'expired' record."""
+    record = latest(user_id, client_id)
+    if record is None or record.event_type in ENDED:
+        return None
+    if record.valid_until is not None and record.valid_until <= utcnow():
+        follow(record, EXPIRED, [], [])
+        db.session.commit()
+        return None
+    return record
+
+
+def give(user: User, client: Client, login: BrowserSession, scopes: list[str],
+         claims: list[str], refused: list[str], purposes: list[dict[str, Any]],
+         language: str) -> ConsentRecord:
+    """Record the traveller's yes: given, or extended when it adds to a consent in force."""
+    previous = current(user.id, client.client_id)
+    if previous is not None:
+        scopes = sorted(set(previous.scopes_granted) | set(scopes))
+        claims = sorted(set(previous.claims_granted) | set(claims))
+        refused = sorted(set(refused) - set(scopes))
+    special = any(describe(s).special for s in scopes)
+    lifetime = current_app.extensions["idp.settings"].consent_lifetime
+    record = ConsentRecord(
+        event_type=EXTENDED if previous else GIVEN,
+        previous_record_id=previous.record_id if previous else None,
+        user_id=user.id, sub=subject_for(user, client), client_id=client.client_id,
+        controller=controller_of(client), policy_uri=client.policy_uri, tos_uri=client.tos_uri,
+        scopes_granted=scopes, claims_granted=claims, scopes_refused=refused,
+        purposes=purposes, language=language,
+        consent_type="explicit" if special else "regular",
+        acr=login.acr, amr=list(login.amr), auth_time=login.auth_time,
+        # Special-category data: never longer than 12 months (shared/SCOPES.md).
+        valid_until=utcnow() + timedelta(seconds=min(lifetime, 365 * 24 * 3600)
+                                         if special else lifetime),
+        withdrawal_method=withdrawal_url(),
+    )
+    return _add(record)
+
+
+def follow(previous: ConsentRecord, event_type: str, scopes: list[str],
+           claims: list[str]) -> ConsentRecord:
+    """A record that ends or narrows ``previous``, copying what it does not change."""
+    record = ConsentRecord(
+        event_type=event_type, previous_record_id=previous.record_id,
+        user_id=previous.user_id, sub=previous.sub, client_id=previous.client_id,
+        controller=previous.controller, policy_uri=previous.policy_uri,
+        tos_uri=previous.tos_uri, scopes_granted=scopes, claims_granted=claims,
+        scopes_refused=sorted(set(previous.scopes_refused)
+                              | (set(previous.scopes_granted) - set(scopes))),
+        purposes=previous.purposes, language=previous.language,
+        consent_type=previous.consent_type, acr=previous.acr, amr=previous.amr,
+        auth_time=previous.auth_time, valid_until=previous.valid_until if scopes else None,
+        withdrawal_method=previous.withdrawal_method,
+    )
+    return _add(record)
+
+
+def withdraw(user: User, client_id: str) -> ConsentRecord | None:
+    """Revoke a platform: consent withdrawn and every token revoked, in one transaction
+    that the caller commits. Returns None when nothing was in force."""
+    previous = current(user.id, client_id)
+    if previous is None:
+        return None
+    record = follow(previous, WITHDRAWN, [], [])
+    revoke_tokens(user.id, client_id)
+    return record
+
+
+def narrow(user: User, client_id: str, scope: str) -> ConsentRecord | None:
+    """Withdraw one scope; the platform keeps the rest. Userinfo checks the consent in
+    force at every call, so the scope's claims stop flowing at once."""
+    previous = current(user.id, client_id)
+    if previous is None or scope not in previous.scopes_granted or scope == "openid":
+        return None
+    scopes = [s for s in previous.scopes_granted if s != scope]
+    dropped = set(claims_for_scopes([scope])) - set(claims_for_scopes(scopes))
+    claims = [c for c in previous.claims_granted if c not in dropped]
+    if scope == "offline_access":
+        revoke_tokens(user.id, client_id)  # no refresh token may outlive its scope
+    return follow(previous, NARROWED, scopes, claims)
+
+
+def _add(record: ConsentRecord) -> ConsentRecord:
+    db.session.add(record)
+    db.session.flush()
+    audit.record(AUDIT_EVENTS[record.event_type], user=db.session.get(User, record.user_id),
+                 client_id=record.client_id,
+                 data={"record_id": record.record_id, "scopes": record.scopes_granted,
+                       "refused": record.scopes_refused, "purposes": record.purposes})
+    return record
+
+
+def controller_of(client: Client) -> dict[str, Any]:
+    return {"name": client.client_name, "contacts": list(client.contacts),
+            "client_uri": client.client_uri}
+
+
+def withdrawal_url() -> str:
+    return f"{current_app.extensions['idp.settings'].issuer}/account/platforms"
+
+
+def released_claims(user: User, client: Client) -> set[str]:
+    record = current(user.id, client.client_id)
+    return {"sub", *record.claims_granted} if record else set()

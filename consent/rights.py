@@ -1,0 +1,100 @@
+"""The traveller's rights: a copy of their data (GDPR Art. 15 and 20) and erasure
+(Art. 17), which keeps only a pseudonymous audit trail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import InputRequired, Length
+
+from consent import audit, records
+from consent.models import current_by_client, history
+from consent.platforms import traveller
+from idp.accounts.login import forget_login
+from idp.accounts.models import BrowserSession, User
+from idp.accounts.passwords import verify_password
+from idp.extensions import db, utcnow
+from idp.oauth.backchannel import notify_logout
+from idp.oauth.models import Token
+from idp.oauth.revocation import revoke_tokens
+
+bp = Blueprint("rights", __name__, url_prefix="/account")
+
+PROFILE = ("subject", "email", "email_verified", "given_name", "family_name", "nickname",
+           "picture", "gender", "birthdate", "locale", "phone_number", "phone_number_verified",
+           "street_address", "postal_code", "locality", "country", "mobility", "created_at",
+           "updated_at")
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(
+        _l("Your password, to confirm it is you"),
+        validators=[InputRequired(_l("Enter your password.")), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+def plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def data_of(user: User) -> dict[str, Any]:
+    """Everything we hold about the traveller; metadata of secrets, never the secrets."""
+    sessions = db.session.scalars(db.select(BrowserSession).where(
+        BrowserSession.user_id == user.id))
+    tokens = db.session.scalars(db.select(Token).where(Token.user_id == user.id))
+    return {
+        "exported_at": utcnow().isoformat(),
+        "profile": {name: plain(getattr(user, name)) for name in PROFILE},
+        "consents": [r.as_receipt() for r in history(user.id)],
+        "sessions": [{"created_at": plain(s.created_at), "last_seen_at": plain(s.last_seen_at),
+                      "expires_at": plain(s.expires_at), "device": s.user_agent,
+                      "methods": s.amr} for s in sessions],
+        "tokens": [{"platform": t.client_id, "scope": t.scope, "issued_at": plain(t.issued_at),
+                    "expires_at": plain(t.expires_at), "revoked_at": plain(t.revoked_at),
+                    "refreshable": t.refresh_token_hash is not None} for t in tokens],
+        "history": list(audit.export(audit.subject_pseudonym(user))),
+    }
+
+
+@bp.route("/export")
+def export() -> ResponseReturnValue:
+    user = traveller()
+    body = json.dumps(data_of(user), ensure_ascii=False, indent=1)
+    audit.record(audit.DATA_EXPORTED, user=user)
+    db.session.commit()
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": 'attachment; filename="mobility-id-data.json"'})
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+def delete() -> ResponseReturnValue:
+    user = traveller()
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if verify_password(user.password_hash, form.password.data or ""):
+            erase(user)
+            forget_login()
+            flash(_l("Your account is deleted. We kept no personal data."), "success")
+            return redirect(url_for("accounts.home"))
+        form.password.errors.append(str(_l("This is not your password.")))
+    status = 400 if request.method == "POST" else 200
+    return render_template("consent/delete.html", form=form, user=user), status
+
+
+def erase(user: User) -> None:
+    """One transaction: every consent withdrawn, every token revoked, the platforms told,
+    the deletion logged under a pseudonym, then the profile and its rows erased."""
+    notify_logout(user, reason="account_deleted")
+    for client_id in current_by_client(user.id):
+        records.withdraw(user, client_id)
+    revoke_tokens(user.id)
+    audit.record(audit.ACCOUNT_DELETED, user=user)
+    db.session.delete(user)
+    db.session.commit()

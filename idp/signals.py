@@ -1,0 +1,31 @@
+"""Events that leave ``idp``. Packages built on it (``consent`` writes the audit log)
+connect to these signals; ``idp`` never imports them (shared/STYLE.md).
+
+``backchannel_attempted``
+    Sent once for every attempt to deliver a back-channel logout token (OpenID Connect
+    Back-Channel Logout 1.0, 2.5), with the app as sender and these keyword arguments:
+
+    - ``message_id`` (int): the outbox message, stable across its attempts;
+    - ``client_id`` (str): the platform told;
+    - ``subject`` (str | None): the traveller's ``User.subject``, the identifier the
+      audit log keys on (not the ``sub`` the platform sees, which may be pairwise);
+    - ``reason`` (str): why the platform is told: ``"logout"``, ``"consent_revoked"``,
+      ``"account_deleted"``, as the caller of ``notify_logout`` said;
+    - ``outcome`` (str): ``"delivered"``, ``"retrying"`` (another attempt is scheduled)
+      or ``"dead"`` (the last attempt failed; no more will be made);
+    - ``status`` (int | None): the platform's HTTP status, None when no answer came;
+    - ``attempt`` (int): 1 for the first attempt;
+    - ``at`` (datetime): when the attempt was made, UTC.
+
+    It is sent inside the transaction that records the attempt, before its commit: a
+    listener adds its rows to ``db.session`` and does not commit; they are committed
+    together with the outcome, or not at all. The logout token itself is never passed.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+signals = Namespace()
+
+backchannel_attempted = signals.signal("backchannel-attempted")
