@@ -24,7 +24,21 @@ DEMO_EMAIL = "umberto@example.org"
 DEMO_PASSWORD = "a bus stop near the carpool area"
 DEMO_CLIENT_ID = "demo-regional-carpool"
 DEMO_REDIRECT_URI = "http://127.0.0.1:5001/callback"
-DEMO_SCOPE = "openid profile email phone address offline_access"
+DEMO_SCOPE = "openid profile:alias profile email phone home_commune carpool offline_access"
+DEMO_POLICY = {
+    "email": {"required": True, "purpose": {
+        "fr": "Nous vous envoyons la confirmation de chaque covoiturage.",
+        "en": "We send you the confirmation of each carpool."}},
+    "profile:alias": {"required": True, "purpose": {
+        "fr": "Votre conducteur ou vos passagers voient votre pseudo.",
+        "en": "Your driver or passengers see your alias."}},
+    "phone": {"required": False, "purpose": {
+        "fr": "Le conducteur peut vous appeler le jour du trajet.",
+        "en": "The driver can call you on the day of the trip."}},
+    "carpool": {"required": False, "purpose": {
+        "fr": "Nous vous proposons des trajets qui vous conviennent.",
+        "en": "We suggest trips that suit you."}},
+}
 DEMO_VERIFIER = "demo-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
@@ -38,6 +52,10 @@ def ensure_demo_user() -> None:
     if find_user(DEMO_EMAIL) is None:
         user = create_user(DEMO_EMAIL, DEMO_PASSWORD, "Umberto", "Rossi")
         user.locality, user.postal_code, user.country = "Angoulême", "16000", "France"
+        user.nickname, user.phone_number = "Umberto R.", "+33 6 12 34 56 78"
+        user.mobility = {"mob_home_commune": {"name": "Angoulême", "insee_code": "16015"},
+                         "mob_carpool_role": "passenger",
+                         "mob_preferred_modes": ["bus", "train", "carpool"]}
         db.session.commit()
 
 
@@ -54,8 +72,11 @@ def ensure_demo_client() -> Client:
             token_endpoint_auth_method="client_secret_basic",
             policy_uri="http://127.0.0.1:5001/privacy",
             tos_uri="http://127.0.0.1:5001/terms",
+            contacts=["dpo@covoiturage-regional.example"],
         )
         db.session.add(client)
+    client.scope = DEMO_SCOPE
+    client.scope_policy = DEMO_POLICY
     client.client_secret_hash = digest(demo_secret())
     db.session.commit()
     return client
@@ -66,7 +87,7 @@ def example_authorization_url() -> str:
         hashlib.sha256(DEMO_VERIFIER.encode()).digest()).decode().rstrip("=")
     query = urlencode({
         "response_type": "code", "client_id": DEMO_CLIENT_ID,
-        "redirect_uri": DEMO_REDIRECT_URI, "scope": "openid profile email",
+        "redirect_uri": DEMO_REDIRECT_URI, "scope": "openid profile:alias email phone carpool",
         "state": "demo-state",
         "code_challenge": challenge, "code_challenge_method": "S256",
     })
