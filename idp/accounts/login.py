@@ -51,8 +51,10 @@ def _load_login() -> BrowserSession | None:
 
 def log_in(user: User, amr: list[str], acr: str, user_agent: str | None) -> BrowserSession:
     """Start a new browser session. The old session content is dropped and a new key is
-    drawn, so a session fixed before login is worth nothing after it."""
-    log_out()
+    drawn, so a session fixed before login is worth nothing after it. The session it
+    replaces has ended: its platforms are told, as at logout (someone else may be taking
+    over a shared computer)."""
+    log_out(notify_platforms=True)
     kept = {k: session[k] for k in KEPT_ON_LOGIN if k in session}
     session.clear()
     session.update(kept)

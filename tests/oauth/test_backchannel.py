@@ -28,7 +28,7 @@ from idp.oauth.backchannel import EVENT, notify_logout
 from idp.outbox import MAX_ATTEMPTS, OutboxMessage, deliver_due
 from idp.signals import backchannel_attempted
 from tests.browser import AuthorizationRequest, Browser, query_of
-from tests.factories import Platform, Traveller, make_platform
+from tests.factories import Platform, Traveller, make_platform, make_user
 from tests.tokens import redeem, verify_id_token
 
 HOST = "127.0.0.1"
@@ -162,6 +162,17 @@ def test_logging_out_sends_the_platform_a_signed_logout_token(
     (message,) = messages()
     assert message.delivered_at == now and message.attempts == 1
     assert message.payload is None  # the token is not kept once delivered
+
+
+def test_someone_logging_in_over_a_session_ends_it_for_its_platforms(
+        logged_in: Browser, receiver: Receiver) -> None:
+    platform = make_platform(backchannel_logout_uri=receiver.uri)
+    id_token = sign_in(logged_in, platform)
+    other = make_user()
+    logged_in.login(other.email, other.password)  # a shared computer changes hands
+    assert deliver_due(now=utcnow()) == {"delivered": 1}
+    _, claims = verify_logout_token(logged_in.client, receiver.received[0].token)
+    assert claims["sid"] == id_token["sid"]
 
 
 def test_a_failing_platform_is_retried_with_backoff(
@@ -407,3 +418,18 @@ def test_backoff_doubles_up_to_an_hour() -> None:
     delays = [outbox.backoff(n).total_seconds() for n in (1, 2, 3, 8, 20)]
 
     assert delays == [30, 60, 120, 3600, 3600]
+
+
+def test_every_attempt_enters_the_audit_log(logged_in: Browser, receiver: Receiver,
+                                            user: Traveller) -> None:
+    from consent.audit import AuditEvent, subject_pseudonym
+
+    platform = make_platform(backchannel_logout_uri=receiver.uri)
+    sign_in(logged_in, platform)
+    log_out(logged_in)
+    deliver_due(now=utcnow())
+    event = db.session.scalar(db.select(AuditEvent).where(
+        AuditEvent.event_type == "backchannel:attempt"))
+    assert event is not None
+    assert event.subject == subject_pseudonym(user.model) and event.client_id == platform.client_id
+    assert event.data["outcome"] == "delivered" and event.data["reason"] == "logout"
