@@ -4,7 +4,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from clients import cli, demo
+    from clients import cli, demo, endpoints
 
+    app.register_blueprint(endpoints.bp)
     app.cli.add_command(cli.clients)
     app.cli.add_command(demo.demo)

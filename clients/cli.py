@@ -7,8 +7,10 @@ import sys
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
+from clients.credentials import issue_initial_access_token
 from clients.registration import ClientMetadata, ClientMetadataError, all_clients, delete, find
 from clients.registration import register as register_client
 from idp.oauth.models import Client
@@ -126,3 +128,25 @@ def delete_client(client_id: str, as_json: bool) -> None:
         return
     delete(client)
     click.echo(json.dumps({"deleted": client_id}) if as_json else f"deleted {client_id}")
+
+
+@clients.command("registration-token")
+@click.option("--expires-in", type=click.IntRange(min=1), default=24 * 3600, show_default=True,
+              metavar="SECONDS", help="How long the token can be used.")
+@click.option("--uses", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many platforms it can register.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_appcontext
+def registration_token(expires_in: int, uses: int, as_json: bool) -> None:
+    """Issue an initial access token for the registration endpoint (RFC 7591 3), to give
+    to a platform's operator. Shown once; only its digest is stored."""
+    row, token = issue_initial_access_token(expires_in, uses)
+    endpoint = f"{current_app.extensions['idp.settings'].issuer}/register"
+    if as_json:
+        click.echo(json.dumps({"initial_access_token": token, "uses": uses,
+                               "expires_at": row.expires_at.isoformat(),
+                               "registration_endpoint": endpoint}))
+        return
+    click.echo(f"initial_access_token: {token}")
+    click.echo(f"(shown once; registers {uses} platform(s) at {endpoint} "
+               f"until {row.expires_at.isoformat(timespec='seconds')})")

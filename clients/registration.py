@@ -8,15 +8,26 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
+from clients.credentials import issue_registration_token
 from consent.scopes import describe
 from idp.digests import digest, generate_secret
 from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS
 from idp.oauth.claims import supported_scopes
+from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.models import Client
 from idp.settings import is_loopback
+
+GRANT_TYPES = ("authorization_code", "refresh_token")
+MAX_URI = 500
+MAX_REDIRECT_URIS = 20
+MAX_CONTACTS = 10
+MAX_PURPOSE_LANGUAGES = 10
+# The scope policy's name in client metadata; custom names carry the provider's prefix.
+POLICY_FIELD = "mob_scope_policy"
 
 
 class ClientMetadataError(ValueError):
@@ -45,12 +56,23 @@ class ClientMetadata:
     backchannel_logout_session_required: bool = False
     # {scope: {"required": bool, "purpose": {lang: sentence}}}, shown on the consent screen.
     scope_policy: dict[str, Any] = field(default_factory=dict)
+    # None lets the provider choose: from ``public``, and from offline_access for refresh.
+    token_endpoint_auth_method: str | None = None
+    grant_types: list[str] | None = None
+    response_types: list[str] | None = None
 
 
 @dataclass
 class Registration:
     client: Client
     client_secret: str | None  # shown once, never stored
+    registration_access_token: str | None = None  # RFC 7592; shown once, never stored
+
+
+def allows_http(host: str) -> bool:
+    """Plain http only to this machine (RFC 8252 7.3), and never in production."""
+    settings = current_app.extensions["idp.settings"]
+    return is_loopback(host) and not settings.is_production
 
 
 def validate_redirect_uri(uri: str) -> None:
@@ -60,8 +82,11 @@ def validate_redirect_uri(uri: str) -> None:
         raise ClientMetadataError("invalid_redirect_uri", f"{uri}: a fragment is not allowed.")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ClientMetadataError("invalid_redirect_uri", f"{uri}: must be an absolute URL.")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allows_http(parts.hostname):
         raise ClientMetadataError("invalid_redirect_uri", f"{uri}: must use https.")
+    if len(uri) > MAX_URI:
+        raise ClientMetadataError("invalid_redirect_uri",
+                                  f"a redirect URI has at most {MAX_URI} characters.")
 
 
 def validate_web_uri(name: str, uri: str | None) -> None:
@@ -70,12 +95,15 @@ def validate_web_uri(name: str, uri: str | None) -> None:
     parts = urlsplit(uri)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ClientMetadataError("invalid_client_metadata", f"{name} must be an absolute URL.")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allows_http(parts.hostname):
         raise ClientMetadataError("invalid_client_metadata", f"{name} must use https.")
+    if len(uri) > MAX_URI:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"{name} has at most {MAX_URI} characters.")
 
 
 def validate_scope(scope: str) -> list[str]:
-    scopes = scope.split()
+    scopes = list(dict.fromkeys(scope.split()))
     unknown = [s for s in scopes if s not in supported_scopes()]
     if unknown:
         raise ClientMetadataError("invalid_client_metadata",
@@ -92,21 +120,22 @@ def validate_scope_policy(policy: dict[str, Any], scopes: list[str]) -> dict[str
     for scope, entry in policy.items():
         if scope not in scopes or scope == "openid":
             raise ClientMetadataError("invalid_client_metadata",
-                                      f"scope_policy names {scope}, not in the client's scope.")
+                                      f"{POLICY_FIELD} names {scope}, not in the client's scope.")
         if not isinstance(entry, dict):
             raise ClientMetadataError("invalid_client_metadata",
-                                      f"scope_policy.{scope} must be an object.")
+                                      f"{POLICY_FIELD}.{scope} must be an object.")
         required = entry.get("required", False)
         purpose = entry.get("purpose") or {}
         if not isinstance(required, bool) or not isinstance(purpose, dict) or not purpose:
             raise ClientMetadataError(
                 "invalid_client_metadata",
-                f"scope_policy.{scope} needs a boolean 'required' and a 'purpose' by language.")
-        if any(not isinstance(t, str) or not t.strip() or len(t) > 300
-               for t in purpose.values()) or any(len(k) > 16 for k in purpose):
+                f"{POLICY_FIELD}.{scope} needs a boolean 'required' and a 'purpose' by language.")
+        if (any(not isinstance(t, str) or not t.strip() or len(t) > 300 for t in purpose.values())
+                or any(len(k) > 16 for k in purpose) or len(purpose) > MAX_PURPOSE_LANGUAGES):
             raise ClientMetadataError("invalid_client_metadata",
-                                      f"scope_policy.{scope}.purpose: sentences up to 300 "
-                                      "characters, keyed by language tag.")
+                                      f"{POLICY_FIELD}.{scope}.purpose: sentences up to 300 "
+                                      "characters, keyed by language tag, at most "
+                                      f"{MAX_PURPOSE_LANGUAGES} languages.")
         if required and describe(scope).sensitive:
             raise ClientMetadataError("invalid_client_metadata",
                                       f"{scope} is sensitive and can never be required.")
@@ -115,12 +144,71 @@ def validate_scope_policy(policy: dict[str, Any], scopes: list[str]) -> dict[str
     return clean
 
 
+def validate_contacts(contacts: list[str]) -> list[str]:
+    """RFC 7591 2: people responsible for the client, as email addresses."""
+    if len(contacts) > MAX_CONTACTS:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"contacts: at most {MAX_CONTACTS} addresses.")
+    for contact in contacts:
+        try:
+            validate_email(contact, check_deliverability=False)
+        except EmailNotValidError:
+            raise ClientMetadataError("invalid_client_metadata",
+                                      f"contacts: {contact} is not an email address.") from None
+    return list(dict.fromkeys(contacts))
+
+
+def validate_auth_method(meta: ClientMetadata) -> str:
+    """The token endpoint authentication method (RFC 7591 2); 'none' makes a public client."""
+    method = meta.token_endpoint_auth_method or ("none" if meta.public else "client_secret_basic")
+    if method not in CLIENT_AUTH_METHODS:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "token_endpoint_auth_method must be one of "
+                                  f"{', '.join(CLIENT_AUTH_METHODS)}.")
+    if meta.public and method != "none":
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "a public client uses token_endpoint_auth_method none.")
+    return method
+
+
+def validate_grant_types(meta: ClientMetadata, scopes: list[str]) -> list[str]:
+    """RFC 7591 2.1: the 'code' response type goes with the authorization_code grant;
+    refresh tokens come only with offline_access (OIDC Core 11). Omitted grant types
+    follow from the scope."""
+    if list(dict.fromkeys(meta.response_types or ["code"])) != ["code"]:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "response_types: only code is supported.")
+    offline = "offline_access" in scopes
+    if meta.grant_types is None:
+        return ["authorization_code", "refresh_token"] if offline else ["authorization_code"]
+    grant_types = list(dict.fromkeys(meta.grant_types))
+    unsupported = [g for g in grant_types if g not in GRANT_TYPES]
+    if unsupported:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"grant_types: {' '.join(unsupported)} not supported; "
+                                  "use authorization_code and refresh_token.")
+    if "authorization_code" not in grant_types:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "grant_types must include authorization_code, the grant of "
+                                  "the code response type.")
+    if "refresh_token" in grant_types and not offline:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "grant_types: refresh_token needs the offline_access scope.")
+    if offline and "refresh_token" not in grant_types:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "scope: offline_access needs the refresh_token grant type.")
+    return grant_types
+
+
 def validate(meta: ClientMetadata) -> None:
     if not meta.client_name.strip() or len(meta.client_name) > 120:
         raise ClientMetadataError("invalid_client_metadata",
                                   "client_name is required, at most 120 characters.")
     if not meta.redirect_uris:
         raise ClientMetadataError("invalid_redirect_uri", "at least one redirect URI is required.")
+    if len(meta.redirect_uris) > MAX_REDIRECT_URIS:
+        raise ClientMetadataError("invalid_redirect_uri",
+                                  f"at most {MAX_REDIRECT_URIS} redirect URIs.")
     for uri in meta.redirect_uris:
         validate_redirect_uri(uri)
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri"):
@@ -137,41 +225,60 @@ def validate(meta: ClientMetadata) -> None:
         raise ClientMetadataError("invalid_client_metadata", "a public client must use PKCE.")
 
 
-def register(meta: ClientMetadata) -> Registration:
+def configure(client: Client, meta: ClientMetadata) -> str | None:
+    """Check every field of ``meta``, then write them on ``client``. Returns a new secret
+    when the client becomes confidential without one; a public client keeps none."""
     validate(meta)
+    contacts = validate_contacts(meta.contacts)
     scopes = validate_scope(meta.scope)
-    if "offline_access" in scopes and meta.public:
+    method = validate_auth_method(meta)
+    if "offline_access" in scopes and method == "none":
         raise ClientMetadataError("invalid_client_metadata",
                                   "offline_access is for confidential clients only.")
     policy = validate_scope_policy(meta.scope_policy, scopes)
-    secret = None if meta.public else generate_secret(32)
-    grant_types = ["authorization_code"]
-    if "offline_access" in scopes:
-        grant_types.append("refresh_token")
-    client = Client(
-        client_id=secrets.token_urlsafe(18),
-        client_secret_hash=digest(secret) if secret else None,
-        client_name=meta.client_name.strip(),
-        redirect_uris=list(dict.fromkeys(meta.redirect_uris)),
-        scope=" ".join(scopes),
-        grant_types=grant_types,
-        response_types=["code"],
-        token_endpoint_auth_method="none" if meta.public else "client_secret_basic",
-        require_pkce=meta.require_pkce or meta.public,
-        id_token_signed_response_alg=meta.id_token_signed_response_alg,
-        logo_uri=meta.logo_uri,
-        policy_uri=meta.policy_uri,
-        tos_uri=meta.tos_uri,
-        client_uri=meta.client_uri,
-        contacts=list(meta.contacts),
-        backchannel_logout_uri=meta.backchannel_logout_uri,
-        backchannel_logout_session_required=meta.backchannel_logout_session_required,
-        scope_policy=policy,
-    )
+    grant_types = validate_grant_types(meta, scopes)
+    secret = None
+    if method == "none":
+        client.client_secret_hash = None
+    elif not client.client_secret_hash:
+        secret = generate_secret(32)
+        client.client_secret_hash = digest(secret)
+    client.client_name = meta.client_name.strip()
+    client.redirect_uris = list(dict.fromkeys(meta.redirect_uris))
+    client.scope = " ".join(scopes)
+    client.grant_types = grant_types
+    client.response_types = ["code"]
+    client.token_endpoint_auth_method = method
+    client.require_pkce = meta.require_pkce or method == "none"
+    client.id_token_signed_response_alg = meta.id_token_signed_response_alg
+    for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri", "backchannel_logout_uri",
+                 "backchannel_logout_session_required"):
+        setattr(client, name, getattr(meta, name))
+    client.contacts = contacts
+    client.scope_policy = policy
+    return secret
+
+
+def register(meta: ClientMetadata, *, manageable: bool = False) -> Registration:
+    """Register a platform. ``manageable`` gives it a registration access token to read,
+    update and delete its own registration (RFC 7592), as dynamic registration does."""
+    client = Client(client_id=secrets.token_urlsafe(18))
+    secret = configure(client, meta)
+    token = issue_registration_token(client) if manageable else None
     db.session.add(client)
     db.session.commit()
     current_app.logger.info("client registered: %s", client.client_id)
-    return Registration(client, secret)
+    return Registration(client, secret, token)
+
+
+def update(client: Client, meta: ClientMetadata) -> Registration:
+    """Replace a client's metadata, checked as at registration (RFC 7592 2.2). The client
+    keeps its id and secret; its registration access token is rotated."""
+    secret = configure(client, meta)
+    token = issue_registration_token(client)
+    db.session.commit()
+    current_app.logger.info("client updated: %s", client.client_id)
+    return Registration(client, secret, token)
 
 
 def find(client_id: str) -> Client | None:

@@ -14,7 +14,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
-API_PREFIXES = ("/token", "/userinfo", "/jwks.json", "/.well-known/")
+API_PREFIXES = ("/token", "/userinfo", "/jwks.json", "/.well-known/", "/register",
+                "/consent/records")
 
 FRIENDLY = {
     "invalid_client": _l("This platform is not registered with Mobility ID. "

@@ -79,7 +79,8 @@ class MobilityForm(FlaskForm):
     pass_network = StringField(_l("Transit network"), validators=[Optional(), Length(max=100)])
     pass_product = StringField(_l("Kind of pass"), validators=[Optional(), Length(max=100)])
     pass_valid_until = DateField(_l("Pass valid until"), validators=[Optional()])
-    employer_name = StringField(_l("Name of your employer"), validators=[Optional(), Length(max=120)])
+    employer_name = StringField(_l("Name of your employer"),
+                                validators=[Optional(), Length(max=120)])
     employer_siret = StringField(
         _l("Employer's SIRET number"),
         validators=[Optional(), Regexp(r"^\d{14}$", message=_l("Enter the 14 digits."))])

@@ -67,6 +67,7 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "token_endpoint": f"{issuer}/token",
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks.json",
+        "registration_endpoint": f"{issuer}/register",
         "scopes_supported": supported_scopes(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -85,6 +86,8 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "claims_locales_supported": list(settings.languages),
         "display_values_supported": ["page"],
         "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "service_documentation": f"{issuer}/",
     }
 

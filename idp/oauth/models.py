@@ -44,6 +44,8 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     )
     # For each scope the platform may ask: {"required": bool, "purpose": {lang: text}}.
     scope_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # RFC 7592: the digest of the token a dynamically registered client manages itself with.
+    registration_access_token_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

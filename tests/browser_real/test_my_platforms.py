@@ -42,9 +42,9 @@ REGISTERED = "openid email phone offline_access"
 # the platform's own reason when it gave one.
 PURPOSES = {
     "Your email address": "To write to you, for example to confirm a trip. "
-                          f"Why {NAME} asks: We send your booking confirmation.",
+                          f"{NAME} says: “We send your booking confirmation.”",
     "Your phone number": "To call you or send you a text, for example on the day of a trip. "
-                         f"Why {NAME} asks: The driver can call you.",
+                         f"{NAME} says: “The driver can call you.”",
     "Stay connected when you are away": "The platform can keep using what you share here "
                                         "even when you are not logged in, until you "
                                         "withdraw it.",
