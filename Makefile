@@ -47,9 +47,13 @@ translations-update: $(VENV)/.installed
 	$(BIN)/pybabel -q update --no-fuzzy-matching -D messages \
 		-i idp/translations/messages.pot -d idp/translations
 
+# The two demo platforms (127.0.0.1:5001 and :5002) run in the background while the
+# provider serves in the foreground; Ctrl-C (or make's end) stops them as well.
 run: install
 	$(BIN)/idp db upgrade
 	$(BIN)/idp demo
+	$(BIN)/idp demo platforms & platforms=$$!; \
+	trap 'kill $$platforms 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/idp run --host $(HOST) --port $(PORT)
 
 lint: install-test

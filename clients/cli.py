@@ -13,7 +13,9 @@ from flask.cli import with_appcontext
 from clients.credentials import issue_initial_access_token
 from clients.registration import ClientMetadata, ClientMetadataError, all_clients, delete, find
 from clients.registration import register as register_client
-from idp.oauth.models import Client
+from idp.extensions import db
+from idp.oauth.models import ACCESS_TOKEN_FORMATS, OPAQUE_ACCESS_TOKENS, Client
+from idp.oauth.subjects import SUBJECT_TYPES
 
 
 def fail(message: str) -> None:
@@ -30,6 +32,10 @@ def describe(client: Client, secret: str | None = None) -> dict[str, Any]:
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "require_pkce": client.require_pkce,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "subject_type": client.subject_type,
+        "sector_identifier_uri": client.sector_identifier_uri,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "access_token_format": client.access_token_format,
         "created_at": client.created_at.isoformat(),
     }
     if secret:
@@ -56,21 +62,32 @@ def clients() -> None:
 @click.option("--tos-uri", default=None)
 @click.option("--backchannel-logout-uri", default=None,
               help="Where the platform receives logout tokens (Back-Channel Logout 1.0).")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              help="An exact URI to return to after logout (RP-Initiated Logout 1.0); "
+                   "repeat for several.")
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
               show_default=True)
+@click.option("--sector-identifier-uri", default=None,
+              help="A JSON array of the redirect URIs, needed when they are on several "
+                   "hosts (OIDC Core 8.1); fetched now.")
 @click.option("--required-scope", "required_scopes", multiple=True, metavar="SCOPE=PURPOSE",
               help="A scope the service cannot work without, and why; repeat for several.")
 @click.option("--optional-scope", "optional_scopes", multiple=True, metavar="SCOPE=PURPOSE",
               help="A scope the traveller may refuse, and why; repeat for several.")
 @click.option("--purpose-lang", default="fr", show_default=True,
               help="The language of the purpose sentences.")
+@click.option("--access-token-format", type=click.Choice(list(ACCESS_TOKEN_FORMATS)),
+              default=OPAQUE_ACCESS_TOKENS, show_default=True,
+              help="Random access tokens, or JWTs after RFC 9068.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_appcontext
 def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
            no_require_pkce: bool, logo_uri: str | None, policy_uri: str | None,
-           backchannel_logout_uri: str | None,
+           backchannel_logout_uri: str | None, post_logout_redirect_uris: tuple[str, ...],
            tos_uri: str | None, id_token_alg: str, required_scopes: tuple[str, ...],
-           optional_scopes: tuple[str, ...], purpose_lang: str, as_json: bool) -> None:
+           optional_scopes: tuple[str, ...], purpose_lang: str, as_json: bool,
+           sector_identifier_uri: str | None = None,
+           access_token_format: str = OPAQUE_ACCESS_TOKENS) -> None:
     """Register a platform; prints its client_id and, once only, its secret."""
     policy = {}
     for required, entries in ((True, required_scopes), (False, optional_scopes)):
@@ -86,7 +103,9 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
         client_name=name, redirect_uris=list(redirect_uris), scope=scope, public=public,
         require_pkce=not no_require_pkce, logo_uri=logo_uri, policy_uri=policy_uri,
         backchannel_logout_uri=backchannel_logout_uri,
+        post_logout_redirect_uris=list(post_logout_redirect_uris),
         tos_uri=tos_uri, id_token_signed_response_alg=id_token_alg, scope_policy=policy,
+        sector_identifier_uri=sector_identifier_uri, access_token_format=access_token_format,
     )
     try:
         registration = register_client(meta)
@@ -114,6 +133,27 @@ def list_clients(as_json: bool) -> None:
         else:
             uris = " ".join(client.redirect_uris)
             click.echo(f"{client.client_id}\t{client.client_name}\t{uris}")
+
+
+@clients.command("subject-type")
+@click.argument("client_id")
+@click.argument("subject_type", type=click.Choice(list(SUBJECT_TYPES)))
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def subject_type(client_id: str, subject_type: str, as_json: bool) -> None:
+    """Grant public subjects to a platform, or return it to pairwise ones (OIDC Core 8).
+    A public `sub` is the same at every platform that has one: grant it knowingly."""
+    client = find(client_id)
+    if client is None:
+        fail(f"no client with client_id {client_id}")
+        return
+    client.subject_type = subject_type
+    db.session.commit()
+    current_app.logger.info("client %s: subject type %s", client_id, subject_type)
+    if as_json:
+        click.echo(json.dumps({"client_id": client_id, "subject_type": subject_type}))
+    else:
+        click.echo(f"{client_id} now receives {subject_type} subject identifiers")
 
 
 @clients.command("delete")

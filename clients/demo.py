@@ -1,5 +1,6 @@
-"""``idp demo``: a demo traveller and a demo platform, so the provider can be tried at once.
-Idempotent; refused in production."""
+"""``idp demo``: a demo traveller and two demo platforms, a regional and a national
+carpool site, so that Umberto's story (shared/CONTEXT.md) can be walked through at once.
+``idp demo platforms`` serves both platforms. Idempotent; refused in production."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import hashlib
 import hmac
 import json
 import sys
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from clients.demo_platform import PlatformConfig
 from idp.accounts.service import create_user, find_user
 from idp.digests import digest
 from idp.extensions import db
@@ -39,13 +43,58 @@ DEMO_POLICY = {
         "fr": "Nous vous proposons des trajets qui vous conviennent.",
         "en": "We suggest trips that suit you."}},
 }
+NATIONAL_CLIENT_ID = "demo-national-carpool"
+NATIONAL_SCOPE = "openid profile:alias email phone"
+NATIONAL_POLICY = {
+    "email": {"required": True, "purpose": {
+        "fr": "Nous vous envoyons la réservation de votre trajet.",
+        "en": "We send you the booking of your trip."}},
+    "profile:alias": {"required": True, "purpose": {
+        "fr": "Le conducteur voit votre pseudo avant d'accepter votre réservation.",
+        "en": "The driver sees your alias before accepting your booking."}},
+    "phone": {"required": False, "purpose": {
+        "fr": "Le conducteur peut vous appeler si le point de rendez-vous change.",
+        "en": "The driver can call you if the meeting point changes."}},
+}
 DEMO_VERIFIER = "demo-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
-def demo_secret() -> str:
+@dataclass(frozen=True)
+class DemoPlatform:
+    """One demo platform: its registration at the provider and where it runs."""
+
+    client_id: str
+    name: str
+    port: int
+    scope: str
+    policy: dict[str, Any]
+    contact: str
+    host: str = "127.0.0.1"
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def requested_scope(self) -> str:
+        """What the platform asks for at login: no refresh token, it keeps no tokens."""
+        return " ".join(s for s in self.scope.split() if s != "offline_access")
+
+
+REGIONAL = DemoPlatform(DEMO_CLIENT_ID, "Covoiturage régional", 5001, DEMO_SCOPE, DEMO_POLICY,
+                        "dpo@covoiturage-regional.example")
+NATIONAL = DemoPlatform(NATIONAL_CLIENT_ID, "Covoiturage national", 5002, NATIONAL_SCOPE,
+                        NATIONAL_POLICY, "dpo@covoiturage-national.example")
+DEMO_PLATFORMS = (REGIONAL, NATIONAL)
+
+
+def demo_secret(client_id: str = DEMO_CLIENT_ID) -> str:
     """Stable for one installation (derived from its secret key), unguessable elsewhere."""
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"demo client secret", hashlib.sha256).hexdigest()
+    label = b"demo client secret"
+    if client_id != DEMO_CLIENT_ID:  # the regional platform keeps its earlier secret
+        label += b" " + client_id.encode()
+    return hmac.new(key, label, hashlib.sha256).hexdigest()
 
 
 def ensure_demo_user() -> None:
@@ -59,27 +108,38 @@ def ensure_demo_user() -> None:
         db.session.commit()
 
 
-def ensure_demo_client() -> Client:
-    client = db.session.scalar(db.select(Client).where(Client.client_id == DEMO_CLIENT_ID))
+def ensure_demo_client(platform: DemoPlatform = REGIONAL) -> Client:
+    """Register the platform, or bring its registration back to the demo's."""
+    client = db.session.scalar(
+        db.select(Client).where(Client.client_id == platform.client_id))
     if client is None:
         client = Client(
-            client_id=DEMO_CLIENT_ID,
-            client_name="Covoiturage régional (démo)",
-            redirect_uris=[DEMO_REDIRECT_URI],
-            scope=DEMO_SCOPE,
+            client_id=platform.client_id,
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="client_secret_basic",
-            policy_uri="http://127.0.0.1:5001/privacy",
-            tos_uri="http://127.0.0.1:5001/terms",
-            contacts=["dpo@covoiturage-regional.example"],
         )
         db.session.add(client)
-    client.scope = DEMO_SCOPE
-    client.scope_policy = DEMO_POLICY
-    client.client_secret_hash = digest(demo_secret())
+    client.client_name = platform.name
+    client.redirect_uris = [f"{platform.origin}/callback"]
+    client.policy_uri = f"{platform.origin}/privacy"
+    client.tos_uri = f"{platform.origin}/terms"
+    client.contacts = [platform.contact]
+    client.backchannel_logout_uri = f"{platform.origin}/backchannel-logout"
+    client.scope = platform.scope
+    client.scope_policy = platform.policy
+    client.client_secret_hash = digest(demo_secret(platform.client_id))
     db.session.commit()
     return client
+
+
+def platform_config(platform: DemoPlatform) -> PlatformConfig:
+    """How the demo platform is configured to talk to this provider."""
+    return PlatformConfig(
+        name=platform.name, port=platform.port, host=platform.host,
+        client_id=platform.client_id, client_secret=demo_secret(platform.client_id),
+        issuer=current_app.extensions["idp.settings"].issuer, scope=platform.requested_scope,
+    )
 
 
 def example_authorization_url() -> str:
@@ -94,29 +154,69 @@ def example_authorization_url() -> str:
     return f"{current_app.extensions['idp.settings'].issuer}/authorize?{query}"
 
 
-@click.command(help="Create the demo traveller and platform (idempotent).")
-@click.option("--json", "as_json", is_flag=True)
-@with_appcontext
-def demo(as_json: bool) -> None:
+def refuse_in_production() -> None:
     if current_app.extensions["idp.settings"].is_production:
         click.echo("error: idp demo is refused with IDP_ENV=production", err=True)
         sys.exit(1)
-    key_store().ensure_keys()
-    ensure_demo_user()
-    ensure_demo_client()
-    info = {
-        "traveller": {"email": DEMO_EMAIL, "password": DEMO_PASSWORD},
-        "platform": {"client_id": DEMO_CLIENT_ID, "client_secret": demo_secret(),
-                     "redirect_uri": DEMO_REDIRECT_URI, "code_verifier": DEMO_VERIFIER},
-        "try": example_authorization_url(),
-    }
-    if as_json:
-        click.echo(json.dumps(info))
-        return
+
+
+def print_info(info: dict[str, Any]) -> None:
     click.echo("Demo traveller:  email    " + DEMO_EMAIL)
     click.echo("                 password " + DEMO_PASSWORD)
     click.echo("Demo platform:   client_id     " + DEMO_CLIENT_ID)
     click.echo("                 client_secret " + demo_secret())
     click.echo("                 redirect_uri  " + DEMO_REDIRECT_URI)
     click.echo("                 code_verifier " + DEMO_VERIFIER)
-    click.echo("Try it: open " + example_authorization_url())
+    click.echo("Try it: open " + info["try"])
+    print_addresses()
+
+
+def print_addresses() -> None:
+    click.echo("Demo platforms (`idp demo platforms` serves them; `make run` does too):")
+    for platform in DEMO_PLATFORMS:
+        click.echo(f"  {platform.name:<22} {platform.origin}/   client_id {platform.client_id}")
+
+
+def serve_platforms() -> None:
+    configs = [platform_config(platform) for platform in DEMO_PLATFORMS]
+    for config in configs:
+        click.echo(f"Serving {config.name} at {config.origin}/ (Ctrl-C to stop)")
+    from clients.demo_platform.serve import serve_until_stopped
+
+    serve_until_stopped(configs)
+
+
+@click.group(invoke_without_command=True,
+             help="Create the demo traveller and platforms (idempotent).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--serve", is_flag=True, help="Then serve the demo platforms until Ctrl-C.")
+@with_appcontext
+def demo(as_json: bool, serve: bool) -> None:
+    if click.get_current_context().invoked_subcommand is not None:
+        return
+    refuse_in_production()
+    key_store().ensure_keys()
+    ensure_demo_user()
+    for platform in DEMO_PLATFORMS:
+        ensure_demo_client(platform)
+    info = {
+        "traveller": {"email": DEMO_EMAIL, "password": DEMO_PASSWORD},
+        "platform": {"client_id": DEMO_CLIENT_ID, "client_secret": demo_secret(),
+                     "redirect_uri": DEMO_REDIRECT_URI, "code_verifier": DEMO_VERIFIER},
+        "platforms": [{"name": p.name, "url": f"{p.origin}/", "client_id": p.client_id,
+                       "client_secret": demo_secret(p.client_id)} for p in DEMO_PLATFORMS],
+        "try": example_authorization_url(),
+    }
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        print_info(info)
+    if serve:
+        serve_platforms()
+
+
+@demo.command("platforms", help="Serve the demo platforms on their ports until Ctrl-C.")
+@with_appcontext
+def platforms() -> None:
+    refuse_in_production()
+    serve_platforms()

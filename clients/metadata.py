@@ -11,17 +11,20 @@ from urllib.parse import quote
 from flask import current_app
 
 from clients.registration import (
+    ACCESS_TOKEN_FORMAT_FIELD,
     POLICY_FIELD,
     ClientMetadata,
     ClientMetadataError,
     Registration,
 )
-from idp.oauth.models import Client
+from idp.oauth.models import OPAQUE_ACCESS_TOKENS, Client
 
 STRINGS = ("client_name", "logo_uri", "policy_uri", "tos_uri", "client_uri", "scope",
            "token_endpoint_auth_method", "id_token_signed_response_alg",
-           "backchannel_logout_uri")
-LISTS = ("redirect_uris", "contacts", "grant_types", "response_types")
+           "backchannel_logout_uri", "jwks_uri", "sector_identifier_uri", "subject_type",
+           ACCESS_TOKEN_FORMAT_FIELD)
+LISTS = ("redirect_uris", "contacts", "grant_types", "response_types",
+         "post_logout_redirect_uris")
 # Fields a client may not set: they are the provider's to issue (RFC 7592 2.2).
 ISSUED = ("registration_access_token", "registration_client_uri", "client_secret_expires_at",
           "client_id_issued_at")
@@ -46,6 +49,8 @@ def check_types(data: dict[str, Any]) -> None:
     required = data.get("backchannel_logout_session_required")
     if required is not None and not isinstance(required, bool):
         raise invalid("backchannel_logout_session_required must be a boolean.")
+    if data.get("jwks") is not None and not isinstance(data["jwks"], dict):
+        raise invalid("jwks must be an object with a 'keys' array.")
     if not isinstance(data.get(POLICY_FIELD) or {}, dict):
         raise invalid(f"{POLICY_FIELD} must be an object: scope to required and purpose.")
 
@@ -59,6 +64,7 @@ def from_json(data: Any) -> ClientMetadata:
     return ClientMetadata(
         client_name=data.get("client_name") or "",
         redirect_uris=data.get("redirect_uris") or [],
+        post_logout_redirect_uris=data.get("post_logout_redirect_uris") or [],
         scope=data.get("scope") or "openid",  # least by default
         logo_uri=data.get("logo_uri"),
         policy_uri=data.get("policy_uri"),
@@ -73,6 +79,11 @@ def from_json(data: Any) -> ClientMetadata:
         token_endpoint_auth_method=data.get("token_endpoint_auth_method"),
         grant_types=data.get("grant_types"),
         response_types=data.get("response_types"),
+        jwks=data.get("jwks"),
+        jwks_uri=data.get("jwks_uri"),
+        sector_identifier_uri=data.get("sector_identifier_uri"),
+        subject_type=data.get("subject_type"),
+        access_token_format=data.get(ACCESS_TOKEN_FORMAT_FIELD) or OPAQUE_ACCESS_TOKENS,
     )
 
 
@@ -90,12 +101,13 @@ def client_information(client: Client, registration_access_token: str,
         "client_id_issued_at": int(client.created_at.timestamp()),
         **client.client_metadata,
         POLICY_FIELD: client.scope_policy,
+        ACCESS_TOKEN_FORMAT_FIELD: client.access_token_format,
         "registration_access_token": registration_access_token,
         "registration_client_uri": registration_client_uri(client),
     }
     if client_secret is not None:
         body["client_secret"] = client_secret
-    if not client.is_public:
+    if client.client_secret_hash:
         body["client_secret_expires_at"] = 0  # never expires
     return body
 

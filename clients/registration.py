@@ -12,13 +12,16 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from clients.credentials import issue_registration_token
+from clients.sectors import SectorError, validate_sector_identifier
 from consent.scopes import describe
 from idp.digests import digest, generate_secret
 from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS
+from idp.oauth.assertions import JWKSError, validate_public_jwks
 from idp.oauth.claims import supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
-from idp.oauth.models import Client
+from idp.oauth.models import ACCESS_TOKEN_FORMATS, OPAQUE_ACCESS_TOKENS, SECRET_METHODS, Client
+from idp.oauth.subjects import host_of, sector_of
 from idp.settings import is_loopback
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -28,6 +31,7 @@ MAX_CONTACTS = 10
 MAX_PURPOSE_LANGUAGES = 10
 # The scope policy's name in client metadata; custom names carry the provider's prefix.
 POLICY_FIELD = "mob_scope_policy"
+ACCESS_TOKEN_FORMAT_FIELD = "mob_access_token_format"
 
 
 class ClientMetadataError(ValueError):
@@ -54,12 +58,23 @@ class ClientMetadata:
     id_token_signed_response_alg: str = "RS256"
     backchannel_logout_uri: str | None = None
     backchannel_logout_session_required: bool = False
+    # RP-Initiated Logout 1.0, section 3.1.
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
     # {scope: {"required": bool, "purpose": {lang: sentence}}}, shown on the consent screen.
     scope_policy: dict[str, Any] = field(default_factory=dict)
     # None lets the provider choose: from ``public``, and from offline_access for refresh.
     token_endpoint_auth_method: str | None = None
     grant_types: list[str] | None = None
     response_types: list[str] | None = None
+    # RFC 7591 2: public keys for private_key_jwt, inline or by URL, never both.
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    # OIDC Core 8.1: needed when the redirect URIs are on several hosts.
+    sector_identifier_uri: str | None = None
+    # OIDC Registration 2: only checked; the operator alone grants public subjects.
+    subject_type: str | None = None
+    # "opaque" or "jwt" (RFC 9068).
+    access_token_format: str = OPAQUE_ACCESS_TOKENS
 
 
 @dataclass
@@ -87,6 +102,20 @@ def validate_redirect_uri(uri: str) -> None:
     if len(uri) > MAX_URI:
         raise ClientMetadataError("invalid_redirect_uri",
                                   f"a redirect URI has at most {MAX_URI} characters.")
+
+
+def validate_post_logout_redirect_uris(uris: list[str]) -> None:
+    """RP-Initiated Logout 1.0 3.1: the same rules as redirect URIs; a bad one is
+    invalid_client_metadata, since invalid_redirect_uri names the redirect_uris field."""
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"at most {MAX_REDIRECT_URIS} post_logout_redirect_uris.")
+    for uri in uris:
+        try:
+            validate_redirect_uri(uri)
+        except ClientMetadataError as error:
+            raise ClientMetadataError("invalid_client_metadata",
+                                      f"post_logout_redirect_uris: {error.description}") from None
 
 
 def validate_web_uri(name: str, uri: str | None) -> None:
@@ -171,6 +200,23 @@ def validate_auth_method(meta: ClientMetadata) -> str:
     return method
 
 
+def validate_client_keys(meta: ClientMetadata, method: str) -> None:
+    """RFC 7591 2: jwks and jwks_uri are exclusive; private_key_jwt needs one of them
+    (OIDC Core 9), holding public RS256 or ES256 keys only."""
+    if meta.jwks is not None and meta.jwks_uri is not None:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "jwks and jwks_uri must not both be present.")
+    if method == "private_key_jwt" and meta.jwks is None and meta.jwks_uri is None:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "private_key_jwt needs the client's keys: jwks or jwks_uri.")
+    validate_web_uri("jwks_uri", meta.jwks_uri)
+    if meta.jwks is not None:
+        try:
+            validate_public_jwks(meta.jwks)
+        except JWKSError as error:
+            raise ClientMetadataError("invalid_client_metadata", str(error)) from None
+
+
 def validate_grant_types(meta: ClientMetadata, scopes: list[str]) -> list[str]:
     """RFC 7591 2.1: the 'code' response type goes with the authorization_code grant;
     refresh tokens come only with offline_access (OIDC Core 11). Omitted grant types
@@ -211,6 +257,7 @@ def validate(meta: ClientMetadata) -> None:
                                   f"at most {MAX_REDIRECT_URIS} redirect URIs.")
     for uri in meta.redirect_uris:
         validate_redirect_uri(uri)
+    validate_post_logout_redirect_uris(meta.post_logout_redirect_uris)
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri"):
         validate_web_uri(name, getattr(meta, name))
     # Back-Channel Logout 1.0 2.2: https (http on loopback), never a fragment.
@@ -223,6 +270,42 @@ def validate(meta: ClientMetadata) -> None:
                                   "id_token_signed_response_alg must be RS256 or ES256.")
     if meta.public and not meta.require_pkce:
         raise ClientMetadataError("invalid_client_metadata", "a public client must use PKCE.")
+    if meta.access_token_format not in ACCESS_TOKEN_FORMATS:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"{ACCESS_TOKEN_FORMAT_FIELD} must be opaque or jwt.")
+
+
+def validate_sector(meta: ClientMetadata) -> None:
+    """OIDC Core 8.1: the hosts of the redirect URIs form one sector, or the platform
+    proves they do at its sector_identifier_uri (fetched last: every cheap check first)."""
+    validate_web_uri("sector_identifier_uri", meta.sector_identifier_uri)
+    try:
+        validate_sector_identifier(meta.sector_identifier_uri, meta.redirect_uris)
+    except SectorError as error:
+        raise ClientMetadataError("invalid_client_metadata", str(error)) from None
+
+
+def validate_same_sector(client: Client, meta: ClientMetadata) -> None:
+    """An update keeps the sector: a new one would change every traveller's `sub` at
+    this platform, and its consent records could no longer be found by it."""
+    if client.id is None or client.subject_type != "pairwise":
+        return
+    uri = meta.sector_identifier_uri or (meta.redirect_uris[0] if meta.redirect_uris else "")
+    if host_of(uri) != sector_of(client):
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"the sector stays {sector_of(client)}: serve there a "
+                                  "sector_identifier_uri listing the new redirect URIs, or "
+                                  "register anew.")
+
+
+def validate_subject_type(client: Client, meta: ClientMetadata) -> None:
+    """Pairwise is the default (OIDC Core 8.1). Public subjects let platforms link a
+    traveller, so only the operator grants them (``idp clients subject-type``); a client
+    may send back the type it has."""
+    if meta.subject_type not in (None, "pairwise", client.subject_type):
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "subject_type: only pairwise can be registered; public "
+                                  "subjects are granted by the operator.")
 
 
 def configure(client: Client, meta: ClientMetadata) -> str | None:
@@ -232,29 +315,39 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     contacts = validate_contacts(meta.contacts)
     scopes = validate_scope(meta.scope)
     method = validate_auth_method(meta)
+    validate_client_keys(meta, method)
     if "offline_access" in scopes and method == "none":
         raise ClientMetadataError("invalid_client_metadata",
                                   "offline_access is for confidential clients only.")
     policy = validate_scope_policy(meta.scope_policy, scopes)
     grant_types = validate_grant_types(meta, scopes)
+    validate_sector(meta)
+    validate_subject_type(client, meta)
+    validate_same_sector(client, meta)
     secret = None
-    if method == "none":
+    if method not in SECRET_METHODS:
+        # A public client, or one that signs with its own key, holds no secret.
         client.client_secret_hash = None
     elif not client.client_secret_hash:
         secret = generate_secret(32)
         client.client_secret_hash = digest(secret)
     client.client_name = meta.client_name.strip()
     client.redirect_uris = list(dict.fromkeys(meta.redirect_uris))
+    client.post_logout_redirect_uris = list(dict.fromkeys(meta.post_logout_redirect_uris))
     client.scope = " ".join(scopes)
     client.grant_types = grant_types
     client.response_types = ["code"]
     client.token_endpoint_auth_method = method
     client.require_pkce = meta.require_pkce or method == "none"
     client.id_token_signed_response_alg = meta.id_token_signed_response_alg
+    client.access_token_format = meta.access_token_format
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri", "backchannel_logout_uri",
                  "backchannel_logout_session_required"):
         setattr(client, name, getattr(meta, name))
     client.contacts = contacts
+    client.jwks = meta.jwks
+    client.jwks_uri = meta.jwks_uri
+    client.sector_identifier_uri = meta.sector_identifier_uri
     client.scope_policy = policy
     return secret
 
@@ -262,7 +355,7 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
 def register(meta: ClientMetadata, *, manageable: bool = False) -> Registration:
     """Register a platform. ``manageable`` gives it a registration access token to read,
     update and delete its own registration (RFC 7592), as dynamic registration does."""
-    client = Client(client_id=secrets.token_urlsafe(18))
+    client = Client(client_id=new_client_id())
     secret = configure(client, meta)
     token = issue_registration_token(client) if manageable else None
     db.session.add(client)
@@ -279,6 +372,11 @@ def update(client: Client, meta: ClientMetadata) -> Registration:
     db.session.commit()
     current_app.logger.info("client updated: %s", client.client_id)
     return Registration(client, secret, token)
+
+
+def new_client_id() -> str:
+    # Never a leading "-": a client_id must be usable as a command-line argument.
+    return "c" + secrets.token_urlsafe(18)
 
 
 def find(client_id: str) -> Client | None:

@@ -13,6 +13,7 @@ from consent.receipts import sign_receipt
 from idp.extensions import csrf, db
 from idp.oauth.models import SECRET_METHODS
 from idp.oauth.server import oauth_server
+from idp.oauth.subjects import query_user_by_sub
 
 bp = Blueprint("consent_api", __name__)
 
@@ -30,9 +31,12 @@ def records_for_platform() -> ResponseReturnValue:
     sub = request.values.get("sub", "")
     if not sub or len(sub) > 255:
         return jsonify(error="invalid_request", error_description="'sub' is required."), 400
-    rows = db.session.scalars(
+    # The sub is the platform's own (pairwise for its sector): it leads to the traveller
+    # only for this platform, and only to its records with this platform.
+    user = query_user_by_sub(client, sub)
+    rows = [] if user is None else db.session.scalars(
         db.select(ConsentRecord)
-        .where(ConsentRecord.client_id == client.client_id, ConsentRecord.sub == sub)
+        .where(ConsentRecord.client_id == client.client_id, ConsentRecord.user_id == user.id)
         .order_by(ConsentRecord.id)
     ).all()
     response = jsonify(sub=sub, records=[r.as_receipt() for r in rows],

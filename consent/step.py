@@ -58,4 +58,7 @@ class ConsentScreen:
 def decision_from(granted: list[str], claims: list[str], requested: list[str]) -> Decision:
     scopes = [s for s in requested if s == "openid" or s in granted]
     allowed = set(claims_for_scopes(scopes))
-    return Decision(scopes=scopes, claims=[c for c in claims if c in allowed])
+    kept = [c for c in claims if c in allowed]
+    # shared/SCOPES.md: sensitive scopes are released by userinfo only, never in an ID token.
+    plain = set(claims_for_scopes([s for s in scopes if not describe(s).sensitive]))
+    return Decision(scopes=scopes, claims=kept, id_token_claims=[c for c in kept if c in plain])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +33,8 @@ def create_app(
     app.extensions["idp.settings"] = loaded
     configure(app, loaded)
     app.config.update(config or {})
+    # Authlib logs issued tokens at DEBUG level: never let them reach our logs.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     setup_extensions(app)
     for init in (errors.init_app, i18n.init_app, security.init_app, passwords.init_app,
                  keys.init_app, outbox.init_app):
@@ -74,12 +77,13 @@ def setup_extensions(app: Flask) -> None:
 
 
 def setup_oauth(app: Flask) -> None:
-    from idp.oauth import authorize, backchannel, endpoints, server
+    from idp.oauth import authorize, backchannel, endpoints, logout, server
 
     server.init_app(app)
     backchannel.init_app(app)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(endpoints.bp)
+    app.register_blueprint(logout.bp)
 
 
 def setup_accounts(app: Flask) -> None:

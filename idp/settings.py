@@ -37,6 +37,9 @@ class Settings:
     # Consent is asked again after this (GDPR guidance: renew it periodically).
     consent_lifetime: int = 365 * 24 * 3600
     interaction_lifetime: int = 15 * 60
+    # A new signing key is published this long before it signs, so that platforms'
+    # cached JWKS already hold it (JWKS responses are cacheable for 5 minutes).
+    key_publish_delay: int = 24 * 3600
     # argon2id, OWASP's profile (m=19 MiB, t=2, p=1); lowered only in tests.
     argon2_time_cost: int = 2
     argon2_memory_cost: int = 19 * 1024
@@ -73,6 +76,7 @@ ENV_NAMES = {
     "refresh_token_lifetime": "IDP_REFRESH_TOKEN_LIFETIME",
     "session_lifetime": "IDP_SESSION_LIFETIME",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
+    "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
 }
 
 

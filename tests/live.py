@@ -23,7 +23,10 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from idp import create_app
+from idp.accounts.models import User
 from idp.extensions import db
+from idp.oauth.claims import subject_for
+from idp.oauth.models import Client
 from tests import factories
 from tests.browser import CHECKBOX, csrf_token, form_action
 from tests.conftest import _empty_tables, test_settings
@@ -76,6 +79,16 @@ class LiveServer:
             live = LiveTraveller(traveller.email, traveller.password, traveller.model.subject)
             db.session.remove()
         return live
+
+    def subject_for(self, traveller: LiveTraveller, client_id: str) -> str:
+        """The `sub` this platform receives for this traveller (pairwise by default)."""
+        with self.app.app_context():
+            user = db.session.scalar(db.select(User).where(User.subject == traveller.subject))
+            client = db.session.scalar(db.select(Client).where(Client.client_id == client_id))
+            assert user is not None and client is not None
+            sub = subject_for(user, client)
+            db.session.remove()
+        return sub
 
     def add_platform(self, **overrides: Any) -> LivePlatform:
         # Never fetched: the test reads the Location header that points to it.

@@ -117,7 +117,10 @@ def carpool(live_server: LiveServer) -> PyoidcPlatform:
 
 @pytest.fixture
 def transit(live_server: LiveServer) -> PyoidcPlatform:
-    return PyoidcPlatform(live_server.url, live_server.add_platform(name="Transit Rhône"))
+    # Another host, so another sector (OIDC Core 8.1): the traveller gets another sub.
+    other_host = live_server.url.replace("127.0.0.1", "localhost")
+    return PyoidcPlatform(live_server.url, live_server.add_platform(
+        name="Transit Rhône", redirect_uri=f"{other_host}/platforms/transit/cb"))
 
 
 @pytest.fixture
@@ -207,7 +210,7 @@ def test_platform_signs_a_traveller_in_with_the_code_flow(
     carpool.client.verify_id_token(id_token, login.request)  # iss, aud, exp, nonce
     assert id_token["iss"] == live_server.url
     assert id_token["aud"] == [carpool.client_id]
-    assert id_token["sub"] == traveller.subject
+    assert id_token["sub"] == live_server.subject_for(traveller, carpool.client_id)
     assert id_token["nonce"] == login.nonce
     assert id_token["at_hash"] == jws.left_hash(tokens["access_token"], "HS256")
     assert abs(id_token["auth_time"] - time.time()) < 60
@@ -220,13 +223,14 @@ def test_platform_signs_a_traveller_in_with_the_code_flow(
     # POST with the token in the body (OIDC Core 5.3.1); pyoidc checks sub against the ID token.
     info = carpool.client.do_user_info_request(state=login.state)
     assert info.to_dict() == {
-        "sub": traveller.subject, "email": traveller.email, "email_verified": False,
+        "sub": id_token["sub"], "email": traveller.email, "email_verified": False,
         "given_name": "Umberto", "family_name": "Rossi",
         "updated_at": info["updated_at"],
     }
 
 
-def test_userinfo_releases_only_the_granted_scopes(browser: HttpBrowser,
+def test_userinfo_releases_only_the_granted_scopes(live_server: LiveServer,
+                                                   browser: HttpBrowser,
                                                    traveller: LiveTraveller,
                                                    carpool: PyoidcPlatform) -> None:
     login, _ = sign_in(browser, traveller, carpool, "openid email")
@@ -235,7 +239,8 @@ def test_userinfo_releases_only_the_granted_scopes(browser: HttpBrowser,
 
     # GET with the token in the Authorization header this time.
     info = carpool.client.do_user_info_request(method="GET", state=login.state)
-    assert info.to_dict() == {"sub": traveller.subject, "email": traveller.email,
+    sub = live_server.subject_for(traveller, carpool.client_id)
+    assert info.to_dict() == {"sub": sub, "email": traveller.email,
                               "email_verified": False}
 
 
@@ -285,7 +290,7 @@ def test_refresh_rotates_the_refresh_token(browser: HttpBrowser, traveller: Live
     assert renewed["access_token"] != first["access_token"]
     assert renewed["refresh_token"] not in (None, first["refresh_token"])
     info = carpool.client.do_user_info_request(token=renewed["access_token"])
-    assert info["sub"] == traveller.subject
+    assert info["sub"] == first["id_token"]["sub"]
 
     replay = carpool.client.do_access_token_refresh(state=login.state, token=first_token,
                                                     authn_method="client_secret_basic")
@@ -296,7 +301,8 @@ def test_refresh_rotates_the_refresh_token(browser: HttpBrowser, traveller: Live
 
 
 def test_second_platform_signs_in_without_asking_the_password_again(
-    browser: HttpBrowser, traveller: LiveTraveller, carpool: PyoidcPlatform,
+    live_server: LiveServer, browser: HttpBrowser, traveller: LiveTraveller,
+    carpool: PyoidcPlatform,
     transit: PyoidcPlatform,
 ) -> None:
     carpool_login, _ = sign_in(browser, traveller, carpool, "openid profile")
@@ -316,5 +322,8 @@ def test_second_platform_signs_in_without_asking_the_password_again(
     transit.callback(answer.headers["Location"], transit_login)
     transit_id_token = transit.redeem(transit_login)["id_token"]
     assert transit_id_token["aud"] == [transit.client_id]
-    assert transit_id_token["sub"] == carpool_id_token["sub"] == traveller.subject
+    # Pairwise subjects: each platform its own sub, stable for its sector.
+    assert transit_id_token["sub"] == live_server.subject_for(traveller, transit.client_id)
+    assert carpool_id_token["sub"] == live_server.subject_for(traveller, carpool.client_id)
+    assert transit_id_token["sub"] != carpool_id_token["sub"]
     assert transit_id_token["auth_time"] == carpool_id_token["auth_time"]  # one login

@@ -7,14 +7,14 @@
 5. ask the consent step: a page to show, or a decision;
 6. only a decision reaches Authlib's ``create_authorization_response``.
 
-Errors before the redirect URI is validated are pages; after, redirects to the platform.
-Every redirect to the platform carries ``iss`` (RFC 9207)."""
+Errors before the redirect URI is validated are pages; after, they go to the platform
+like a code, in the response mode it asked for (``idp.oauth.responses``), with ``iss``
+(RFC 9207)."""
 
 from __future__ import annotations
 
 import time
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, redirect, request, url_for
@@ -26,8 +26,10 @@ from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
 from idp.oauth import interactions
+from idp.oauth.claims_request import keep_for_id_token, parse_claims_request
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
+from idp.oauth.responses import RESPONSE_MODES, added_params, create_platform_response
 from idp.oauth.server import oauth_server
 
 bp = Blueprint("oauth", __name__)
@@ -76,7 +78,7 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
             return ask_consent(grant, context, params, interaction)
     except OAuth2Error as error:
         error.state = oauth_request.payload.state
-        return authorization_error(error)
+        return authorization_error(error, oauth_request)
     return issue(oauth_request, grant, login, decision)
 
 
@@ -84,8 +86,9 @@ def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> N
     """OIDC-specific rules Authlib leaves to us:
     - the openid scope is required: this is an OpenID provider (OIDC Core 3.1.2.1);
     - request objects are not supported yet: say so with the OIDC error (3.1.2.6);
-    - response_mode: only query, the default of the code flow;
-    - max_age is a non-negative whole number of seconds."""
+    - response_mode: query, the default of the code flow, or form_post;
+    - max_age is a non-negative whole number of seconds;
+    - claims, when sent, is a well-formed claims request (5.5); it is kept on the request."""
     data = oauth_request.payload.data
     if "openid" not in (data.get("scope") or "").split():
         raise InvalidScopeError("The 'openid' scope is required.", redirect_uri=redirect_uri)
@@ -93,13 +96,14 @@ def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> N
         raise RequestNotSupportedError(redirect_uri=redirect_uri)
     if "request_uri" in data:
         raise RequestUriNotSupportedError(redirect_uri=redirect_uri)
-    if data.get("response_mode", "query") != "query":
-        raise InvalidRequestError("Only response_mode=query is supported.",
+    if data.get("response_mode", "query") not in RESPONSE_MODES:
+        raise InvalidRequestError("response_mode must be query or form_post.",
                                   redirect_uri=redirect_uri)
     max_age = data.get("max_age")
     if max_age is not None and not (max_age.isdigit() and len(max_age) <= 10):
         raise InvalidRequestError("'max_age' must be a whole number of seconds.",
                                   redirect_uri=redirect_uri)
+    oauth_request.claims_request = parse_claims_request(data.get("claims"), redirect_uri)
 
 
 def prompts_of(oauth_request: AuthorizationRequest) -> frozenset[str]:
@@ -184,7 +188,7 @@ def complete(interaction_id: str, decision: Decision | None) -> ResponseReturnVa
         validate_extras(oauth_request, grant.redirect_uri)
     except OAuth2Error as error:
         error.state = oauth_request.payload.state
-        return authorization_error(error)
+        return authorization_error(error, oauth_request)
     return issue(oauth_request, grant, login, decision)
 
 
@@ -196,27 +200,33 @@ def issue(oauth_request: AuthorizationRequest, grant,  # type: ignore[no-untyped
         kept = {"openid", *decision.scopes}
         oauth_request.granted_scopes = [s for s in allowed if s in kept]
         oauth_request.granted_claims = list(decision.claims)
+        oauth_request.claims_request = keep_for_id_token(oauth_request.claims_request,
+                                                         decision.id_token_claims)
     oauth_request.login = login
     response = oauth_server().create_authorization_response(
         request=oauth_request,
         grant_user=login.user if decision is not None else None,
         grant=grant,
     )
-    return with_issuer(response)
+    if not response.location:
+        return response
+    # Authlib puts the code (or access_denied) in a redirect; send it in the mode asked.
+    params = added_params(response.location, grant.redirect_uri)
+    return create_platform_response(grant.redirect_uri, params, response_mode(oauth_request))
 
 
-def authorization_error(error: OAuth2Error) -> ResponseReturnValue:
+def authorization_error(error: OAuth2Error,
+                        oauth_request: AuthorizationRequest) -> ResponseReturnValue:
     if not error.redirect_uri:
         return error_page(error)
-    _, _, headers = error()
-    return with_issuer(redirect(dict(headers)["Location"]))
+    return create_platform_response(error.redirect_uri, error.get_body(),
+                                    response_mode(oauth_request))
 
 
-def with_issuer(response: Response) -> Response:
-    """RFC 9207: every authorization response, errors included, names its issuer."""
-    if response.status_code in (302, 303) and response.location:
-        response.location = add_params_to_uri(response.location, [("iss", settings().issuer)])
-    return response
+def response_mode(oauth_request: AuthorizationRequest) -> str:
+    """The mode asked for, when we support it; an unsupported one is answered by query."""
+    mode = oauth_request.payload.data.get("response_mode", "query")
+    return mode if mode in RESPONSE_MODES else "query"
 
 
 def expired_error() -> InvalidRequestError:

@@ -19,7 +19,7 @@ from sqlalchemy import or_
 from idp import outbox
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
-from idp.keys import key_store
+from idp.keys import LOGOUT_TOKEN_LIFETIME, key_store
 from idp.oauth.claims import subject_for
 from idp.oauth.models import AuthorizationCode, Client, Token
 from idp.outbox import OutboxMessage
@@ -28,7 +28,9 @@ from idp.signals import backchannel_attempted
 KIND = "backchannel_logout"
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TOKEN_TYPE = "logout+jwt"  # section 2.4, so it cannot be taken for an ID token
-LIFETIME = 120  # seconds: a logout token is used at once (section 2.4 recommends short)
+# Seconds: a logout token is used at once (section 2.4 recommends short). Key rotation
+# keeps a retired key published at least this long.
+LIFETIME = LOGOUT_TOKEN_LIFETIME
 RENEW_MARGIN = 30  # sign afresh a stored token that would expire this soon
 
 

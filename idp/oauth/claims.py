@@ -12,6 +12,7 @@ from typing import Any
 
 from idp.accounts.models import User
 from idp.oauth.models import Client
+from idp.oauth.subjects import subject_for
 
 ClaimGetter = Callable[[User], Any]
 
@@ -107,11 +108,6 @@ def supported_scopes() -> list[str]:
 def supported_claims() -> list[str]:
     names = {claim for claims in SCOPE_CLAIMS.values() for claim in claims}
     return sorted(names | set(PROTOCOL_CLAIMS))
-
-
-def subject_for(user: User, client: Client) -> str:
-    """The `sub` a platform sees. Public for now; pairwise subjects come with federation."""
-    return user.subject
 
 
 def claims_for_scopes(scopes: Iterable[str]) -> list[str]:

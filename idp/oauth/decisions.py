@@ -6,7 +6,7 @@ The consent step lives outside ``idp`` (in ``consent``) and registers itself wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from flask import Flask, current_app
@@ -30,6 +30,8 @@ class AuthorizationContext:
 class Decision:
     scopes: list[str]
     claims: list[str]  # the claims of those scopes the traveller agreed to release
+    # Those of ``claims`` that may travel inside an ID token (none of a sensitive scope).
+    id_token_claims: list[str] = field(default_factory=list)
 
 
 class ConsentStep(Protocol):

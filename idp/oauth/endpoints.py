@@ -14,6 +14,8 @@ from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
+from idp.oauth.introspection import INTROSPECTION_AUTH_METHODS
+from idp.oauth.revocation import REVOCATION_AUTH_METHODS
 from idp.oauth.server import oauth_server
 from idp.settings import Settings
 
@@ -25,6 +27,20 @@ ACR_VALUES = ["urn:mobility-id:acr:password"]
 @csrf.exempt
 def token() -> ResponseReturnValue:
     return oauth_server().create_token_response()
+
+
+@bp.route("/revoke", methods=["POST"])
+@csrf.exempt
+def revoke() -> ResponseReturnValue:
+    """RFC 7009 token revocation, for the platform that holds the token."""
+    return oauth_server().create_endpoint_response("revocation")
+
+
+@bp.route("/introspect", methods=["POST"])
+@csrf.exempt
+def introspect() -> ResponseReturnValue:
+    """RFC 7662 token introspection, for an authenticated platform about its own tokens."""
+    return oauth_server().create_endpoint_response("introspection")
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -68,16 +84,24 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks.json",
         "registration_endpoint": f"{issuer}/register",
+        "end_session_endpoint": f"{issuer}/end_session",
         "scopes_supported": supported_scopes(),
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "revocation_endpoint": f"{issuer}/revoke",
+        "revocation_endpoint_auth_methods_supported": REVOCATION_AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "introspection_endpoint": f"{issuer}/introspect",
+        "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": supported_claims(),
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "prompt_values_supported": ["none", "login", "consent"],

@@ -60,6 +60,7 @@ class AuthorizationRequest(OAuth2Request):
         self.login: Any = None
         self.granted_scopes: list[str] = []
         self.granted_claims: list[str] = []
+        self.claims_request: dict[str, Any] | None = None  # checked by the authorize view
 
     @property
     def args(self) -> MultiDict[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, ForeignKey, String, Text, false
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.accounts.models import User
@@ -16,6 +16,9 @@ from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+# How a client's access tokens look: random strings, or JWTs after RFC 9068.
+OPAQUE_ACCESS_TOKENS, JWT_ACCESS_TOKENS = "opaque", "jwt"
+ACCESS_TOKEN_FORMATS = (OPAQUE_ACCESS_TOKENS, JWT_ACCESS_TOKENS)
 
 
 class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
@@ -42,10 +45,26 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     backchannel_logout_session_required: Mapped[bool] = mapped_column(
         default=False, server_default=false()
     )
+    # RP-Initiated Logout 1.0, section 3.1: exact URIs only, as for redirect_uris.
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
     # For each scope the platform may ask: {"required": bool, "purpose": {lang: text}}.
     scope_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # RFC 7592: the digest of the token a dynamically registered client manages itself with.
     registration_access_token_hash: Mapped[str | None] = mapped_column(String(64))
+    # RFC 7591 2: the platform's public keys, inline or by URL (never both), for
+    # private_key_jwt client authentication (RFC 7523, OIDC Core 9).
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    # OIDC Core 8: pairwise unless the operator grants public subjects to this client.
+    subject_type: Mapped[str] = mapped_column(String(10), default="pairwise",
+                                              server_default="pairwise")
+    # OIDC Core 8.1: groups the redirect hosts of one platform into one sector.
+    sector_identifier_uri: Mapped[str | None] = mapped_column(String(500))
+    # "opaque" or "jwt" (RFC 9068); either way only the token's digest is stored.
+    access_token_format: Mapped[str] = mapped_column(String(10), default=OPAQUE_ACCESS_TOKENS,
+                                                     server_default=OPAQUE_ACCESS_TOKENS)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -70,6 +89,11 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
             "contacts": list(self.contacts),
             "backchannel_logout_uri": self.backchannel_logout_uri,
             "backchannel_logout_session_required": self.backchannel_logout_session_required,
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "subject_type": self.subject_type,
+            "sector_identifier_uri": self.sector_identifier_uri,
+            "jwks": self.jwks,
+            "jwks_uri": self.jwks_uri,
         }
 
     def get_client_id(self) -> str:
@@ -86,6 +110,10 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact string comparison (RFC 9700 2.1): no prefix, no pattern, no normalisation.
         return redirect_uri in self.redirect_uris
+
+    def check_post_logout_redirect_uri(self, uri: str) -> bool:
+        # Exact string comparison, as for redirect URIs: never an open redirect at logout.
+        return uri in self.post_logout_redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.client_secret_hash:
@@ -126,6 +154,8 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     sid: Mapped[str | None] = mapped_column(String(64))
     # The claims the traveller agreed to release (a subset of the scopes' claims).
     claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The `claims` request parameter (OIDC Core 5.5), checked; None when not sent.
+    claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -179,6 +209,7 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     sid: Mapped[str | None] = mapped_column(String(64))
     claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship()
     client: Mapped[Client] = relationship()
@@ -212,3 +243,16 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
 
     def get_client(self) -> Client:
         return self.client
+
+
+class UsedAssertion(db.Model):  # type: ignore[name-defined,misc]
+    """The jti of every client assertion accepted, until it expires (RFC 7523 3, item 7):
+    a replayed assertion is refused."""
+
+    __tablename__ = "used_assertion"
+    __table_args__ = (UniqueConstraint("client_id", "jti"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("client.client_id", ondelete="CASCADE"))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

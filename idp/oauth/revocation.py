@@ -1,11 +1,22 @@
-"""Revoking a traveller's tokens: called by consent withdrawal and account deletion."""
+"""Revoking tokens: a traveller's, when consent is withdrawn or the account deleted, and
+one token at a time, when a platform asks (RFC 7009)."""
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from sqlalchemy import update
 
+from idp.digests import digest
 from idp.extensions import db, utcnow
 from idp.oauth.models import AuthorizationCode, Token
+
+# RFC 7009 2.1: a public client may revoke its own tokens, identified by client_id only.
+REVOCATION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt",
+                           "none"]
+TOKEN_TYPES = ("access_token", "refresh_token")
+# Room for an RS256 JWT access token (RFC 9068, about 900 characters); longer input is
+# no token of ours and is not worth hashing.
+MAX_TOKEN_LENGTH = 4096
 
 
 def revoke_tokens(user_id: int, client_id: str | None = None) -> int:
@@ -32,3 +43,34 @@ def last_use(user_id: int) -> dict[str, object]:
         .group_by(Token.client_id)
     )
     return {client_id: when for client_id, when in rows}
+
+
+def find_token(token_string: str, hint: str | None) -> tuple[Token, str] | None:
+    """The token row and which of its tokens this is. The hint only orders the search
+    (RFC 7009 2.1, RFC 7662 2.1): a wrong one must not hide the token."""
+    if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
+        return None
+    wanted = digest(token_string)
+    kinds = sorted(TOKEN_TYPES, key=lambda kind: kind != hint)
+    for kind in kinds:
+        column = Token.access_token_hash if kind == "access_token" else Token.refresh_token_hash
+        row = db.session.scalar(db.select(Token).where(column == wanted))
+        if row is not None:
+            return row, kind
+    return None
+
+
+class RevocationEndpoint(_RevocationEndpoint):
+    """RFC 7009. The access and refresh tokens of one grant share a row, so revoking
+    either revokes both (2.1 allows it for an access token, and asks it for a refresh
+    token). An unknown token gets 200, as 2.2 asks."""
+
+    CLIENT_AUTH_METHODS = REVOCATION_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        found = find_token(token_string, token_type_hint)
+        return found[0] if found else None
+
+    def revoke_token(self, token: Token, request: object) -> None:
+        token.revoked_at = token.revoked_at or utcnow()
+        db.session.commit()

@@ -19,10 +19,15 @@ from flask import request as flask_request
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
 from idp.extensions import db, utcnow
+from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
+from idp.oauth.assertions import PrivateKeyJWT
 from idp.oauth.claims import user_claims
+from idp.oauth.claims_request import requested, select
 from idp.oauth.decisions import consent_step
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
+from idp.oauth.introspection import IntrospectionEndpoint
 from idp.oauth.models import Client, Token
+from idp.oauth.revocation import RevocationEndpoint
 from idp.settings import Settings
 
 
@@ -73,7 +78,10 @@ class UserInfoEndpoint(_UserInfoEndpoint):
     def generate_user_info(self, user: User, scope: str) -> UserInfo:
         token: Token = current_token._get_current_object()
         allowed = set(token.claims) & consent_step().released_claims(user, token.client)
-        return UserInfo(user_claims(user, token.client, scope.split(), allowed))
+        claims = user_claims(user, token.client, scope.split(), allowed)
+        wanted = requested(token.claims_request, "userinfo")
+        # OIDC Core 5.5: a userinfo member adds to the scopes' claims, within the consent.
+        return UserInfo(claims if wanted is None else select(claims, wanted))
 
     def get_issuer(self) -> str:
         return str(current_app.extensions["idp.settings"].issuer)
@@ -100,6 +108,7 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         amr=list(origin.amr),
         sid=origin.sid,
         claims=list(origin.claims),
+        claims_request=origin.claims_request,
     )
     if request.authorization_code is not None:
         row.authorization_code_id = request.authorization_code.id
@@ -135,6 +144,9 @@ def create_server(app: Flask) -> AuthorizationServer:
         [CodeChallenge(required=True), OpenIDCode(require_nonce=False)],
     )
     server.register_grant(RefreshTokenGrant)
+    server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
+    server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(IntrospectionEndpoint)
     protector = ResourceProtector()
     protector.register_token_validator(TokenValidator(realm="userinfo"))
     server.register_endpoint(UserInfoEndpoint(resource_protector=protector))

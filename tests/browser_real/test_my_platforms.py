@@ -142,6 +142,7 @@ def allow_without_phone(page: Page, site: PlatformSite,
 
 def test_an_unticked_optional_scope_never_reaches_the_platform(
     page: Page, carpool_site: PlatformSite, traveller: LiveTraveller, backend: PlatformBackend,
+    live_server: LiveServer,
 ) -> None:
     request, code = allow_without_phone(page, carpool_site, traveller)
 
@@ -153,13 +154,14 @@ def test_an_unticked_optional_scope_never_reaches_the_platform(
     assert tokens["access_token"] and tokens["refresh_token"]
 
     id_token = backend.id_token_claims(tokens["id_token"])
-    assert id_token["sub"] == traveller.subject and id_token["nonce"] == request.nonce
+    assert id_token["sub"] == live_server.subject_for(
+        traveller, carpool_site.platform.client_id) and id_token["nonce"] == request.nonce
     assert "phone_number" not in id_token
 
     claims = backend.userinfo(tokens["access_token"])
     assert claims.status_code == 200, claims.text
     info = claims.json()
-    assert info["sub"] == traveller.subject
+    assert info["sub"] == id_token["sub"]
     assert info["email"] == traveller.email
     assert "phone_number" not in info and "phone_number_verified" not in info
 

@@ -1,4 +1,5 @@
-"""``idp demo``: a demo traveller and platform, ready to try, however often it runs."""
+"""``idp demo``: a demo traveller and two demo platforms, ready to try, however often it
+runs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import json
 
 from click.testing import CliRunner
 
-from clients.demo import DEMO_CLIENT_ID, DEMO_EMAIL, DEMO_PASSWORD, DEMO_REDIRECT_URI
+from clients.demo import (
+    DEMO_CLIENT_ID,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DEMO_REDIRECT_URI,
+    NATIONAL_CLIENT_ID,
+)
 from idp.accounts.models import User
 from idp.accounts.service import authenticate
 from idp.extensions import db
@@ -20,9 +27,29 @@ def test_demo_is_idempotent_and_keeps_its_secret(runner: CliRunner) -> None:
     assert (first.exit_code, second.exit_code) == (0, 0), first.output + second.output
     assert json.loads(first.stdout) == json.loads(second.stdout)
     assert [u.email for u in db.session.scalars(db.select(User))] == [DEMO_EMAIL]
-    (client,) = db.session.scalars(db.select(Client)).all()
-    assert client.client_id == DEMO_CLIENT_ID
-    assert client.check_client_secret(json.loads(second.stdout)["platform"]["client_secret"])
+    regional, national = db.session.scalars(db.select(Client).order_by(Client.id)).all()
+    assert (regional.client_id, national.client_id) == (DEMO_CLIENT_ID, NATIONAL_CLIENT_ID)
+    assert regional.check_client_secret(json.loads(second.stdout)["platform"]["client_secret"])
+    secrets = {p["client_id"]: p["client_secret"] for p in json.loads(second.stdout)["platforms"]}
+    assert national.check_client_secret(secrets[NATIONAL_CLIENT_ID])
+    assert secrets[NATIONAL_CLIENT_ID] != secrets[DEMO_CLIENT_ID]
+
+
+def test_demo_platforms_each_have_their_policy_and_back_channel(runner: CliRunner) -> None:
+    result = runner.invoke(args=["demo"])
+
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:5001/" in result.stdout
+    assert "http://127.0.0.1:5002/" in result.stdout
+    clients = {c.client_id: c for c in db.session.scalars(db.select(Client))}
+    regional, national = clients[DEMO_CLIENT_ID], clients[NATIONAL_CLIENT_ID]
+    assert (regional.client_name, national.client_name) == (
+        "Covoiturage régional", "Covoiturage national")
+    assert regional.backchannel_logout_uri == "http://127.0.0.1:5001/backchannel-logout"
+    assert national.backchannel_logout_uri == "http://127.0.0.1:5002/backchannel-logout"
+    assert national.redirect_uris == ["http://127.0.0.1:5002/callback"]
+    assert national.scope_policy != regional.scope_policy
+    assert national.scope_policy["email"]["required"] is True
 
 
 def test_demo_prints_credentials_that_work(runner: CliRunner) -> None:

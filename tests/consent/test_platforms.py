@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from consent.audit import AuditEvent
 from consent.models import ConsentRecord
 from idp.extensions import db
+from idp.oauth.claims import subject_for
 from idp.oauth.models import Token
 from tests.browser import Browser, query_of
 from tests.consent.test_consent_screen import POLICY, answer, ask
@@ -114,7 +115,7 @@ def test_the_platform_reads_its_own_records_with_its_credentials(logged_in: Brow
                                                                  user: Traveller,
                                                                  allowed) -> None:
     platform, _ = allowed
-    sub = user.model.subject
+    sub = subject_for(user.model, platform.model)
     response = logged_in.client.get(f"/consent/records?sub={sub}", headers=basic(platform))
     assert response.status_code == 200
     body = response.get_json()

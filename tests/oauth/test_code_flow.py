@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from idp.oauth.claims import subject_for
 from idp.oauth.grants import claim_code  # noqa: F401  (imported to fail fast if renamed)
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, Traveller
@@ -38,7 +39,8 @@ def test_code_flow_issues_a_signed_id_token_and_userinfo(browser: Browser, user:
     claims = verify_id_token(browser.client, body["id_token"])
     assert claims["iss"] == "https://idp.test"
     assert claims["aud"] == [platform.client_id]
-    assert claims["sub"] == user.model.subject
+    assert claims["sub"] == subject_for(user.model, platform.model)
+    assert claims["sub"] != user.model.subject  # pairwise, never the internal subject
     assert claims["nonce"] == request.nonce
     assert claims["amr"] == ["pwd"]
     assert claims["acr"]
@@ -51,7 +53,7 @@ def test_code_flow_issues_a_signed_id_token_and_userinfo(browser: Browser, user:
     assert info.status_code == 200
     assert info.headers["Cache-Control"] == "no-store"
     assert info.get_json() == {
-        "sub": user.model.subject, "email": user.email, "email_verified": False,
+        "sub": claims["sub"], "email": user.email, "email_verified": False,
         "given_name": "Umberto", "family_name": "Rossi",
         "updated_at": info.get_json()["updated_at"],
     }

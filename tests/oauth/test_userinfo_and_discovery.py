@@ -53,14 +53,15 @@ def test_userinfo_without_a_token_gets_a_bare_challenge(client) -> None:  # type
 def test_discovery_is_complete_and_every_endpoint_answers(client) -> None:  # type: ignore[no-untyped-def]
     doc = client.get("/.well-known/openid-configuration").get_json()
     assert doc["issuer"] == "https://idp.test"
-    for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
+    for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+                "revocation_endpoint", "introspection_endpoint"):
         assert doc[key].startswith("https://idp.test/")
         path = doc[key].removeprefix("https://idp.test")
         assert client.get(path).status_code != 404
     assert doc["response_types_supported"] == ["code"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "none"}
+        "client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
     assert set(doc["id_token_signing_alg_values_supported"]) == {"RS256", "ES256"}
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert {"openid", "profile", "email", "phone", "address", "offline_access"} <= set(

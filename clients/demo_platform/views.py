@@ -1,0 +1,140 @@
+"""The platform's pages: home, login, callback, profile, local logout, and the
+back-channel logout receiver the provider posts to."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from clients.demo_platform.app import platform
+from clients.demo_platform.claims import rows
+from clients.demo_platform.logout import LogoutTokenError, validate_logout_token
+from clients.demo_platform.sessions import LocalSession
+
+bp = Blueprint("platform", __name__)
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def current_session() -> LocalSession | None:
+    return platform().sessions.get(session.get("key"))
+
+
+def csrf() -> str:
+    """A per-browser token for the logout form."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return str(session["csrf"])
+
+
+def page(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    return render_template(template, platform=platform().config, local=current_session(),
+                           csrf=csrf(), **context), status
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    return page("home.html")
+
+
+@bp.get("/privacy")
+def privacy() -> ResponseReturnValue:
+    """The policy_uri and tos_uri that `idp demo` registers, linked from the consent screen."""
+    return page("policy.html", title="Vos données")
+
+
+@bp.get("/terms")
+def terms() -> ResponseReturnValue:
+    return page("policy.html", title="Conditions d'utilisation")
+
+
+@bp.get("/login")
+def login() -> ResponseReturnValue:
+    """To the provider, with state, nonce and a PKCE challenge kept in the session."""
+    return platform().oidc.authorize_redirect(platform().config.redirect_uri)
+
+
+@bp.get("/callback")
+def callback() -> ResponseReturnValue:
+    """Authlib checks the state, redeems the code with the verifier and verifies the ID
+    token (signature, issuer, audience, nonce); then userinfo says what was shared."""
+    oidc = platform().oidc
+    try:
+        token = oidc.authorize_access_token()
+        claims = dict(oidc.userinfo(token=token))
+    except OAuthError as error:
+        current_app.logger.info("login failed: %s", error.error)
+        message = ("Vous avez refusé la connexion." if error.error == "access_denied"
+                   else "Mobility ID n'a pas pu confirmer votre identité.")
+        return page("error.html", 400, message=message)
+    except requests.RequestException as error:  # the provider is down or answers an error
+        current_app.logger.warning("login failed: provider said %s", type(error).__name__)
+        return page("error.html", 502, message="Mobility ID ne répond pas. Réessayez plus tard.")
+    id_token = token["userinfo"]
+    if claims.get("sub") != id_token["sub"]:  # OIDC Core 5.3.2: same traveller, or nothing
+        return page("error.html", 400, message="Réponse incohérente de Mobility ID.")
+    platform().sessions.end(session.get("key"))
+    session.clear()  # a new local session id at login, never the one from before
+    local = platform().sessions.open(id_token["sub"], id_token.get("sid"), claims)
+    session["key"] = local.key
+    return redirect(url_for(".profile"))
+
+
+@bp.get("/profile")
+def profile() -> ResponseReturnValue:
+    local = current_session()
+    if local is None:
+        if session.pop("key", None) is not None:
+            flash("Votre session a pris fin. Connectez-vous à nouveau.")
+        return redirect(url_for(".home"))
+    return page("profile.html", claims=rows(local.claims))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """Local logout: this platform forgets the traveller; Mobility ID is not asked."""
+    if not hmac.compare_digest(request.form.get("csrf", ""), csrf()):
+        abort(400)
+    platform().sessions.end(session.get("key"))
+    session.clear()
+    flash("Vous êtes déconnecté·e.")
+    return redirect(url_for(".home"))
+
+
+@bp.post("/backchannel-logout")
+def backchannel_logout() -> ResponseReturnValue:
+    """Back-Channel Logout 1.0 2.5 to 2.8: verify the logout token, end the matching
+    sessions, answer 200; a refused token gets 400 and ends nothing."""
+    state = platform()
+    oidc = state.oidc
+    try:
+        metadata = oidc.load_server_metadata()
+        claims = validate_logout_token(
+            request.form.get("logout_token", ""), issuer=metadata["issuer"],
+            client_id=state.config.client_id,
+            fetch_keys=lambda force: oidc.fetch_jwk_set(force=force),
+            algorithms=metadata.get("id_token_signing_alg_values_supported", ["RS256"]),
+            replay=state.replay,
+        )
+    except LogoutTokenError as error:
+        current_app.logger.warning("back-channel logout refused: %s", error)
+        return jsonify(error="invalid_request", error_description=str(error)), 400, NO_STORE
+    ended = state.sessions.end_matching(claims.get("sub"), claims.get("sid"))
+    current_app.logger.info("back-channel logout: %s session(s) ended", ended)
+    return "", 200, NO_STORE

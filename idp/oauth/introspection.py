@@ -1,0 +1,70 @@
+"""Token introspection (RFC 7662) for authenticated platforms, about their own tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from flask import current_app
+
+from idp.oauth.models import Client, Token
+from idp.oauth.revocation import find_token
+from idp.oauth.subjects import subject_for
+
+# A public client holds no credential: it may not ask about tokens (RFC 7662 2.1).
+INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+@dataclass
+class IntrospectedToken:
+    """One of a grant's two tokens, with the rules for whether it is still active."""
+
+    row: Token
+    kind: str  # "access_token" or "refresh_token"
+
+    def check_client(self, client: Client) -> bool:
+        return self.row.check_client(client)
+
+    def is_revoked(self) -> bool:
+        return self.row.is_revoked()
+
+    def is_expired(self) -> bool:
+        if self.kind == "refresh_token":
+            # A rotated refresh token is spent, as good as expired.
+            return not self.row.is_refresh_token_active()
+        return self.row.is_expired()
+
+    @property
+    def expires_at(self) -> int:
+        when = self.row.refresh_token_expires_at if self.kind == "refresh_token" else None
+        return int((when or self.row.expires_at).timestamp())
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):
+    """RFC 7662. A platform learns only about its own tokens: another's token is
+    answered as inactive (2.2), so introspection reveals nothing across platforms."""
+
+    CLIENT_AUTH_METHODS = INTROSPECTION_AUTH_METHODS
+
+    def query_token(self, token_string: str,
+                    token_type_hint: str | None) -> IntrospectedToken | None:
+        found = find_token(token_string, token_type_hint)
+        return IntrospectedToken(*found) if found else None
+
+    def check_permission(self, token: IntrospectedToken, client: Client, request: Any) -> bool:
+        return token.check_client(client)
+
+    def introspect_token(self, token: IntrospectedToken) -> dict[str, Any]:
+        row = token.row
+        return {
+            "active": True,
+            "scope": row.scope,
+            "client_id": row.client_id,
+            "sub": subject_for(row.user, row.client),
+            "exp": token.expires_at,
+            "iat": int(row.issued_at.timestamp()),
+            "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+            "iss": str(current_app.extensions["idp.settings"].issuer),
+            "aud": row.client_id,
+        }

@@ -1,0 +1,111 @@
+"""Subject identifiers (OIDC Core 8): the `sub` each platform sees.
+
+Pairwise by default (OIDC Core 8.1): every sector gets its own stable `sub`, an HMAC of
+the sector and the traveller's internal subject under a key derived from the provider's
+secret key, so platforms of different sectors cannot link a traveller by it and nobody
+can reverse it. The operator may grant public subjects to a client."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.accounts.models import User
+from idp.extensions import db, utcnow
+from idp.oauth.models import Client
+from idp.types import UTCDateTime
+
+PAIRWISE = "pairwise"
+PUBLIC = "public"
+SUBJECT_TYPES = (PAIRWISE, PUBLIC)
+# Domain separation: the secret key serves sessions too; this use gets its own key.
+KEY_LABEL = b"mobility-id:pairwise-subject:v1"
+# Pairs known to be stored, so serving a sub costs no query. The sub is part of the key:
+# a row id reused after an account's deletion never passes for the old traveller.
+KNOWN_LIMIT = 100_000
+
+
+class PairwiseSubject(db.Model):  # type: ignore[name-defined,misc]
+    """A pairwise `sub` once issued: lets a platform's `sub` lead back to the traveller
+    in one indexed query (the HMAC cannot be reversed)."""
+
+    __tablename__ = "pairwise_subject"
+    __table_args__ = (UniqueConstraint("user_id", "sector"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    sector: Mapped[str] = mapped_column(String(255))
+    sub: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def host_of(uri: str) -> str:
+    return (urlsplit(uri).hostname or "").lower()
+
+
+def sector_of(client: Client) -> str:
+    """OIDC Core 8.1: the host of the sector_identifier_uri, or else of the redirect URIs
+    (registration refuses several redirect hosts without a sector_identifier_uri)."""
+    if client.sector_identifier_uri:
+        return host_of(client.sector_identifier_uri)
+    return host_of(client.redirect_uris[0]) if client.redirect_uris else client.client_id
+
+
+def pairwise_key() -> bytes:
+    secret = current_app.extensions["idp.settings"].secret_key.encode()
+    return hmac.new(secret, KEY_LABEL, hashlib.sha256).digest()
+
+
+def generate_pairwise_sub(sector: str, subject: str, key: bytes) -> str:
+    # The separator keeps ("a.b", "c") and ("a", ".bc") apart; a host has no "|".
+    mac = hmac.new(key, f"{sector}|{subject}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def subject_for(user: User, client: Client) -> str:
+    """The `sub` this platform sees for this traveller (OIDC Core 8)."""
+    if client.subject_type == PUBLIC:
+        return user.subject
+    sector = sector_of(client)
+    sub = generate_pairwise_sub(sector, user.subject, pairwise_key())
+    save_pairwise_subject(user.id, sector, sub)
+    return sub
+
+
+def save_pairwise_subject(user_id: int, sector: str, sub: str) -> None:
+    """Store the pair in the caller's transaction, once: an insert that ignores a row
+    already there (two requests may race), skipped once the row is seen to exist."""
+    known: set[tuple[int, str, str]] = current_app.extensions.setdefault("idp.subjects", set())
+    if (user_id, sector, sub) in known:
+        return
+    exists = db.session.scalar(db.select(PairwiseSubject.id).where(
+        PairwiseSubject.user_id == user_id, PairwiseSubject.sector == sector))
+    if exists is not None:
+        if len(known) >= KNOWN_LIMIT:
+            known.clear()
+        known.add((user_id, sector, sub))
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(insert(PairwiseSubject).values(
+        user_id=user_id, sector=sector, sub=sub, created_at=utcnow(),
+    ).on_conflict_do_nothing())
+
+
+def query_user_by_sub(client: Client, sub: str) -> User | None:
+    """The traveller a platform knows by ``sub``, in one indexed query."""
+    if client.subject_type == PUBLIC:
+        return db.session.scalar(db.select(User).where(User.subject == sub))
+    return db.session.scalar(
+        db.select(User).join(PairwiseSubject, PairwiseSubject.user_id == User.id)
+        .where(PairwiseSubject.sub == sub, PairwiseSubject.sector == sector_of(client))
+    )

@@ -1,0 +1,103 @@
+"""The claims request parameter (OIDC Core 5.5): a platform names the claims it wants in
+the ID token or from userinfo; it gets them only within what the traveller released, and
+the ID token never carries a sensitive claim."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from idp.extensions import db
+from tests.browser import AuthorizationRequest, Browser, query_of
+from tests.factories import Platform, Traveller
+from tests.tokens import redeem, userinfo, verify_id_token
+
+
+def sign_in(browser: Browser, platform: Platform, claims: dict[str, Any],
+            scope: str = "openid profile email address") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The platform's view: the ID token's claims and the userinfo answer."""
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri, scope=scope,
+                                   extra={"claims": json.dumps(claims)})
+    browser.authorize(request)
+    response = browser.follow_local(browser.consent("allow"))
+    code = query_of(response.location)["code"]
+    tokens = redeem(browser.client, platform, code, request.verifier).get_json()
+    id_token = verify_id_token(browser.client, tokens["id_token"])
+    return id_token, userinfo(browser.client, tokens["access_token"]).get_json()
+
+
+def test_id_token_claims_are_added_when_released(logged_in: Browser, platform: Platform) -> None:
+    id_token, _ = sign_in(logged_in, platform, {"id_token": {"email": {"essential": True},
+                                                             "given_name": None}})
+    assert id_token["email"].startswith("traveller")
+    assert id_token["given_name"] == "Umberto"
+    assert "family_name" not in id_token  # not asked for the ID token
+
+
+def test_sensitive_claims_never_go_into_the_id_token(logged_in: Browser, platform: Platform,
+                                                     user: Traveller) -> None:
+    user.model.locality = "Lyon"
+    db.session.commit()
+
+    id_token, info = sign_in(logged_in, platform, {"id_token": {"address": None}})
+
+    assert "address" not in id_token
+    assert info["address"]["locality"] == "Lyon"  # still there, by userinfo
+
+
+def test_unreleased_claims_are_never_added(logged_in: Browser, platform: Platform) -> None:
+    id_token, info = sign_in(logged_in, platform,
+                             {"id_token": {"phone_number": {"essential": True}},
+                              "userinfo": {"phone_number": {"essential": True}, "email": None}},
+                             scope="openid email")
+    assert "phone_number" not in id_token and "phone_number" not in info
+    assert set(info) == {"sub", "email", "email_verified"}
+
+
+def test_a_userinfo_member_adds_to_the_scopes_never_beyond_consent(
+        logged_in: Browser, platform: Platform) -> None:
+    _, info = sign_in(logged_in, platform, {"userinfo": {"given_name": None,
+                                                         "phone_number": None}},
+                      scope="openid email")
+    assert set(info) == {"sub", "email", "email_verified"}  # given_name was not consented
+    _, info = sign_in(logged_in, platform, {"userinfo": {"given_name": None}})
+    assert {"given_name", "email", "family_name"} <= set(info)
+
+
+def test_asked_values_are_matched_never_changed(logged_in: Browser, platform: Platform) -> None:
+    _, info = sign_in(logged_in, platform, {"userinfo": {
+        "email_verified": {"value": True}, "given_name": {"values": ["Umberto", "Uma"]}}})
+    assert "email_verified" not in info  # the address is not verified
+    assert info["given_name"] == "Umberto"
+
+
+def test_without_the_parameter_nothing_changes(logged_in: Browser, platform: Platform) -> None:
+    id_token, info = sign_in(logged_in, platform, {})
+    assert "email" not in id_token
+    assert {"email", "given_name"} <= set(info)
+
+
+@pytest.mark.parametrize("claims", [
+    "{not json",
+    "[]",
+    '"userinfo"',
+    '{"userinfo": []}',
+    '{"id_token": {"email": true}}',
+    '{"id_token": {"email": {"essential": "yes"}}}',
+    '{"userinfo": {"given_name": {"values": "Umberto"}}}',
+])
+def test_a_malformed_claims_parameter_is_invalid_request(browser: Browser, platform: Platform,
+                                                         claims: str) -> None:
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri,
+                                   extra={"claims": claims})
+    response = browser.authorize(request)
+    assert response.status_code == 302
+    params = query_of(response.location)
+    assert params["error"] == "invalid_request" and params["state"] == request.state
+
+
+def test_discovery_says_the_parameter_is_supported(browser: Browser) -> None:
+    document = browser.get("/.well-known/openid-configuration").get_json()
+    assert document["claims_parameter_supported"] is True
