@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
+from idp.accounts.mobility import VALUE_LABELS
 from idp.accounts.models import User
 from idp.oauth.claims import CLAIM_GETTERS, claims_for_scopes
 
@@ -106,13 +108,20 @@ def preview_claim(user: User, claim: str) -> str | None:
         return None
     if isinstance(value, bool):
         return str(_l("yes")) if value else str(_l("no"))
+    if isinstance(value, str) and value in VALUE_LABELS:
+        return str(VALUE_LABELS[value])
     if isinstance(value, dict):
         value = value.get("formatted") or value.get("name") or ", ".join(
             str(v) for v in value.values() if v not in (None, "", [], {}))
     elif isinstance(value, list):
-        value = ", ".join(str(v.get("network", v)) if isinstance(v, dict) else str(v)
-                          for v in value)
+        value = ", ".join(shown_item(v) for v in value)
     return mask(claim, str(value))
+
+
+def shown_item(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("network") or value.get("scheme") or value)
+    return str(VALUE_LABELS.get(value, value)) if isinstance(value, str) else str(value)
 
 
 MASKS: dict[str, Callable[[str], str]] = {

@@ -36,10 +36,15 @@ def choices(*pairs: tuple[str, Any]) -> list[SelectChoice]:
 
 
 NOT_GIVEN = ("", _l("Not given"))
-MODES = choices(("walk", _l("On foot")), ("bicycle", _l("Bicycle")), ("bus", _l("Bus")),
-                ("train", _l("Train")), ("carpool", _l("Carpool")),
-                ("car_sharing", _l("Car sharing")), ("taxi", _l("Taxi")),
-                ("on_demand", _l("On-demand transport")))
+CARPOOL_ROLES = {"driver": _l("Driver"), "passenger": _l("Passenger"),
+                 "both": _l("Driver or passenger")}
+# The words shown for coded values, wherever the traveller sees them (form, consent).
+VALUE_LABELS: dict[str, Any] = {**CARPOOL_ROLES, **{
+    "walk": _l("On foot"), "bicycle": _l("Bicycle"), "bus": _l("Bus"), "train": _l("Train"),
+    "carpool": _l("Carpool"), "car_sharing": _l("Car sharing"), "taxi": _l("Taxi"),
+    "on_demand": _l("On-demand transport")}}
+MODES = choices(*((k, VALUE_LABELS[k]) for k in ("walk", "bicycle", "bus", "train", "carpool",
+                                                 "car_sharing", "taxi", "on_demand")))
 LICENCE = choices(*((c, c) for c in ("AM", "A1", "A2", "A", "B1", "B", "BE", "C1", "C", "D1",
                                      "D")))
 MOBILITY_NEEDS = choices(("wheelchair", _l("I use a wheelchair")),
@@ -63,9 +68,7 @@ class MobilityForm(FlaskForm):
         validators=[Optional(), Regexp(r"^(\d{5}|2[AB]\d{3})$",
                                        message=_l("Enter five characters, like 16015."))])
     carpool_role = SelectField(_l("In a carpool, you are"), validators=[Optional()],
-                               choices=choices(NOT_GIVEN, ("driver", _l("Driver")),
-                                               ("passenger", _l("Passenger")),
-                                               ("both", _l("Driver or passenger"))))
+                               choices=choices(NOT_GIVEN, *CARPOOL_ROLES.items()))
     smoking = BooleanField(_l("Smoking is fine with me"))
     animals = BooleanField(_l("Animals are fine with me"))
     music = BooleanField(_l("I like music on the way"))
