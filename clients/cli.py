@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
@@ -13,14 +12,10 @@ from flask.cli import with_appcontext
 from clients.credentials import issue_initial_access_token
 from clients.registration import ClientMetadata, ClientMetadataError, all_clients, delete, find
 from clients.registration import register as register_client
+from idp.cli import fail
 from idp.extensions import db
 from idp.oauth.models import ACCESS_TOKEN_FORMATS, OPAQUE_ACCESS_TOKENS, Client
 from idp.oauth.subjects import SUBJECT_TYPES
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 def describe(client: Client, secret: str | None = None) -> dict[str, Any]:

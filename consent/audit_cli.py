@@ -6,20 +6,17 @@ import json
 import re
 import sys
 from datetime import UTC, date, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
 from consent import audit as audit_log
 from idp.accounts.service import find_user
+from idp.cli import fail
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 @click.group(help="Check, export and prune the audit log.")

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask.cli import FlaskGroup
 
 from idp import create_app
 from idp.settings import ConfigError
+
+
+def fail(message: str) -> NoReturn:
+    """Every command's answer to bad input: one line on stderr, a non-zero exit."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
 
 
 def _create_app():  # type: ignore[no-untyped-def]

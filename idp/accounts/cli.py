@@ -12,12 +12,8 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 
 from idp.accounts.service import AccountError, create_user, find_user
+from idp.cli import fail
 from idp.extensions import db, utcnow
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 @click.group(help="Manage travellers' accounts.")
