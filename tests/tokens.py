@@ -10,6 +10,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from werkzeug.test import TestResponse
 
+from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform
 
 
@@ -46,3 +47,17 @@ def verify_id_token(client: FlaskClient, id_token: str) -> dict[str, Any]:
     keys = KeySet.import_key_set(client.get("/jwks.json").get_json())
     token = jwt.decode(id_token, keys, algorithms=["RS256", "ES256"])
     return dict(token.claims) | {"_header": dict(token.header)}
+
+
+def issue_tokens(browser: Browser, platform: Platform,
+                 scope: str = "openid email offline_access") -> dict[str, Any]:
+    """A traveller signs in to the platform; the platform redeems the code."""
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri, scope=scope)
+    page = browser.authorize(request)
+    if page.status_code == 200:
+        page = browser.follow_local(browser.consent("allow"))
+    response = redeem(browser.client, platform, query_of(page.location)["code"],
+                      request.verifier)
+    assert response.status_code == 200, response.get_json()
+    tokens: dict[str, Any] = response.get_json()
+    return tokens

@@ -17,24 +17,12 @@ from idp.digests import digest
 from idp.extensions import db
 from idp.oauth.models import Client, Token
 from idp.oauth.subjects import subject_for
-from tests.browser import AuthorizationRequest, Browser, query_of
+from tests.browser import Browser
 from tests.factories import Platform, make_platform
-from tests.tokens import basic, redeem, refresh, userinfo
+from tests.tokens import basic, issue_tokens, refresh, userinfo
 
 ISSUER = "https://idp.test"
 
-
-def issue_tokens(browser: Browser, platform: Platform,
-                 scope: str = "openid email offline_access") -> dict[str, Any]:
-    request = AuthorizationRequest(platform.client_id, platform.redirect_uri, scope=scope)
-    page = browser.authorize(request)
-    if page.status_code == 200:
-        page = browser.follow_local(browser.consent("allow"))
-    response = redeem(browser.client, platform, query_of(page.location)["code"],
-                      request.verifier)
-    assert response.status_code == 200, response.get_json()
-    tokens: dict[str, Any] = response.get_json()
-    return tokens
 
 
 def decode_access_token(client: FlaskClient, token: str) -> tuple[dict[str, Any],

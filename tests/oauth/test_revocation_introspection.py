@@ -13,24 +13,12 @@ from werkzeug.test import TestResponse
 from idp.extensions import db, utcnow
 from idp.oauth.models import Token
 from idp.oauth.subjects import subject_for
-from tests.browser import AuthorizationRequest, Browser, query_of
+from tests.browser import Browser
 from tests.factories import Platform, make_platform
-from tests.tokens import basic, redeem, refresh, userinfo
+from tests.tokens import basic, issue_tokens, refresh, userinfo
 
 ISSUER = "https://idp.test"
 
-
-def issue_tokens(browser: Browser, platform: Platform,
-                 scope: str = "openid email offline_access") -> dict[str, Any]:
-    request = AuthorizationRequest(platform.client_id, platform.redirect_uri, scope=scope)
-    page = browser.authorize(request)
-    if page.status_code == 200:
-        page = browser.follow_local(browser.consent("allow"))
-    code = query_of(page.location)["code"]
-    response = redeem(browser.client, platform, code, request.verifier)
-    assert response.status_code == 200, response.get_json()
-    tokens: dict[str, Any] = response.get_json()
-    return tokens
 
 
 def call(client: FlaskClient, endpoint: str, platform: Platform, token: str,
