@@ -87,7 +87,8 @@ def setup_oauth(app: Flask) -> None:
 
 
 def setup_accounts(app: Flask) -> None:
-    from idp.accounts import cli, views
+    from idp.accounts import cli, reauth, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(reauth.bp)
     app.cli.add_command(cli.users)

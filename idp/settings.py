@@ -33,7 +33,22 @@ class Settings:
     access_token_lifetime: int = 3600
     id_token_lifetime: int = 3600
     refresh_token_lifetime: int = 30 * 24 * 3600
+    # A browser session ends at the first of: this long after login (absolute), or this
+    # long without a request (idle). OWASP ASVS 3.3: both bounded, both configurable.
     session_lifetime: int = 14 * 24 * 3600
+    session_idle_timeout: int = 3 * 24 * 3600
+    # Changing the email, phone, password or second factor needs a password typed this
+    # recently (ASVS 7.5.1).
+    reauth_max_age: int = 5 * 60
+    # Emailed links: password reset (30 minutes) and address verification.
+    password_reset_lifetime: int = 30 * 60
+    email_verification_lifetime: int = 24 * 3600
+    # Outgoing mail: smtp://user:pass@host:port (STARTTLS when offered), smtps:// for
+    # implicit TLS; empty: mail is printed to the console (development only).
+    smtp_url: str = ""
+    mail_from: str = "Mobility ID <no-reply@mobility-id.localhost>"
+    # Redis for shared state between workers (throttling); empty: in-process memory.
+    redis_url: str = ""
     # Consent is asked again after this (GDPR guidance: renew it periodically).
     consent_lifetime: int = 365 * 24 * 3600
     interaction_lifetime: int = 15 * 60
@@ -75,6 +90,13 @@ ENV_NAMES = {
     "id_token_lifetime": "IDP_ID_TOKEN_LIFETIME",
     "refresh_token_lifetime": "IDP_REFRESH_TOKEN_LIFETIME",
     "session_lifetime": "IDP_SESSION_LIFETIME",
+    "session_idle_timeout": "IDP_SESSION_IDLE_TIMEOUT",
+    "reauth_max_age": "IDP_REAUTH_MAX_AGE",
+    "password_reset_lifetime": "IDP_PASSWORD_RESET_LIFETIME",
+    "email_verification_lifetime": "IDP_EMAIL_VERIFICATION_LIFETIME",
+    "smtp_url": "IDP_SMTP_URL",
+    "mail_from": "IDP_MAIL_FROM",
+    "redis_url": "IDP_REDIS_URL",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
 }
@@ -171,6 +193,9 @@ def validate_production(settings: Settings) -> None:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters in production.")
     if not settings.issuer.startswith("https://"):
         raise ConfigError("IDP_ISSUER must be an https URL in production.")
+    if not settings.smtp_url:
+        # Without mail, nobody could verify an address or reset a password.
+        raise ConfigError("IDP_ENV=production needs IDP_SMTP_URL (smtp://host:port or smtps://).")
 
 
 def _fill_development_secrets(settings: Settings, instance_path: Path) -> Settings:

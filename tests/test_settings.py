@@ -21,6 +21,7 @@ PRODUCTION = {
     "IDP_ISSUER": "https://id.mobility.example",
     "IDP_SECRET_KEY": SECRET_KEY,
     "IDP_KEY_ENCRYPTION_KEY": KEK,
+    "IDP_SMTP_URL": "smtp://mail.mobility.example:587",
 }
 
 
@@ -124,6 +125,11 @@ def test_production_without_a_secret_refuses_to_start_naming_it(tmp_path: Path,
     (other,) = {"IDP_SECRET_KEY", "IDP_KEY_ENCRYPTION_KEY"} - {missing}
     assert other not in str(caught.value)
     assert not (tmp_path / "secrets.json").exists()  # never generated in production
+
+
+def test_production_without_mail_refuses_to_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="IDP_SMTP_URL"):
+        load_settings(tmp_path, environ=without(PRODUCTION, "IDP_SMTP_URL"))
 
 
 def test_production_without_any_secret_names_both(tmp_path: Path) -> None:

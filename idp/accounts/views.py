@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
@@ -12,6 +10,7 @@ from idp.accounts import mobility
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
 from idp.accounts.models import User
+from idp.accounts.redirects import safe_next
 from idp.accounts.service import AccountError, authenticate, create_user
 from idp.extensions import db
 from idp.oauth import interactions
@@ -35,14 +34,6 @@ def pending_client() -> tuple[str | None, Client | None]:
     # The platform's language hint follows the traveller through login and sign-up.
     g.ui_locales = next((v for k, v in interaction.params if k == "ui_locales"), None)
     return interaction.id, query_client(interaction.client_id)
-
-
-def safe_next(target: str | None) -> str | None:
-    # Only local paths: never an open redirect.
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
 
 
 def after_login(interaction_id: str | None) -> ResponseReturnValue:

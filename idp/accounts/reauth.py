@@ -1,0 +1,76 @@
+"""Re-authentication before a sensitive change (OWASP ASVS 7.5.1): changing the email,
+the phone number, the password or the second factor needs a password typed within the
+last ``reauth_max_age`` seconds, even inside a valid session. Confirming is a real
+authentication, so it moves the session's ``auth_time``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import InputRequired, Length
+
+from idp.accounts.login import current_login
+from idp.accounts.models import BrowserSession
+from idp.accounts.passwords import verify_password
+from idp.accounts.redirects import safe_next
+from idp.extensions import db, utcnow
+
+bp = Blueprint("reauth", __name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ReauthForm(FlaskForm):
+    password = PasswordField(
+        _l("Your current password"),
+        validators=[InputRequired(_l("Enter your password.")), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+def is_recent(login: BrowserSession) -> bool:
+    """The traveller authenticated (logged in or confirmed) recently enough."""
+    max_age = current_app.extensions["idp.settings"].reauth_max_age
+    return (utcnow() - login.auth_time).total_seconds() <= max_age
+
+
+def recent_login_required(view: Callable[P, R]) -> Callable[P, R | ResponseReturnValue]:
+    """Send an anonymous visitor to login, and a traveller whose authentication is older
+    than ``reauth_max_age`` to the confirmation page; both come back here afterwards."""
+
+    @wraps(view)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R | ResponseReturnValue:
+        login = current_login()
+        back = request.full_path.rstrip("?")
+        if login is None:
+            return redirect(url_for("accounts.login", next=back))
+        if not is_recent(login):
+            return redirect(url_for("reauth.confirm", next=back))
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+def confirm() -> ResponseReturnValue:
+    login = current_login()
+    target = safe_next(request.args.get("next")) or url_for("accounts.profile")
+    if login is None:
+        return redirect(url_for("accounts.login", next=target))
+    form = ReauthForm()
+    if form.validate_on_submit():
+        if verify_password(login.user.password_hash, form.password.data or ""):
+            login.auth_time = utcnow()
+            db.session.commit()
+            return redirect(target)
+        form.password.errors.append(str(_l("This is not your current password.")))
+    return render_template("accounts/confirm.html", form=form, user=login.user), (
+        400 if form.errors else 200
+    )
