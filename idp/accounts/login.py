@@ -97,3 +97,21 @@ def forget_login() -> None:
     """Drop the browser's login key once its session row is already gone (account erased)."""
     session.pop(SESSION_KEY, None)
     g.idp_login = None
+
+
+def end_session(login: BrowserSession, reason: str = "logout") -> None:
+    """End one browser session of the traveller (from another device, or after a
+    password reset): its platforms are told by back-channel logout, in the caller's
+    transaction. The caller commits."""
+    notify_logout(login.user, sid=login.sid, reason=reason)
+    db.session.delete(login)
+
+
+def end_sessions(user: User, keep: BrowserSession | None = None,
+                 reason: str = "logout") -> int:
+    """End every session of the traveller but ``keep``; the number ended. The caller
+    commits."""
+    others = [s for s in user.sessions if keep is None or s.id != keep.id]
+    for login in others:
+        end_session(login, reason)
+    return len(others)
