@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import errors, i18n, keys, outbox, security
 from idp.accounts import passwords
@@ -32,6 +33,7 @@ def create_app(
     loaded = load_settings(Path(app.instance_path), environ=environ, overrides=settings)
     app.extensions["idp.settings"] = loaded
     configure(app, loaded)
+    trust_proxies(app, loaded)
     app.config.update(config or {})
     # Authlib logs issued tokens at DEBUG level: never let them reach our logs.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
@@ -59,7 +61,10 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_https,
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime),
+        # The cookie is sent again with each response, so it lapses after the idle
+        # timeout; the server still checks both limits against the session's row.
+        PERMANENT_SESSION_LIFETIME=timedelta(
+            seconds=min(settings.session_lifetime, settings.session_idle_timeout)),
         MAX_CONTENT_LENGTH=256 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         WTF_CSRF_TIME_LIMIT=3600,
@@ -67,6 +72,14 @@ def configure(app: Flask, settings: Settings) -> None:
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
         TESTING=settings.env == "testing",
     )
+
+
+def trust_proxies(app: Flask, settings: Settings) -> None:
+    """Believe the X-Forwarded-For and -Proto of our own ``trusted_proxies`` reverse
+    proxies, and only theirs: a client could forge the header to dodge throttling."""
+    if settings.trusted_proxies > 0:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
 
 def setup_extensions(app: Flask) -> None:
@@ -87,8 +100,22 @@ def setup_oauth(app: Flask) -> None:
 
 
 def setup_accounts(app: Flask) -> None:
-    from idp.accounts import cli, reauth, views
+    from idp.accounts import (
+        cli,
+        credentials_views,
+        email_views,
+        mfa_views,
+        reauth,
+        recovery_views,
+        second_step,
+        sessions_views,
+        throttle,
+        views,
+    )
 
-    app.register_blueprint(views.bp)
-    app.register_blueprint(reauth.bp)
+    for module in (views, reauth, second_step, mfa_views, email_views, recovery_views,
+                   credentials_views):
+        app.register_blueprint(module.bp)
+    sessions_views.init_app(app)
     app.cli.add_command(cli.users)
+    throttle.init_app(app)  # after every sign-in blueprint (it names their endpoints)

@@ -17,7 +17,8 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app, render_template
+from flask import after_this_request, current_app, g, render_template
+from flask.wrappers import Response
 from flask_babel import force_locale
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,28 @@ def send_mail(to: str, template: str, locale: str | None = None, **context: Any)
     """Render ``templates/mail/<template>.txt`` and send it to ``to``. The template's
     first line is the subject, the rest (after a blank line) the body. ``locale``
     (the traveller's language) wins over the current request's. True when sent."""
+    return _send(compose(to, template, locale, **context), template)
+
+
+def send_mail_later(to: str, template: str, locale: str | None = None,
+                    **context: Any) -> None:
+    """Compose the mail now, send it once the response has gone to the client (the
+    WSGI server closes it): the answer then takes the same time whether a mail left or
+    not, so a mail server's delay tells nobody whether an account exists."""
     message = compose(to, template, locale, **context)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def send() -> None:
+        with app.app_context():
+            _send(message, template)
+
+    @after_this_request
+    def later(response: Response) -> Response:
+        response.call_on_close(send)
+        return response
+
+
+def _send(message: EmailMessage, template: str) -> bool:
     try:
         deliver(message)
     except MailError as error:
@@ -43,6 +65,9 @@ def send_mail(to: str, template: str, locale: str | None = None, **context: Any)
 
 
 def compose(to: str, template: str, locale: str | None, **context: Any) -> EmailMessage:
+    # Flask-Babel forces a locale only when ``g`` holds something (outside a request,
+    # e.g. mail sent after the response has gone, it is empty).
+    g.setdefault("idp_mail", template)
     with force_locale(locale) if locale else nullcontext():
         text = render_template(f"mail/{template}.txt", **context)
     subject, _, body = text.lstrip().partition("\n")

@@ -49,6 +49,12 @@ class Settings:
     mail_from: str = "Mobility ID <no-reply@mobility-id.localhost>"
     # Redis for shared state between workers (throttling); empty: in-process memory.
     redis_url: str = ""
+    # How many reverse proxies (nginx...) stand in front and set X-Forwarded-For: the
+    # client address used for throttling is the one they saw. 0: never trust the header.
+    trusted_proxies: int = 0
+    # A MaxMind-format city or country database (.mmdb) to name the approximate place of
+    # each session on the account page; empty: the network prefix is shown instead.
+    geoip_database: str = ""
     # Consent is asked again after this (GDPR guidance: renew it periodically).
     consent_lifetime: int = 365 * 24 * 3600
     interaction_lifetime: int = 15 * 60
@@ -97,6 +103,8 @@ ENV_NAMES = {
     "smtp_url": "IDP_SMTP_URL",
     "mail_from": "IDP_MAIL_FROM",
     "redis_url": "IDP_REDIS_URL",
+    "trusted_proxies": "IDP_TRUSTED_PROXIES",
+    "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
 }
@@ -196,6 +204,11 @@ def validate_production(settings: Settings) -> None:
     if not settings.smtp_url:
         # Without mail, nobody could verify an address or reset a password.
         raise ConfigError("IDP_ENV=production needs IDP_SMTP_URL (smtp://host:port or smtps://).")
+    if not settings.redis_url:
+        # Each gunicorn worker would keep its own throttling counts: the limits would
+        # multiply by the number of workers.
+        raise ConfigError("IDP_ENV=production needs IDP_REDIS_URL (redis://host:6379/0), "
+                          "shared by every worker for throttling.")
 
 
 def _fill_development_secrets(settings: Settings, instance_path: Path) -> Settings:

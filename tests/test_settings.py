@@ -22,6 +22,7 @@ PRODUCTION = {
     "IDP_SECRET_KEY": SECRET_KEY,
     "IDP_KEY_ENCRYPTION_KEY": KEK,
     "IDP_SMTP_URL": "smtp://mail.mobility.example:587",
+    "IDP_REDIS_URL": "redis://127.0.0.1:6379/15",
 }
 
 
@@ -127,9 +128,11 @@ def test_production_without_a_secret_refuses_to_start_naming_it(tmp_path: Path,
     assert not (tmp_path / "secrets.json").exists()  # never generated in production
 
 
-def test_production_without_mail_refuses_to_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="IDP_SMTP_URL"):
-        load_settings(tmp_path, environ=without(PRODUCTION, "IDP_SMTP_URL"))
+@pytest.mark.parametrize("missing", ["IDP_SMTP_URL", "IDP_REDIS_URL"])
+def test_production_without_mail_or_shared_throttling_refuses_to_start(
+        tmp_path: Path, missing: str) -> None:
+    with pytest.raises(ConfigError, match=missing):
+        load_settings(tmp_path, environ=without(PRODUCTION, missing))
 
 
 def test_production_without_any_secret_names_both(tmp_path: Path) -> None:

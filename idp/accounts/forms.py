@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
+from wtforms.validators import Email, InputRequired, Length, Optional
 
 EMAIL_MESSAGE = _l("Enter an email address like name@example.org.")
 
@@ -73,12 +73,7 @@ class ProfileForm(FlaskForm):
     birthdate = DateField(_l("Date of birth"), validators=[Optional()],
                           render_kw={"autocomplete": "bday"})
     locale = SelectField(_l("Preferred language"), choices=LOCALES, validators=[Optional()])
-    phone_number = StringField(
-        _l("Phone number"),
-        validators=[Optional(), Length(max=32), Regexp(
-            r"^\+?[0-9 .()-]{6,31}$", message=_l("Enter a phone number like +33 6 12 34 56 78."))],
-        render_kw={"autocomplete": "tel", "inputmode": "tel"},
-    )
+    # The phone number has its own page, behind a recent login (credentials_views).
     street_address = StringField(_l("Street address"), validators=[Optional(), Length(max=200)],
                                  render_kw={"autocomplete": "street-address"})
     postal_code = StringField(_l("Postal code"), validators=[Optional(), Length(max=20)],

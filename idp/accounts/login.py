@@ -6,14 +6,18 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 
+from idp.accounts import expiry
 from idp.accounts.models import BrowserSession, User
+from idp.accounts.networks import ip_prefix
 from idp.digests import digest
 from idp.extensions import db, utcnow
 from idp.oauth.backchannel import notify_logout
 
 ACR_PASSWORD = "urn:mobility-id:acr:password"
+# Password and a second factor (an authenticator code or a recovery code).
+ACR_MFA = "urn:mobility-id:acr:mfa"
 SESSION_KEY = "login"
 # Keys that survive a login: the pending authorization requests and the chosen language.
 KEPT_ON_LOGIN = ("interactions", "lang")
@@ -40,11 +44,18 @@ def _load_login() -> BrowserSession | None:
         db.select(BrowserSession).where(BrowserSession.key_hash == digest(key))
     )
     now = utcnow()
-    if login is None or login.expires_at <= now:
+    if login is not None and expiry.check_expired(login, now):
+        # A lapsed session ends like a logout: its platforms are told (decision in
+        # idp/accounts/expiry.py), and the row goes, so the key is worth nothing.
+        end_session(login, expiry.REASON)
+        db.session.commit()
+        login = None
+    if login is None:
         session.pop(SESSION_KEY, None)
         return None
     if now - login.last_seen_at > LAST_SEEN_GRANULARITY:
         login.last_seen_at = now
+        login.ip_prefix = ip_prefix(request.remote_addr) or login.ip_prefix
         db.session.commit()
     return login
 
@@ -71,11 +82,27 @@ def log_in(user: User, amr: list[str], acr: str, user_agent: str | None) -> Brow
         last_seen_at=now,
         expires_at=now + timedelta(seconds=lifetime),
         user_agent=(user_agent or "")[:255] or None,
+        ip_prefix=ip_prefix(request.remote_addr),
     )
     db.session.add(login)
     db.session.commit()
     session[SESSION_KEY] = key
     session.permanent = True
+    g.idp_login = login
+    return login
+
+
+def step_up(login: BrowserSession, amr: list[str], acr: str) -> BrowserSession:
+    """Raise the current session to a stronger authentication (a second factor, asked by a
+    platform). A new key is drawn, as at login, against session fixation; the ``sid``
+    stays, so the platforms already signed in are not logged out."""
+    key = secrets.token_urlsafe(32)
+    login.key_hash = digest(key)
+    login.amr = amr
+    login.acr = acr
+    login.auth_time = utcnow()
+    db.session.commit()
+    session[SESSION_KEY] = key
     g.idp_login = login
     return login
 

@@ -72,8 +72,12 @@ class BrowserSession(db.Model):  # type: ignore[name-defined,misc]
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     acr: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed for ``idp sessions prune``, which ends sessions past either limit.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    # The network the browser came from, IPv4 /24 or IPv6 /48: enough for the traveller
+    # to recognise a place, never the full address (data minimisation, GDPR 5.1.c).
+    ip_prefix: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="sessions")

@@ -1,6 +1,7 @@
 """Re-authentication before a sensitive change (OWASP ASVS 7.5.1): changing the email,
 the phone number, the password or the second factor needs a password typed within the
-last ``reauth_max_age`` seconds, even inside a valid session. Confirming is a real
+last ``reauth_max_age`` seconds, even inside a valid session; with two-step verification
+on, a code as well (from the app, or a recovery code). Confirming is a real
 authentication, so it moves the session's ``auth_time``."""
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import InputRequired, Length
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length, Optional
 
+from idp.accounts import mfa, throttle
 from idp.accounts.login import current_login
 from idp.accounts.models import BrowserSession
 from idp.accounts.passwords import verify_password
@@ -32,6 +34,13 @@ class ReauthForm(FlaskForm):
         _l("Your current password"),
         validators=[InputRequired(_l("Enter your password.")), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
+    )
+    # Shown and required only when two-step verification is on (see confirm_second_factor).
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=64)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false",
+                   "autocapitalize": "none"},
     )
 
 
@@ -65,12 +74,34 @@ def confirm() -> ResponseReturnValue:
     if login is None:
         return redirect(url_for("accounts.login", next=target))
     form = ReauthForm()
+    refusal = None
     if form.validate_on_submit():
-        if verify_password(login.user.password_hash, form.password.data or ""):
+        # The same run of failures as at login (throttle.py): a session is not a licence
+        # to guess the password.
+        refusal = throttle.refusal("password", login.user.email)
+        if refusal:
+            form.password.errors.append(refusal)
+        elif not verify_password(login.user.password_hash, form.password.data or ""):
+            throttle.record_failure("password", login.user.email)
+            form.password.errors.append(str(_l("This is not your current password.")))
+        elif confirm_second_factor(login, form):
+            throttle.record_success("password", login.user.email, notify=False)
             login.auth_time = utcnow()
             db.session.commit()
             return redirect(target)
-        form.password.errors.append(str(_l("This is not your current password.")))
-    return render_template("accounts/confirm.html", form=form, user=login.user), (
-        400 if form.errors else 200
-    )
+    return render_template("accounts/confirm.html", form=form, user=login.user,
+                           two_step=mfa.check_enabled(login.user)), (
+        429 if refusal else 400 if form.errors else 200)
+
+
+def confirm_second_factor(login: BrowserSession, form: ReauthForm) -> bool:
+    """True when the traveller has no second factor, or typed a right code for it; else
+    the field says what is wrong. Checked after the password, so a code is never used up
+    by someone who does not know it."""
+    if not mfa.check_enabled(login.user):
+        return True
+    if mfa.check_second_factor(login.user, form.code.data):
+        return True
+    form.code.errors.append(str(_l(
+        "Type the code your app shows now, or one of your recovery codes.")))
+    return False

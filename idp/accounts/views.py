@@ -6,11 +6,12 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import mobility
+from idp.accounts import mobility, notices, throttle
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
 from idp.accounts.models import User
 from idp.accounts.redirects import safe_next
+from idp.accounts.second_step import ask_second_step
 from idp.accounts.service import AccountError, authenticate, create_user
 from idp.extensions import db
 from idp.oauth import interactions
@@ -21,7 +22,7 @@ bp = Blueprint("accounts", __name__)
 
 PROFILE_FIELDS = (
     "given_name", "family_name", "nickname", "gender", "birthdate", "locale",
-    "phone_number", "street_address", "postal_code", "locality", "country",
+    "street_address", "postal_code", "locality", "country",
 )
 
 
@@ -48,17 +49,27 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if request.method == "GET" and request.args.get("login_hint"):
         form.email.data = request.args["login_hint"][:254]
+    refusal = None
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        # A throttled account is refused before its password is checked (throttle.py).
+        refusal = throttle.refusal("password", form.email.data)
+        user = None if refusal else authenticate(form.email.data, form.password.data)
         if user is not None:
+            throttle.record_success("password", form.email.data)
+            second_step = ask_second_step(user, interaction_id)
+            if second_step is not None:
+                return second_step
             log_in(user, ["pwd"], ACR_PASSWORD, request.user_agent.string)
             return after_login(interaction_id)
+        if refusal is None:
+            throttle.record_failure("password", form.email.data)
         # Same words whether the email is unknown or the password wrong: no enumeration.
-        form.form_errors.append(str(_l("The email address or the password is not right.")))
+        form.form_errors.append(
+            refusal or str(_l("The email address or the password is not right.")))
     status = 200 if request.method == "GET" or not form.errors and not form.form_errors else 400
     return render_template(
         "accounts/login.html", form=form, client=client, interaction=interaction_id
-    ), status
+    ), 429 if refusal else status
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -74,6 +85,7 @@ def signup() -> ResponseReturnValue:
             getattr(form, error.field).errors.append(error.message)
         else:
             log_in(user, ["pwd"], ACR_PASSWORD, request.user_agent.string)
+            notices.send_verification(user)  # email_verified stays False until followed
             flash(_l("Your Mobility ID account is ready."), "success")
             return after_login(interaction_id)
     status = 400 if form.errors else 200
@@ -129,8 +141,6 @@ def update_profile(user: User, form: ProfileForm) -> None:
         value = getattr(form, name).data
         if isinstance(value, str):
             value = value.strip() or None
-        if name == "phone_number" and value != user.phone_number:
-            user.phone_number_verified = False  # a new number is not verified
         setattr(user, name, value)
     db.session.commit()
 

@@ -3,7 +3,8 @@
 1. rebuild the request from its parameters (query, form, or a pending interaction);
 2. let Authlib validate client, redirect URI, response type, scope, PKCE, nonce, prompt;
 3. our extra checks (openid scope, request objects, response mode, max_age);
-4. send the traveller to login when there is no session, or a fresher one is asked for;
+4. send the traveller to login when there is no session, or a fresher one is asked for,
+   and to the second step when the platform asks for two-step verification (``acr``);
 5. ask the consent step: a page to show, or a decision;
 6. only a decision reaches Authlib's ``create_authorization_response``.
 
@@ -26,6 +27,7 @@ from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
 from idp.oauth import interactions
+from idp.oauth.acr import needs_step_up, requested_acr
 from idp.oauth.claims_request import keep_for_id_token, parse_claims_request
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
@@ -72,6 +74,9 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
         if needs_login(oauth_request, login, interaction):
             return send_to_login(grant, params, interaction)
         assert login is not None
+        if needs_step_up(requested_acr(oauth_request.payload.data,
+                                       oauth_request.claims_request), login):
+            return send_to_step_up(grant, params, login, interaction)
         context = build_context(oauth_request, grant, login, interaction)
         decision = None if "consent" in context.prompts else consent_step().decide(context)
         if decision is None:
@@ -142,6 +147,18 @@ def send_to_login(grant, params: Params, interaction: Interaction | None) -> Res
     return redirect(target)
 
 
+def send_to_step_up(grant, params: Params, login: BrowserSession,  # type: ignore[no-untyped-def]
+                    interaction: Interaction | None) -> Response:
+    """To the code page, which raises this session to two-step verification (or says how
+    to turn it on). With prompt=none nothing can be asked: login_required (3.1.2.6)."""
+    if "none" in prompts_of(grant.request):
+        raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+    interaction = interaction or interactions.save(params, grant.client.client_id)
+    interaction.user_id = login.user_id
+    interactions.update(interaction)
+    return redirect(url_for("second_step.code", interaction=interaction.id))
+
+
 def build_context(oauth_request, grant, login: BrowserSession,  # type: ignore[no-untyped-def]
                   interaction: Interaction | None) -> AuthorizationContext:
     return AuthorizationContext(
@@ -173,8 +190,10 @@ def ask_consent(grant, context: AuthorizationContext, params: Params,  # type: i
     )
 
 
-def complete(interaction_id: str, decision: Decision | None) -> ResponseReturnValue:
-    """Finish a pending interaction with the traveller's answer (None: they refused).
+def complete(interaction_id: str, decision: Decision | None,
+             error: OAuth2Error | None = None) -> ResponseReturnValue:
+    """Finish a pending interaction with the traveller's answer (None: they refused;
+    ``error``: what the platform is told instead of access_denied).
     The interaction is consumed: a replayed confirmation finds nothing."""
     interaction = interactions.get(interaction_id)
     login = current_login()
@@ -186,9 +205,12 @@ def complete(interaction_id: str, decision: Decision | None) -> ResponseReturnVa
     try:
         grant = oauth_server().get_consent_grant(request=oauth_request, end_user=login.user)
         validate_extras(oauth_request, grant.redirect_uri)
-    except OAuth2Error as error:
-        error.state = oauth_request.payload.state
-        return authorization_error(error, oauth_request)
+        if error is not None:
+            error.redirect_uri = grant.redirect_uri
+            raise error
+    except OAuth2Error as raised:
+        raised.state = oauth_request.payload.state
+        return authorization_error(raised, oauth_request)
     return issue(oauth_request, grant, login, decision)
 
 

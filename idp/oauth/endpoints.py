@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
+from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.introspection import INTROSPECTION_AUTH_METHODS
@@ -20,7 +21,6 @@ from idp.oauth.server import oauth_server
 from idp.settings import Settings
 
 bp = Blueprint("endpoints", __name__)
-ACR_VALUES = ["urn:mobility-id:acr:password"]
 
 
 @bp.route("/token", methods=["POST"])

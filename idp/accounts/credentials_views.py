@@ -1,0 +1,78 @@
+"""Changing the password and the phone number, behind a recent login (ASVS 7.5.1).
+
+Changing the password also asks for the current one (ASVS 2.1.6), ends the traveller's
+other sessions (their platforms are told by back-channel logout), voids outstanding reset
+links, and tells the owner by mail."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+
+from idp.accounts import notices, throttle
+from idp.accounts.credential_forms import ChangePasswordForm, PhoneForm, check_new_password
+from idp.accounts.links import Purpose, void_links
+from idp.accounts.login import current_login, end_sessions
+from idp.accounts.models import BrowserSession, User
+from idp.accounts.passwords import hash_password, verify_password
+from idp.accounts.reauth import recent_login_required
+from idp.extensions import db
+
+bp = Blueprint("credentials", __name__)
+
+
+def signed_in() -> tuple[BrowserSession, User]:
+    login = current_login()
+    assert login is not None  # recent_login_required let the request through
+    return login, login.user
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@recent_login_required
+def change_password() -> ResponseReturnValue:
+    login, user = signed_in()
+    form = ChangePasswordForm()
+    if form.validate_on_submit() and check_current_password(form, user) \
+            and check_new_password(form.password, user):
+        user.password_hash = hash_password(form.password.data or "")
+        void_links(user, Purpose.RESET_PASSWORD)
+        end_sessions(user, keep=login, reason="password_changed")
+        db.session.commit()
+        notices.notify_password_changed(user)
+        flash(_l("Your password is changed. Your other devices are logged out."), "success")
+        return redirect(url_for("accounts.profile"))
+    return render_template("accounts/change_password.html", form=form, user=user), (
+        400 if form.errors else 200
+    )
+
+
+def check_current_password(form: ChangePasswordForm, user: User) -> bool:
+    """The current password, throttled like a login: a session is no licence to guess."""
+    typed = form.current_password.data or ""
+    outcome = throttle.attempt("password", user.email,
+                               lambda: verify_password(user.password_hash, typed))
+    if outcome.ok:
+        return True
+    form.current_password.errors.append(
+        outcome.refusal or str(_l("This is not your current password.")))
+    return False
+
+
+@bp.route("/account/phone", methods=["GET", "POST"])
+@recent_login_required
+def change_phone() -> ResponseReturnValue:
+    _, user = signed_in()
+    form = PhoneForm(obj=user)
+    if form.validate_on_submit():
+        number = (form.phone_number.data or "").strip() or None
+        if number != user.phone_number:
+            user.phone_number = number
+            user.phone_number_verified = False  # a new number is not verified
+            db.session.commit()
+        flash(_l("Your phone number is saved.") if number else
+              _l("Your phone number is removed."), "success")
+        return redirect(url_for("accounts.profile"))
+    return render_template("accounts/change_phone.html", form=form, user=user), (
+        400 if form.errors else 200
+    )

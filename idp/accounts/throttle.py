@@ -1,0 +1,307 @@
+"""Resistance to guessing: how many sign-in attempts an account and a network may make.
+
+References: OWASP ASVS 4.0 2.2.1 (anti-automation: rate limiting, soft lockout, notify
+the owner) and NIST SP 800-63B 5.2.2 (rate limiting; prefer growing delays over hard
+lockout, which lets anyone lock a traveller out).
+
+The rules:
+
+- Per account, whatever the attempt (``password``, ``otp``, ``recovery``): the first
+  ``FREE_FAILURES`` failures cost nothing. Each further failure makes the account refuse
+  attempts for a delay that doubles from ``FIRST_DELAY`` up to ``MAX_DELAY``. During the
+  delay every attempt, even with the right secret, is refused without being checked (so
+  the refusal reveals nothing and costs no password hashing) and does not count. The
+  failures are forgotten after ``QUIET_PERIOD`` without any, or at a success.
+- NIST SP 800-63B 5.2.2 allows no more than 100 consecutive failures: at
+  ``LOCK_AFTER_FAILURES`` the account is locked (for ``STREAK_LIFETIME``) until its owner
+  signs in or resets the password by email, which proves who they are; they are told.
+- The account is keyed by an HMAC of the normalized email under the app's secret key,
+  whether or not an account has this address: an unknown address is throttled exactly
+  like a known one (no enumeration), and the storage (Redis) never holds an address.
+- ``password`` has its own counter; ``otp`` and ``recovery`` share one, the second
+  factor's: a guesser who knows the password must not get two budgets for the second step.
+- Per client network (an IPv4 address, an IPv6 /64): ``IP_LIMITS`` failed attempts
+  across all accounts (credential stuffing, password spraying), counted on the forms of
+  ``SIGN_IN_ENDPOINTS``; every request to ``EVERY_POST_ENDPOINTS`` counts (each may send
+  a mail). Refused with a friendly 429 page.
+- The client address is the socket's unless ``IDP_TRUSTED_PROXIES`` says how many
+  reverse proxies set X-Forwarded-For (``idp.create_app`` applies werkzeug's ProxyFix).
+- Notices (``idp.accounts.throttle_notices``): the owner of an existing account is told
+  once when a run of failures first reaches a delay, and when a sign-in succeeds after
+  ``NOTICE_AFTER_FAILURES`` or more failures.
+
+State lives in the limiter's storage (Redis when ``IDP_REDIS_URL`` is set, else this
+process's memory), one ``Limiter`` per app in ``app.extensions``. Nothing sleeps in the
+request thread: a refusal says how long to wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from flask import Flask, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask.wrappers import Response
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_limiter import Limiter, RateLimitExceeded
+from limits.storage import MemoryStorage, Storage
+
+from idp.accounts import throttle_notices
+from idp.accounts.service import normalize_email
+from idp.errors import is_api_request
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FREE_FAILURES = 5
+FIRST_DELAY = 30  # seconds; then 1 min, 2 min, 4 min...
+MAX_DELAY = 15 * 60
+QUIET_PERIOD = 24 * 3600  # failures are forgotten after a day without any
+STREAK_LIFETIME = 30 * 24 * 3600  # storage housekeeping; the quiet period resets first
+LOCK_AFTER_FAILURES = 100  # NIST SP 800-63B 5.2.2: at most 100 consecutive failures
+NOTICE_AFTER_FAILURES = 3  # a single typo is not worth a mail
+IP_LIMITS = ["30 per 5 minutes", "100 per hour"]
+KINDS = {"password": "password", "otp": "second-factor", "recovery": "second-factor"}
+# The forms whose failed posts count against the client's network.
+SIGN_IN_ENDPOINTS = {
+    "accounts.login", "reauth.confirm", "second_step.code", "second_step.recovery",
+    "credentials.change_password",
+}
+# Forms where every post counts, failed or not (their answer never says).
+EVERY_POST_ENDPOINTS = {"recovery.forgot"}
+PREFIX = "idp-throttle"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failure recorded: the run's length, and whether it just reached the first delay."""
+
+    failures: int
+    delay: int
+
+    @property
+    def starts_lock(self) -> bool:
+        return self.failures == FREE_FAILURES + 1
+
+    @property
+    def locks_account(self) -> bool:
+        return self.failures == LOCK_AFTER_FAILURES
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A throttled check: ``ok`` when the secret was right; ``refusal`` (HTTP 429) when it
+    was not even checked because the account must wait."""
+
+    ok: bool
+    refusal: str | None = None
+
+
+def init_app(app: Flask) -> None:
+    """One limiter per app: its storage holds both the per-network windows and the
+    per-account runs. Call after every sign-in blueprint is registered."""
+    redis_url = app.extensions["idp.settings"].redis_url
+    limiter = Limiter(
+        key_func=network_key,
+        application_limits=list(IP_LIMITS),
+        application_limits_exempt_when=is_not_an_attempt,
+        application_limits_deduct_when=counts_against_network,
+        strategy="moving-window",
+        storage_uri=redis_url or "memory://",
+        # If Redis is down, sign-in stays open; the accounts fall back to local memory.
+        swallow_errors=True,
+        headers_enabled=False,
+    )
+    limiter.init_app(app)
+    app.extensions["idp.throttle"] = limiter
+    app.extensions["idp.throttle.fallback"] = MemoryStorage()
+    app.register_error_handler(RateLimitExceeded, create_too_many_response)
+
+
+def network_key() -> str:
+    """The client's network: its IPv4 address, or the /64 of an IPv6 address, since one
+    subscriber usually holds a whole /64."""
+    address = request.remote_addr or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def is_not_an_attempt() -> bool:
+    if request.method != "POST":
+        return True
+    return request.endpoint not in SIGN_IN_ENDPOINTS | EVERY_POST_ENDPOINTS
+
+
+def counts_against_network(response: Response) -> bool:
+    """A failed attempt counts (wrong secret, bad form); a refusal by the account's delay
+    does not, as nothing was checked. On the mail-sending forms every post counts."""
+    if request.endpoint in EVERY_POST_ENDPOINTS:
+        return True
+    return 400 <= response.status_code < 500 and response.status_code != 429
+
+
+def create_too_many_response(error: RateLimitExceeded) -> ResponseReturnValue:
+    """The network made too many attempts: a page in the traveller's language."""
+    limit = limiter().current_limit
+    wait = max(1, int(limit.reset_at - time.time())) if limit else 60
+    headers = {"Retry-After": str(wait)}
+    if is_api_request():
+        return {"error": "too_many_requests"}, 429, headers
+    title = _l("Too many attempts")
+    message = ngettext(
+        "There were too many sign-in attempts from your network. "
+        "Try again in %(num)d minute.",
+        "There were too many sign-in attempts from your network. "
+        "Try again in %(num)d minutes.",
+        minutes(wait),
+    )
+    return render_template("error.html", title=title, message=message, code=429), 429, headers
+
+
+def limiter() -> Limiter:
+    found: Limiter = current_app.extensions["idp.throttle"]
+    return found
+
+
+def account_key(kind: str, email: str) -> str:
+    """A key for this address's run of ``kind`` failures: an HMAC, so the storage never
+    holds the address and nobody without the secret key can test one against it."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    mac = hmac.new(secret, normalize_email(email).encode(), hashlib.sha256).hexdigest()
+    return f"{PREFIX}:{KINDS[kind]}:{mac[:40]}"
+
+
+def retry_after(kind: str, email: str) -> int:
+    """Seconds this account must wait before a ``kind`` attempt is checked; 0: go ahead."""
+    key = account_key(kind, email)
+    return _guarded(lambda storage: _remaining(storage, key))
+
+
+def refusal(kind: str, email: str) -> str | None:
+    """The words refusing an attempt on this account now, or None if it may be checked.
+    The same for an unknown address as for a known one."""
+    wait = retry_after(kind, email)
+    if not wait:
+        return None
+    if wait > MAX_DELAY:
+        return str(_l("This account is locked after too many attempts. To open it again, "
+                      "reset your password with the link “Forgot your password?”."))
+    return ngettext(
+        "Too many attempts for this account. Try again in %(num)d minute.",
+        "Too many attempts for this account. Try again in %(num)d minutes.",
+        minutes(wait),
+    )
+
+
+def record_failure(kind: str, email: str) -> Failure:
+    """Count a failed ``kind`` attempt; past the free ones, start the next delay. The
+    owner is told when the run first reaches a delay (``throttle_notices``)."""
+    key = account_key(kind, email)
+    failure = _guarded(lambda storage: _count_failure(storage, key))
+    if failure.starts_lock:
+        throttle_notices.notify_attempts(email, second_factor=KINDS[kind] != "password")
+    elif failure.locks_account:
+        throttle_notices.notify_locked(email)
+    return failure
+
+
+def attempt(kind: str, email: str, check: Callable[[], bool], notify: bool = False) -> Outcome:
+    """Check a secret under the account's throttle: refused unchecked while the account
+    must wait; otherwise the failure or the success is recorded."""
+    refused = refusal(kind, email)
+    if refused:
+        return Outcome(False, refused)
+    if check():
+        record_success(kind, email, notify=notify)
+        return Outcome(True)
+    record_failure(kind, email)
+    return Outcome(False)
+
+
+def unlock(email: str) -> None:
+    """Forget every run of failures of this address: its owner proved who they are by
+    email (a password reset)."""
+    for kind in ("password", "otp"):
+        record_success(kind, email, notify=False)
+
+
+def record_success(kind: str, email: str, notify: bool = True) -> int:
+    """Forget the run of ``kind`` failures after a success; the number forgotten. After
+    several, the owner is told of this sign-in (``throttle_notices``), unless ``notify``
+    is false (a confirmation inside a session is not a new sign-in)."""
+    key = account_key(kind, email)
+    failures = _guarded(lambda storage: _forget(storage, key))
+    if notify and failures >= NOTICE_AFTER_FAILURES:
+        throttle_notices.notify_sign_in(email, failures)
+    return failures
+
+
+def delay_after(failures: int) -> int:
+    """The delay after the n-th failure of a run: 0 while free, then doubling, capped;
+    past the last allowed failure, the account is locked."""
+    if failures <= FREE_FAILURES:
+        return 0
+    if failures >= LOCK_AFTER_FAILURES:
+        return STREAK_LIFETIME
+    return int(min(FIRST_DELAY * 2 ** min(failures - FREE_FAILURES - 1, 20), MAX_DELAY))
+
+
+def minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
+
+
+def _remaining(storage: Storage, key: str) -> int:
+    if not storage.get(f"{key}:lock"):
+        return 0
+    return max(1, math.ceil(storage.get_expiry(f"{key}:lock") - time.time()))
+
+
+def _count_failure(storage: Storage, key: str) -> Failure:
+    # limits' storage offers atomic counters whose expiry is set when they are created;
+    # Flask-Limiter's decorators count requests in windows and cannot express a delay
+    # that doubles per failure, so the run is built on the storage directly: a counter of
+    # failures, a marker refreshed at each failure (the quiet period), and a lock key
+    # whose expiry is the end of the current delay.
+    if not storage.get(f"{key}:recent"):
+        storage.clear(f"{key}:failures")  # a quiet period has passed: a new run
+    storage.clear(f"{key}:recent")
+    storage.incr(f"{key}:recent", QUIET_PERIOD)
+    failures = storage.incr(f"{key}:failures", STREAK_LIFETIME)
+    delay = delay_after(failures)
+    if delay:
+        storage.clear(f"{key}:lock")
+        storage.incr(f"{key}:lock", delay)
+    return Failure(failures, delay)
+
+
+def _forget(storage: Storage, key: str) -> int:
+    failures = storage.get(f"{key}:failures") if storage.get(f"{key}:recent") else 0
+    for part in ("failures", "recent", "lock"):
+        storage.clear(f"{key}:{part}")
+    return failures
+
+
+def _guarded(action: Callable[[Storage], T]) -> T:
+    """Run ``action`` on the shared storage; if it is unreachable, on this process's
+    memory (still a throttle, per worker) rather than failing the sign-in."""
+    try:
+        return action(limiter().storage)
+    except Exception:  # noqa: BLE001 - whatever the storage raises (redis, network)
+        log.warning("throttle storage unreachable, using local memory")
+        return action(current_app.extensions["idp.throttle.fallback"])
