@@ -16,6 +16,7 @@ from wtforms.validators import InputRequired, Length
 from consent import audit, records
 from consent.models import current_by_client, history
 from consent.platforms import traveller
+from idp.accounts import mfa, throttle
 from idp.accounts.login import forget_login
 from idp.accounts.models import BrowserSession, User
 from idp.accounts.passwords import verify_password
@@ -55,12 +56,23 @@ def data_of(user: User) -> dict[str, Any]:
         "consents": [r.as_receipt() for r in history(user.id)],
         "sessions": [{"created_at": plain(s.created_at), "last_seen_at": plain(s.last_seen_at),
                       "expires_at": plain(s.expires_at), "device": s.user_agent,
-                      "methods": s.amr} for s in sessions],
+                      "network": s.ip_prefix, "methods": s.amr} for s in sessions],
+        "two_step_verification": two_step_of(user),
         "tokens": [{"platform": t.client_id, "scope": t.scope, "issued_at": plain(t.issued_at),
                     "expires_at": plain(t.expires_at), "revoked_at": plain(t.revoked_at),
                     "refreshable": t.refresh_token_hash is not None} for t in tokens],
         "history": list(audit.export(audit.subject_pseudonym(user))),
     }
+
+
+def two_step_of(user: User) -> dict[str, Any]:
+    """Whether two-step verification is on, since when, how many recovery codes are left:
+    never the secret or the codes."""
+    credential = mfa.query_credential(user)
+    enabled = credential is not None and credential.confirmed_at is not None
+    return {"enabled": enabled,
+            "enabled_at": plain(credential.confirmed_at) if enabled and credential else None,
+            "recovery_codes_left": mfa.count_recovery_codes(user) if enabled else 0}
 
 
 @bp.route("/export")
@@ -78,12 +90,16 @@ def delete() -> ResponseReturnValue:
     user = traveller()
     form = DeleteAccountForm()
     if form.validate_on_submit():
-        if verify_password(user.password_hash, form.password.data or ""):
+        typed = form.password.data or ""
+        # Throttled like a login: a session left open is no licence to guess.
+        outcome = throttle.attempt("password", user.email,
+                                   lambda: verify_password(user.password_hash, typed))
+        if outcome.ok:
             erase(user)
             forget_login()
             flash(_l("Your account is deleted. We kept no personal data."), "success")
             return redirect(url_for("accounts.home"))
-        form.password.errors.append(str(_l("This is not your password.")))
+        form.password.errors.append(outcome.refusal or str(_l("This is not your password.")))
     status = 400 if request.method == "POST" else 200
     return render_template("consent/delete.html", form=form, user=user), status
 

