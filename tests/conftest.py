@@ -138,3 +138,19 @@ def browser(client: FlaskClient) -> Browser:
 def logged_in(browser: Browser, user: factories.Traveller) -> Browser:
     browser.login(user.email, user.password)
     return browser
+
+
+@pytest.fixture
+def in_english(client: FlaskClient) -> None:
+    """Pages (and the mail they send) in English, whose words the tests read."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+@pytest.fixture
+def frozen(time_machine: Any) -> Any:
+    """The clock stopped a few seconds into a 30-second TOTP step, so that a test knows
+    which step each code belongs to; ``frozen.shift(seconds)`` moves it."""
+    from tests.totp import freeze_at_step_start
+
+    freeze_at_step_start(time_machine)
+    return time_machine

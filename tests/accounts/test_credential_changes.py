@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from flask import Flask
-from flask.testing import FlaskClient
 
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
@@ -21,10 +20,7 @@ from tests.mail import Mailbox, mailbox, smtp_server  # noqa: F401
 NEW_PASSWORD = "seven swans over the river bend"
 NEW_EMAIL = "umberto.rossi@example.net"
 
-
-@pytest.fixture(autouse=True)
-def english(client: FlaskClient) -> None:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+pytestmark = pytest.mark.usefixtures("in_english")
 
 
 def reload(user: Traveller) -> User:

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from flask import Flask
-from flask.testing import FlaskClient
 
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
@@ -21,11 +20,7 @@ from tests.tokens import redeem, userinfo, verify_id_token
 
 EMAIL = "nawel@example.org"
 
-
-@pytest.fixture(autouse=True)
-def english(client: FlaskClient) -> None:
-    """Pages and mail in English unless a test asks otherwise."""
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+pytestmark = pytest.mark.usefixtures("in_english")
 
 
 def sign_up(browser: Browser) -> None:

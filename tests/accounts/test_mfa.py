@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from flask.testing import FlaskClient
 from time_machine import TimeMachineFixture
 
 from idp.accounts.login import ACR_MFA, ACR_PASSWORD
@@ -14,19 +13,9 @@ from idp.accounts.models import BrowserSession
 from idp.extensions import db
 from tests.browser import Browser
 from tests.factories import Traveller
-from tests.totp import code_at, enrol, freeze_at_step_start, read_key, start_login
+from tests.totp import code_at, enrol, read_key, start_login
 
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine: TimeMachineFixture) -> TimeMachineFixture:
-    freeze_at_step_start(time_machine)
-    return time_machine
-
-
-@pytest.fixture(autouse=True)
-def english(client: FlaskClient) -> None:
-    """Pages in English, whose words the tests read."""
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+pytestmark = pytest.mark.usefixtures("frozen", "in_english")
 
 
 @pytest.fixture

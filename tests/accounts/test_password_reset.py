@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from idp.accounts.models import BrowserSession
@@ -23,10 +22,7 @@ from tests.tokens import issue_tokens, refresh
 
 NEW_PASSWORD = "seven swans over the river bend"
 
-
-@pytest.fixture(autouse=True)
-def english(client: FlaskClient) -> None:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+pytestmark = pytest.mark.usefixtures("in_english")
 
 
 def ask_reset(browser: Browser, email: str) -> TestResponse:

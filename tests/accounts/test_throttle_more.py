@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from time_machine import TimeMachineFixture
 
 from idp.accounts import throttle
@@ -15,21 +14,12 @@ from tests.accounts.test_throttle import WRONG, from_address, log_in
 from tests.browser import Browser
 from tests.factories import Traveller
 from tests.mail import Mailbox, mailbox, smtp_server  # noqa: F401
-from tests.totp import code_at, enrol, freeze_at_step_start, start_login
+from tests.totp import code_at, enrol, start_login
 
 FREE = throttle.FREE_FAILURES
 NEW_PASSWORD = "a brand new route along the river bank"
 
-
-@pytest.fixture(autouse=True)
-def english(client: FlaskClient) -> None:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-
-
-@pytest.fixture
-def frozen(time_machine: TimeMachineFixture) -> TimeMachineFixture:
-    freeze_at_step_start(time_machine)
-    return time_machine
+pytestmark = pytest.mark.usefixtures("in_english")
 
 
 @pytest.fixture

@@ -20,20 +20,11 @@ from idp.extensions import db
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, Traveller
 from tests.tokens import redeem, verify_id_token
-from tests.totp import RECOVERY_CODE, code_at, enrol, freeze_at_step_start, read_key
+from tests.totp import RECOVERY_CODE, code_at, enrol, read_key
 
 ESSENTIAL_MFA = json.dumps({"id_token": {"acr": {"essential": True, "values": [ACR_MFA]}}})
 
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine: TimeMachineFixture) -> TimeMachineFixture:
-    freeze_at_step_start(time_machine)
-    return time_machine
-
-
-@pytest.fixture(autouse=True)
-def english(client: FlaskClient) -> None:
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+pytestmark = pytest.mark.usefixtures("frozen", "in_english")
 
 
 @pytest.fixture
