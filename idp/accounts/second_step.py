@@ -164,6 +164,9 @@ def finish(step: SecondStep, amr: list[str]) -> Response:
     if step.login is not None:
         step_up(step.login, amr, ACR_MFA)
     else:
+        # Only now is this a sign-in: the password's run of failures ends, and its owner
+        # is told of a sign-in that followed several (never of a password alone).
+        throttle.record_success("password", step.user.email)
         log_in(step.user, amr, ACR_MFA, request.user_agent.string)
     if step.interaction_id:
         return redirect(url_for("oauth.resume", interaction_id=step.interaction_id))

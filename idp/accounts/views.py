@@ -55,10 +55,10 @@ def login() -> ResponseReturnValue:
         refusal = throttle.refusal("password", form.email.data)
         user = None if refusal else authenticate(form.email.data, form.password.data)
         if user is not None:
-            throttle.record_success("password", form.email.data)
             second_step = ask_second_step(user, interaction_id)
             if second_step is not None:
-                return second_step
+                return second_step  # the password's failures are forgotten after the code
+            throttle.record_success("password", form.email.data)
             log_in(user, ["pwd"], ACR_PASSWORD, request.user_agent.string)
             return after_login(interaction_id)
         if refusal is None:

@@ -107,3 +107,18 @@ def test_an_unknown_address_is_locked_alike(app: Flask, frozen: TimeMachineFixtu
     page = log_in(guesser, "nobody@example.org", WRONG)
 
     assert page.status_code == 429 and "This account is locked" in page.get_data(as_text=True)
+
+
+def test_a_right_password_without_the_code_is_no_sign_in_to_tell(
+    browser: Browser, user: Traveller, enrolled: str, mailbox: Mailbox
+) -> None:
+    browser.get("/login")
+    for _ in range(3):
+        browser.submit("/login", {"email": user.email, "password": WRONG})
+    url = start_login(browser, user.email, user.password)
+    assert mailbox.to(user.email) == []  # the password alone is not a sign-in
+
+    browser.submit(url, {"code": code_at(enrolled)}).close()
+
+    notice = mailbox.last(user.email)
+    assert "after 3 failed attempts" in Mailbox.body(notice)
