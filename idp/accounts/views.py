@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import mobility, notices, throttle
+from idp.accounts import mfa, mobility, notices, throttle
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
 from idp.accounts.models import User
@@ -114,7 +114,8 @@ def profile() -> ResponseReturnValue:
         update_profile(user, form)
         flash(_l("Your details are saved."), "success")
         return redirect(url_for("accounts.profile"))
-    return render_template("accounts/profile.html", form=form, user=user), (
+    return render_template("accounts/profile.html", form=form, user=user,
+                           two_step=mfa.check_enabled(user)), (
         400 if form.errors else 200
     )
 
