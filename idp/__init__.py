@@ -69,6 +69,7 @@ def configure(app: Flask, settings: Settings) -> None:
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         WTF_CSRF_TIME_LIMIT=3600,
         BABEL_DEFAULT_LOCALE="fr",
+        BABEL_DEFAULT_TIMEZONE=settings.timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
         TESTING=settings.env == "testing",
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENVIRONMENTS = ("development", "production", "testing")
 
@@ -70,6 +71,8 @@ class Settings:
     # Largest authorization request accepted, in bytes of its parameters.
     max_authorization_request: int = 2048
     languages: tuple[str, ...] = ("fr", "en")
+    # Times shown to travellers (sessions page, mail); stored times stay UTC.
+    timezone: str = "Europe/Paris"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,6 +106,7 @@ ENV_NAMES = {
     "smtp_url": "IDP_SMTP_URL",
     "mail_from": "IDP_MAIL_FROM",
     "redis_url": "IDP_REDIS_URL",
+    "timezone": "IDP_TIMEZONE",
     "trusted_proxies": "IDP_TRUSTED_PROXIES",
     "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
@@ -149,6 +153,7 @@ def load_settings(
     else:
         settings = _fill_development_secrets(settings, instance_path)
     validate_issuer(settings.issuer)
+    validate_timezone(settings.timezone)
     decode_key(settings.key_encryption_key)
     return settings
 
@@ -171,6 +176,14 @@ def validate_issuer(issuer: str) -> None:
         raise ConfigError("IDP_ISSUER must not have a query or a fragment.")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError("IDP_ISSUER must use https unless it is a loopback address.")
+
+
+def validate_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"IDP_TIMEZONE must be an IANA time zone such as Europe/Paris, "
+                          f"not {name!r}.") from exc
 
 
 def is_loopback(host: str) -> bool:

@@ -243,3 +243,9 @@ def test_the_idp_command_explains_a_missing_production_secret_in_one_line(
     assert lines[0].startswith("error: ")
     assert "IDP_SECRET_KEY" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "../etc/passwd", ""])
+def test_an_unknown_time_zone_refuses_to_start(tmp_path: Path, zone: str) -> None:
+    with pytest.raises(ConfigError, match="IDP_TIMEZONE"):
+        load_settings(tmp_path, environ={}, overrides={"timezone": zone})

@@ -8,6 +8,8 @@ the address."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import current_app, request, url_for
 from flask_babel import force_locale, get_locale
 
@@ -51,9 +53,15 @@ def notify_sign_in(email: str, failures: int) -> None:
         place = describe_place(ip_prefix(request.remote_addr))
     send_mail_later(
         user.email, "sign_in_after_failures", locale, name=user.given_name, issuer=issuer(),
-        failures=failures, when=utcnow().strftime("%Y-%m-%d %H:%M"), device=device,
+        failures=failures, when=local_time(), device=device,
         place=place,
     )
+
+
+def local_time() -> str:
+    """Now, in the deployment's time zone, with the zone named: "2030-05-06 11:00 CEST"."""
+    zone = ZoneInfo(current_app.extensions["idp.settings"].timezone)
+    return utcnow().astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def issuer() -> str:

@@ -5,7 +5,7 @@ used there by back-channel logout."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -240,3 +240,18 @@ def test_an_unreadable_geoip_database_stops_the_start(
     with pytest.raises(ConfigError, match="IDP_GEOIP_DATABASE"):
         create_app(settings=conftest.test_settings(database_url, geoip_database=str(path)),
                    config=conftest.TEST_CONFIG)
+
+
+def test_times_are_shown_in_the_deployments_time_zone(
+        app: Flask, client: FlaskClient, user: Traveller, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to(datetime(2030, 1, 15, 8, 30, tzinfo=UTC), tick=False)
+    phone = open_browser(app, "198.51.100.7", CHROME_ANDROID)
+    phone.login(user.email, user.password)
+    laptop = open_browser(app, "203.0.113.45", FIREFOX_WINDOWS)
+    laptop.login(user.email, user.password)
+
+    html = laptop.get("/account/sessions", headers={"Accept-Language": "en"}).get_data(
+        as_text=True)
+
+    assert "9:30:00" in html  # 08:30 UTC is 09:30 in Paris in January
+    assert 'datetime="2030-01-15T08:30:00+00:00"' in html  # machines read UTC

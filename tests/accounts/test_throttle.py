@@ -326,7 +326,8 @@ def test_a_sign_in_after_failures_is_told_to_the_owner(
 
     body = mailbox.body(mailbox.last(english.email))
     assert "after 3 failed attempts" in body
-    assert "2030-05-06 09:00" in body and "Firefox on Linux" in body
+    assert "2030-05-06 11:00 CEST" in body  # 09:00 UTC, told in Paris time
+    assert "Firefox on Linux" in body
     assert "203.0.113.x" in body and IP not in body and english.password not in body
 
 
