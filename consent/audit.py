@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from idp.accounts import events as account_events
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
@@ -37,9 +38,11 @@ DATA_EXPORTED = "data:exported"
 ACCOUNT_DELETED = "account:deleted"
 BACKCHANNEL_ATTEMPT = "backchannel:attempt"
 AUDIT_CHECKPOINT = "audit:checkpoint"  # written by prune only
+# Changes to how the traveller signs in or is reached (idp.accounts.events), one type each.
+ACCOUNT_EVENTS = tuple(f"account:{event}" for event in account_events.EVENTS)
 EVENT_TYPES = (CONSENT_GRANTED, CONSENT_SCOPE_ADDED, CONSENT_SCOPE_WITHDRAWN, CONSENT_REVOKED,
                CONSENT_EXPIRED, RECEIPT_ISSUED, DATA_EXPORTED, ACCOUNT_DELETED,
-               BACKCHANNEL_ATTEMPT, AUDIT_CHECKPOINT)
+               BACKCHANNEL_ATTEMPT, AUDIT_CHECKPOINT, *ACCOUNT_EVENTS)
 
 GENESIS = "0" * 64  # the prev_hash of the first event ever written
 HASH_MISMATCH = "hash mismatch"

@@ -1,5 +1,6 @@
-"""What consent hears from idp: each back-channel logout attempt enters the audit log,
-in the transaction that records the attempt (idp/signals.py)."""
+"""What consent hears from idp: each back-channel logout attempt, and each change to how
+a traveller signs in or is reached, enters the audit log in the transaction that makes
+it (idp/signals.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from flask import Flask
 
 from consent import audit
-from idp.signals import backchannel_attempted
+from idp.accounts.models import User
+from idp.signals import account_changed, backchannel_attempted
 
 
 def record_attempt(sender: Flask, *, message_id: int, client_id: str, subject: str | None,
@@ -20,5 +22,11 @@ def record_attempt(sender: Flask, *, message_id: int, client_id: str, subject: s
                        "status": status, "attempt": attempt, "at": at.isoformat()})
 
 
+def record_account_change(sender: Flask, *, user: User, event: str,
+                          data: dict[str, Any], **_: Any) -> None:
+    audit.record(f"account:{event}", user=user, data=data)
+
+
 def init_app(app: Flask) -> None:
     backchannel_attempted.connect(record_attempt, sender=app, weak=False)
+    account_changed.connect(record_account_change, sender=app, weak=False)

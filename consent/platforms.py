@@ -30,6 +30,15 @@ EVENT_LABELS = {
     "receipt:issued": _l("You downloaded a proof of agreement"),
     "data:exported": _l("You downloaded your data"),
     "backchannel:attempt": _l("A platform was told you left"),
+    "account:password_changed": _l("You changed your password"),
+    "account:password_reset": _l("You chose a new password with an emailed link"),
+    "account:email_changed": _l("You changed your email address"),
+    "account:email_verified": _l("You confirmed your email address"),
+    "account:phone_changed": _l("You changed your phone number"),
+    "account:two_step_enabled": _l("You turned on two-step verification"),
+    "account:two_step_disabled": _l("You turned off two-step verification"),
+    "account:recovery_codes_renewed": _l("You made new recovery codes"),
+    "account:sessions_ended": _l("You signed out other devices"),
 }
 
 

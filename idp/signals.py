@@ -20,6 +20,17 @@ connect to these signals; ``idp`` never imports them (shared/STYLE.md).
     It is sent inside the transaction that records the attempt, before its commit: a
     listener adds its rows to ``db.session`` and does not commit; they are committed
     together with the outcome, or not at all. The logout token itself is never passed.
+
+``account_changed``
+    Sent when the way a traveller signs in, or can be reached, changes, with the app as
+    sender and these keyword arguments:
+
+    - ``user`` (User): the traveller;
+    - ``event`` (str): one of ``idp.accounts.events.EVENTS`` (``"password_changed"``,
+      ``"two_step_enabled"``...);
+    - ``data`` (dict): a few plain, non-personal values (a reason, a count).
+
+    Sent before the change is committed: a listener's rows are committed with it.
 """
 
 from __future__ import annotations
@@ -29,3 +40,4 @@ from blinker import Namespace
 signals = Namespace()
 
 backchannel_attempted = signals.signal("backchannel-attempted")
+account_changed = signals.signal("account-changed")

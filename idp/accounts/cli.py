@@ -8,12 +8,16 @@ from typing import Any
 
 import click
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
+from idp.accounts import mfa
 from idp.accounts.service import AccountError, create_user, find_user
 from idp.cli import fail
 from idp.extensions import db, utcnow
+from idp.i18n import first_supported
+from idp.mail import send_mail
 
 
 @click.group(help="Manage travellers' accounts.")
@@ -112,3 +116,23 @@ def eligibility(email: str, scheme: str, eligible: bool, valid_until: Any,
     db.session.commit()
     click.echo(json.dumps({"email": user.email, **entry}) if as_json
                else f"{scheme}: {'eligible' if eligible else 'not eligible'} for {user.email}")
+
+
+@users.command("two-step-off")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def two_step_off(email: str, as_json: bool) -> None:
+    """Turn two-step verification off for a traveller who lost both the app and the
+    recovery codes, once you have checked who they are. They are told by mail."""
+    user = find_user(email)
+    if user is None:
+        fail(f"no traveller with email {email}")
+        return
+    if not mfa.check_enabled(user):
+        fail(f"two-step verification is not on for {user.email}")
+    mfa.delete_totp(user, by="operator")
+    send_mail(user.email, "two_step_off", first_supported(user.locale),
+              name=user.given_name, issuer=current_app.extensions["idp.settings"].issuer)
+    click.echo(json.dumps({"email": user.email, "two_step": False}) if as_json
+               else f"two-step verification turned off for {user.email}")

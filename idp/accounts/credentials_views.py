@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import notices, throttle
+from idp.accounts import events, notices, throttle
 from idp.accounts.credential_forms import ChangePasswordForm, PhoneForm, check_new_password
 from idp.accounts.links import Purpose, void_links
 from idp.accounts.login import current_login, end_sessions
@@ -37,7 +37,8 @@ def change_password() -> ResponseReturnValue:
             and check_new_password(form.password, user):
         user.password_hash = hash_password(form.password.data or "")
         void_links(user, Purpose.RESET_PASSWORD)
-        end_sessions(user, keep=login, reason="password_changed")
+        ended = end_sessions(user, keep=login, reason="password_changed")
+        events.announce(user, events.PASSWORD_CHANGED, sessions_ended=ended)
         db.session.commit()
         notices.notify_password_changed(user)
         flash(_l("Your password is changed. Your other devices are logged out."), "success")
@@ -69,6 +70,7 @@ def change_phone() -> ResponseReturnValue:
         if number != user.phone_number:
             user.phone_number = number
             user.phone_number_verified = False  # a new number is not verified
+            events.announce(user, events.PHONE_CHANGED, removed=number is None)
             db.session.commit()
         flash(_l("Your phone number is saved.") if number else
               _l("Your phone number is removed."), "success")

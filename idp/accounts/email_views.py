@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from idp.accounts import notices
+from idp.accounts import events, notices
 from idp.accounts.credential_forms import ChangeEmailForm
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.links import (
@@ -76,6 +76,7 @@ def verify(token: str) -> ResponseReturnValue:
         db.session.rollback()
         return link_problem_page(error, url_for("accounts.profile"))
     user.email_verified = True
+    events.announce(user, events.EMAIL_VERIFIED)
     db.session.commit()
     flash(_l("Thank you, your email address is confirmed."), "success")
     return redirect(url_for("accounts.profile"))
@@ -170,6 +171,7 @@ def move_address(user: User, new_email: str) -> bool:
     user.email_verified = True
     for purpose in Purpose:
         void_links(user, purpose)
+    events.announce(user, events.EMAIL_CHANGED)
     try:
         db.session.commit()
     except IntegrityError:  # another account took it between the check and the commit

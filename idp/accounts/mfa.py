@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import ForeignKey, LargeBinary, String, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.accounts import events
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
@@ -158,14 +159,17 @@ def confirm_totp(user: User, code: str | None) -> list[str] | None:
     credential = query_credential(user)
     assert credential is not None
     credential.confirmed_at = utcnow()
+    events.announce(user, events.TWO_STEP_ENABLED)
     return save_recovery_codes(user)
 
 
-def delete_totp(user: User) -> None:
+def delete_totp(user: User, by: str = "traveller") -> None:
     """Turn two-step verification off: the authenticator and recovery codes are forgotten.
-    Commits."""
+    ``by`` says who did it (the traveller, or the operator for one who lost both the
+    app and the codes). Commits."""
     db.session.execute(db.delete(TotpCredential).where(TotpCredential.user_id == user.id))
     db.session.execute(db.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    events.announce(user, events.TWO_STEP_DISABLED, by=by)
     db.session.commit()
 
 

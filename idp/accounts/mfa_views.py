@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from idp.accounts import mfa
+from idp.accounts import events, mfa
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import ACR_MFA, current_login, step_up
 from idp.accounts.mfa_forms import CodeForm
@@ -69,7 +69,8 @@ def regenerate() -> ResponseReturnValue:
         return redirect(url_for("mfa.enrol"))
     form = ConfirmForm()
     if form.validate_on_submit():
-        codes = mfa.save_recovery_codes(user)
+        events.announce(user, events.RECOVERY_CODES_RENEWED)
+        codes = mfa.save_recovery_codes(user)  # commits the event with the codes
         return render_template("accounts/mfa_recovery_codes.html", codes=codes, next=None)
     return render_template("accounts/mfa_regenerate.html", form=form)
 

@@ -16,7 +16,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import notices, throttle
+from idp.accounts import events, notices, throttle
 from idp.accounts.credential_forms import ForgotPasswordForm, ResetPasswordForm, check_new_password
 from idp.accounts.email_views import check_address, link_problem_page
 from idp.accounts.links import (
@@ -84,7 +84,8 @@ def reset_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
     user.email_verified = True
     void_links(user, Purpose.RESET_PASSWORD)
-    end_sessions(user, keep=None, reason="password_reset")
-    revoke_tokens(user.id)
+    ended = end_sessions(user, keep=None, reason="password_reset")
+    revoked = revoke_tokens(user.id)
+    events.announce(user, events.PASSWORD_RESET, sessions_ended=ended, tokens_revoked=revoked)
     db.session.commit()
     throttle.unlock(user.email)  # the owner proved who they are: a lock ends here

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import expiry, sessions_cli
+from idp.accounts import events, expiry, sessions_cli
 from idp.accounts.devices import device_name
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import current_login, end_session, end_sessions, log_out
@@ -84,6 +84,7 @@ def end(session_id: int) -> ResponseReturnValue:
         flash(_l("You are logged out."), "success")
         return redirect(url_for("accounts.login"))
     end_session(target, REASON)
+    events.announce(current.user, events.SESSIONS_ENDED, count=1)
     db.session.commit()
     flash(_l("Done. That session has ended."), "success")
     return redirect(url_for("sessions.index"))
@@ -92,7 +93,8 @@ def end(session_id: int) -> ResponseReturnValue:
 @bp.route("/end-others", methods=["POST"])
 def end_others() -> ResponseReturnValue:
     current = require_login()
-    end_sessions(current.user, keep=current, reason=REASON)
+    ended = end_sessions(current.user, keep=current, reason=REASON)
+    events.announce(current.user, events.SESSIONS_ENDED, count=ended)
     db.session.commit()
     flash(_l("Done. You are now signed in on this device only."), "success")
     return redirect(url_for("sessions.index"))
