@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from idp.accounts import mfa, throttle
 from idp.accounts.login import current_login
-from idp.accounts.models import BrowserSession
+from idp.accounts.models import BrowserSession, User
 from idp.accounts.passwords import verify_password
 from idp.accounts.redirects import safe_next
 from idp.extensions import db, utcnow
@@ -74,34 +74,41 @@ def confirm() -> ResponseReturnValue:
     if login is None:
         return redirect(url_for("accounts.login", next=target))
     form = ReauthForm()
+    two_step = mfa.check_enabled(login.user)
     refusal = None
     if form.validate_on_submit():
-        # The same run of failures as at login (throttle.py): a session is not a licence
-        # to guess the password.
-        refusal = throttle.refusal("password", login.user.email)
-        if refusal:
-            form.password.errors.append(refusal)
-        elif not verify_password(login.user.password_hash, form.password.data or ""):
-            throttle.record_failure("password", login.user.email)
-            form.password.errors.append(str(_l("This is not your current password.")))
-        elif confirm_second_factor(login, form):
-            throttle.record_success("password", login.user.email, notify=False)
+        # Throttled as at login (throttle.py): a session is no licence to guess the
+        # password, nor the code, which is checked only after a right password.
+        refusal = check_password(login.user, form)
+        if not form.errors and two_step:
+            refusal = check_second_factor(login.user, form)
+        if not form.errors:
             login.auth_time = utcnow()
             db.session.commit()
             return redirect(target)
     return render_template("accounts/confirm.html", form=form, user=login.user,
-                           two_step=mfa.check_enabled(login.user)), (
+                           two_step=two_step), (
         429 if refusal else 400 if form.errors else 200)
 
 
-def confirm_second_factor(login: BrowserSession, form: ReauthForm) -> bool:
-    """True when the traveller has no second factor, or typed a right code for it; else
-    the field says what is wrong. Checked after the password, so a code is never used up
-    by someone who does not know it."""
-    if not mfa.check_enabled(login.user):
-        return True
-    if mfa.check_second_factor(login.user, form.code.data):
-        return True
-    form.code.errors.append(str(_l(
-        "Type the code your app shows now, or one of your recovery codes.")))
-    return False
+def check_password(user: User, form: ReauthForm) -> str | None:
+    """None when the password is right (the field is left clean); else the refusal, if
+    the account must wait, with the field saying what is wrong."""
+    typed = form.password.data or ""
+    outcome = throttle.attempt("password", user.email,
+                               lambda: verify_password(user.password_hash, typed))
+    if not outcome.ok:
+        form.password.errors.append(
+            outcome.refusal or str(_l("This is not your current password.")))
+    return outcome.refusal
+
+
+def check_second_factor(user: User, form: ReauthForm) -> str | None:
+    """A code from the app or a recovery code, counted with the second step's failures
+    at login; as ``check_password``."""
+    outcome = throttle.attempt("otp", user.email,
+                               lambda: mfa.check_second_factor(user, form.code.data))
+    if not outcome.ok:
+        form.code.errors.append(outcome.refusal or str(_l(
+            "Type the code your app shows now, or one of your recovery codes.")))
+    return outcome.refusal

@@ -122,3 +122,21 @@ def test_a_right_password_without_the_code_is_no_sign_in_to_tell(
 
     notice = mailbox.last(user.email)
     assert "after 3 failed attempts" in Mailbox.body(notice)
+
+
+def test_wrong_codes_at_re_authentication_count_with_the_second_step(
+    logged_in: Browser, user: Traveller, frozen: TimeMachineFixture
+) -> None:
+    key, _ = enrol(logged_in)
+    frozen.shift(301)  # the confirmation is old: changes ask for it again
+    logged_in.get("/account/confirm")
+    for _ in range(FREE + 1):
+        page = logged_in.submit("/account/confirm",
+                                {"password": user.password, "code": "000000"})
+        assert page.status_code == 400
+
+    refused = logged_in.submit("/account/confirm",
+                               {"password": user.password, "code": code_at(key)})
+
+    assert refused.status_code == 429
+    assert "Too many attempts for this account." in refused.get_data(as_text=True)
