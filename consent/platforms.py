@@ -3,7 +3,7 @@ did, and a Revoke button that takes no more steps than Allow did (GDPR Art. 7(3)
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
@@ -12,7 +12,7 @@ from consent.models import current_by_client, history, latest
 from consent.receipts import sign_receipt
 from consent.scopes import describe
 from idp.accounts.forms import ConfirmForm
-from idp.accounts.login import current_user
+from idp.accounts.login import require_login
 from idp.accounts.models import User
 from idp.extensions import db
 from idp.oauth.backchannel import notify_logout
@@ -43,10 +43,7 @@ EVENT_LABELS = {
 
 
 def traveller() -> User:
-    user = current_user()
-    if user is None:
-        abort(redirect(url_for("accounts.login", next=request.path)))
-    return user
+    return require_login().user
 
 
 @bp.route("")

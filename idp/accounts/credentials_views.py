@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 from idp.accounts import events, notices, throttle
 from idp.accounts.credential_forms import ChangePasswordForm, PhoneForm, check_new_password
 from idp.accounts.links import Purpose, void_links
-from idp.accounts.login import current_login, end_sessions
-from idp.accounts.models import BrowserSession, User
+from idp.accounts.login import end_sessions, require_login
+from idp.accounts.models import User
 from idp.accounts.passwords import hash_password, verify_password
 from idp.accounts.reauth import recent_login_required
 from idp.extensions import db
@@ -22,16 +22,11 @@ from idp.extensions import db
 bp = Blueprint("credentials", __name__)
 
 
-def signed_in() -> tuple[BrowserSession, User]:
-    login = current_login()
-    assert login is not None  # recent_login_required let the request through
-    return login, login.user
-
-
 @bp.route("/account/password", methods=["GET", "POST"])
 @recent_login_required
 def change_password() -> ResponseReturnValue:
-    login, user = signed_in()
+    login = require_login()
+    user = login.user
     form = ChangePasswordForm()
     if form.validate_on_submit() and check_current_password(form, user) \
             and check_new_password(form.password, user):
@@ -63,7 +58,7 @@ def check_current_password(form: ChangePasswordForm, user: User) -> bool:
 @bp.route("/account/phone", methods=["GET", "POST"])
 @recent_login_required
 def change_phone() -> ResponseReturnValue:
-    _, user = signed_in()
+    user = require_login().user
     form = PhoneForm(obj=user)
     if form.validate_on_submit():
         number = (form.phone_number.data or "").strip() or None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, request, session
+from flask import abort, current_app, g, redirect, request, session, url_for
 
 from idp.accounts import expiry
 from idp.accounts.models import BrowserSession, User
@@ -28,6 +28,15 @@ def current_login() -> BrowserSession | None:
     if "idp_login" not in g:
         g.idp_login = _load_login()
     login: BrowserSession | None = g.idp_login
+    return login
+
+
+def require_login() -> BrowserSession:
+    """The current session; a visitor without one is sent to login, and back here after
+    (the request ends with that redirect)."""
+    login = current_login()
+    if login is None:
+        abort(redirect(url_for("accounts.login", next=request.path)))
     return login
 
 

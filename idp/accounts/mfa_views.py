@@ -12,9 +12,8 @@ from markupsafe import Markup
 
 from idp.accounts import events, mfa
 from idp.accounts.forms import ConfirmForm
-from idp.accounts.login import ACR_MFA, current_login, step_up
+from idp.accounts.login import ACR_MFA, require_login, step_up
 from idp.accounts.mfa_forms import CodeForm
-from idp.accounts.models import User
 from idp.accounts.reauth import recent_login_required
 from idp.accounts.redirects import safe_next
 
@@ -29,7 +28,7 @@ AMR_OTP = ["pwd", "otp", "mfa"]
 def enrol() -> ResponseReturnValue:
     """Set up an authenticator app: scan the QR code (or type the key), then type a code
     to prove it works. Once on, the page says so and offers the other actions."""
-    user = current_user_of_recent_login()
+    user = require_login().user
     if mfa.check_enabled(user):
         return render_template("accounts/mfa_manage.html", user=user,
                                remaining=mfa.count_recovery_codes(user))
@@ -52,9 +51,7 @@ def show_enabled(codes: list[str]) -> ResponseReturnValue:
     """Two-step verification is on. The code just typed proves the second factor, so
     the current session counts as such from now on: a platform waiting for it at the
     end of ``next`` needs no other code (the same one would be refused as a replay)."""
-    login = current_login()
-    assert login is not None
-    step_up(login, AMR_OTP, ACR_MFA)
+    step_up(require_login(), AMR_OTP, ACR_MFA)
     flash(_l("Two-step verification is on."), "success")
     return render_template("accounts/mfa_recovery_codes.html", codes=codes,
                            next=safe_next(request.args.get("next")))
@@ -64,7 +61,7 @@ def show_enabled(codes: list[str]) -> ResponseReturnValue:
 @recent_login_required
 def regenerate() -> ResponseReturnValue:
     """Make new recovery codes; the old ones stop working."""
-    user = current_user_of_recent_login()
+    user = require_login().user
     if not mfa.check_enabled(user):
         return redirect(url_for("mfa.enrol"))
     form = ConfirmForm()
@@ -79,7 +76,7 @@ def regenerate() -> ResponseReturnValue:
 @recent_login_required
 def disable() -> ResponseReturnValue:
     """Turn two-step verification off, after a confirmation."""
-    user = current_user_of_recent_login()
+    user = require_login().user
     if not mfa.check_enabled(user):
         return redirect(url_for("mfa.enrol"))
     form = ConfirmForm()
@@ -89,12 +86,6 @@ def disable() -> ResponseReturnValue:
               "success")
         return redirect(url_for("accounts.profile"))
     return render_template("accounts/mfa_disable.html", form=form)
-
-
-def current_user_of_recent_login() -> User:
-    login = current_login()
-    assert login is not None  # recent_login_required sent anyone else away
-    return login.user
 
 
 def group(secret: str) -> str:

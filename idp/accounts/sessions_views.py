@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from idp.accounts import events, expiry, sessions_cli
 from idp.accounts.devices import device_name
 from idp.accounts.forms import ConfirmForm
-from idp.accounts.login import current_login, end_session, end_sessions, log_out
+from idp.accounts.login import end_session, end_sessions, log_out, require_login
 from idp.accounts.models import BrowserSession
 from idp.accounts.networks import describe_place, open_geoip
 from idp.extensions import db, utcnow
@@ -39,13 +39,6 @@ class SessionRow:
     signed_in_at: datetime
     last_seen_at: datetime
     current: bool
-
-
-def require_login() -> BrowserSession:
-    login = current_login()
-    if login is None:
-        abort(redirect(url_for("accounts.login", next=request.path)))
-    return login
 
 
 def query_active(user_id: int) -> list[BrowserSession]:
