@@ -6,11 +6,12 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint install install-test translations translations-update browser clean
+.PHONY: run test lint install install-test translations translations-update browser clean \
+	audit audit-refresh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
@@ -62,6 +63,19 @@ lint: install-test
 
 test: install-test lint
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+# Known vulnerabilities in every installed package, without the internet: pip-audit asks
+# a local OSV service (tests/osv_local.py) over the advisories in $(AUDIT_DB), which
+# `make audit-refresh` renews where the network reaches them (README, Security).
+AUDIT_DB ?= instance/advisories
+AUDIT_URL ?= https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip
+audit: install-test
+	$(BIN)/python -m tests.osv_local --db $(AUDIT_DB) -- \
+		$(BIN)/pip-audit --skip-editable --progress-spinner off --desc on
+
+audit-refresh:
+	mkdir -p $(AUDIT_DB)
+	curl -fsSL -o $(AUDIT_DB)/PyPI.zip.part $(AUDIT_URL) && mv $(AUDIT_DB)/PyPI.zip.part $(AUDIT_DB)/PyPI.zip
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .coverage
