@@ -215,33 +215,6 @@ def test_successful_sign_ins_do_not_use_up_the_network_limit(
     assert statuses == {302}
 
 
-@pytest.fixture
-def proxied_app(app: Flask, database_url: str) -> Iterator[Flask]:
-    """The provider behind one reverse proxy (IDP_TRUSTED_PROXIES=1)."""
-    behind = create_app(settings=conftest.test_settings(database_url, trusted_proxies=1),
-                        config=TEST_CONFIG)
-    yield behind
-    with behind.app_context():
-        db.engine.dispose()
-
-
-@pytest.mark.parametrize(("proxies", "other_client_status"), [(0, 429), (1, 400)])
-def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
-    request: pytest.FixtureRequest, database_url: str, proxies: int, other_client_status: int,
-    clock: time_machine.Coordinates,
-) -> None:
-    target = request.getfixturevalue("proxied_app" if proxies else "app")
-    proxy = from_address(target, "10.0.0.1")
-    for n in range(NETWORK_LIMIT):
-        log_in(proxy, f"victim{n}@example.org", WRONG, **{"X-Forwarded-For": IP})
-
-    same = log_in(proxy, UNKNOWN, WRONG, **{"X-Forwarded-For": IP})
-    forged = log_in(proxy, UNKNOWN, WRONG, **{"X-Forwarded-For": OTHER_IP})
-
-    assert same.status_code == 429
-    assert forged.status_code == other_client_status
-
-
 def test_an_ipv6_client_is_counted_by_its_64(
     app: Flask, clock: time_machine.Coordinates
 ) -> None:
