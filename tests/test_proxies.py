@@ -4,12 +4,14 @@ per-network throttle by writing a new address in the header at each request."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import time_machine
 from flask import Flask, request
 
@@ -18,6 +20,8 @@ from idp.extensions import db
 from idp.settings import ConfigError, load_settings
 from tests import conftest
 from tests.accounts.test_throttle import IP, NETWORK_LIMIT, OTHER_IP, WRONG, from_address, log_in
+from tests.browser import csrf_token
+from tests.live import HOST, serve
 
 Factory = Callable[..., Flask]
 VICTIM = "victim0@example.org"
@@ -56,6 +60,40 @@ def guess_with_rotating_header(provider: Flask, peer: str) -> list[int]:
     return [log_in(client, f"victim{n}@example.org", WRONG,
                    **{"X-Forwarded-For": f"192.0.2.{n + 1}"}).status_code
             for n in range(NETWORK_LIMIT)]
+
+
+@pytest.fixture
+def gunicorn_reached_directly(app: Flask, database_url: str) -> Iterator[str]:
+    """The provider over real HTTP, told its proxy is elsewhere (192.0.2.1): the tests
+    reach it directly, as a client would through a port left open."""
+    with socket.create_server((HOST, 0)) as sock:
+        url = f"http://{HOST}:{sock.getsockname()[1]}"
+        provider = create_app(settings=conftest.test_settings(
+            database_url, issuer=url, trusted_proxies=1, trusted_proxy_addresses="192.0.2.1"))
+        server, thread = serve(provider, sock)
+    yield url
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+    with provider.app_context():
+        db.engine.dispose()
+
+
+def test_over_real_http_a_forged_x_forwarded_for_does_not_dodge_the_limit(
+    gunicorn_reached_directly: str,
+) -> None:
+    login = f"{gunicorn_reached_directly}/login"
+    statuses = []
+    with requests.Session() as session:
+        for n in range(NETWORK_LIMIT + 1):
+            token = csrf_token(session.get(login).text)
+            statuses.append(session.post(login, headers={
+                "X-Forwarded-For": f"192.0.2.{n + 10}", "Referer": login,
+            }, data={"csrf_token": token, "email": f"victim{n % NETWORK_LIMIT}@example.org",
+                     "password": WRONG}, allow_redirects=False).status_code)
+
+    assert statuses[:NETWORK_LIMIT] == [400] * NETWORK_LIMIT
+    assert statuses[-1] == 429  # victim0 failed from this network before it went over
 
 
 def test_a_direct_client_rotating_x_forwarded_for_still_hits_the_limit(
