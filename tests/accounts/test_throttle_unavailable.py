@@ -9,9 +9,12 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+import redis
 from flask import Flask
+from limits.errors import StorageError
 
 from idp import create_app
+from idp.accounts.throttle_refusals import create_unavailable_response
 from idp.extensions import db
 from tests import conftest
 from tests.accounts.test_throttle import from_address, log_in
@@ -95,3 +98,14 @@ def test_each_refusal_is_logged_once_by_its_class(
         assert "ConnectionError" in message
         assert str(closed_port) not in message and user.email not in message
         assert record.exc_info is None
+
+
+def test_platforms_paths_get_json(production: Flask) -> None:
+    # No API endpoint checks a secret under the throttle today; the answer is ready for
+    # the day one does (a redis error wrapped by limits, as the storage raises it).
+    error = StorageError(redis.ConnectionError("Error 111 connecting to 127.0.0.1"))
+    with production.test_request_context("/token", method="POST"):
+        body, status, headers = create_unavailable_response(error)  # type: ignore[misc]
+
+    assert (body, status, headers) == (
+        {"error": "temporarily_unavailable"}, 503, {"Retry-After": "60"})
