@@ -141,3 +141,10 @@ def test_a_mark_belongs_to_one_network(app: Flask, address: str) -> None:
 
     assert key(IP) != key(address)
     assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff::9")  # one /64, one network
+
+
+def test_every_throttled_form_named_exists(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()
+                 if "POST" in (rule.methods or ())}
+
+    assert endpoints >= throttle.SIGN_IN_ENDPOINTS | throttle.EVERY_POST_ENDPOINTS
