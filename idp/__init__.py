@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import errors, i18n, keys, outbox, security
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
+from idp.proxies import TrustedProxyFix, parse_networks
 from idp.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent
@@ -77,10 +77,12 @@ def configure(app: Flask, settings: Settings) -> None:
 
 def trust_proxies(app: Flask, settings: Settings) -> None:
     """Believe the X-Forwarded-For and -Proto of our own ``trusted_proxies`` reverse
-    proxies, and only theirs: a client could forge the header to dodge throttling."""
+    proxies, and only when the request comes from one of their addresses
+    (``trusted_proxy_addresses``): a client could forge the header to dodge throttling."""
     if settings.trusted_proxies > 0:
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+        networks = parse_networks(settings.trusted_proxy_addresses)
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, networks, settings.trusted_proxies)
 
 
 def setup_extensions(app: Flask) -> None:

@@ -53,6 +53,10 @@ class Settings:
     # How many reverse proxies (nginx...) stand in front and set X-Forwarded-For: the
     # client address used for throttling is the one they saw. 0: never trust the header.
     trusted_proxies: int = 0
+    # Their addresses (comma-separated addresses or CIDR networks): the headers are
+    # believed only from a request whose peer is one of them. Loopback by default, where
+    # a proxy on the same machine (nginx, Caddy) forwards to gunicorn.
+    trusted_proxy_addresses: str = "127.0.0.1/32,::1/128"
     # A MaxMind-format city or country database (.mmdb) to name the approximate place of
     # each session on the account page; empty: the network prefix is shown instead.
     geoip_database: str = ""
@@ -108,6 +112,7 @@ ENV_NAMES = {
     "redis_url": "IDP_REDIS_URL",
     "timezone": "IDP_TIMEZONE",
     "trusted_proxies": "IDP_TRUSTED_PROXIES",
+    "trusted_proxy_addresses": "IDP_TRUSTED_PROXY_ADDRESSES",
     "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",

@@ -20,47 +20,45 @@ The rules:
   like a known one (no enumeration), and the storage (Redis) never holds an address.
 - ``password`` has its own counter; ``otp`` and ``recovery`` share one, the second
   factor's: a guesser who knows the password must not get two budgets for the second step.
-- Per client network (an IPv4 address, an IPv6 /64): ``IP_LIMITS`` failed attempts
-  across all accounts (credential stuffing, password spraying), counted on the forms of
-  ``SIGN_IN_ENDPOINTS``; every request to ``EVERY_POST_ENDPOINTS`` counts (each may send
-  a mail). Refused with a friendly 429 page.
-- The client address is the socket's unless ``IDP_TRUSTED_PROXIES`` says how many
-  reverse proxies set X-Forwarded-For (``idp.create_app`` applies werkzeug's ProxyFix).
+- Per client network (an IPv4 address, an IPv6 /64): ``IP_LIMITS`` failed checks of a
+  secret across all accounts (credential stuffing, password spraying) on the forms of
+  ``SIGN_IN_ENDPOINTS``. Over the limit, only the accounts that already failed from this
+  network are refused, so that an office full of travellers is not shut out by one
+  guesser (``idp.accounts.throttle_network``). Every request to ``EVERY_POST_ENDPOINTS``
+  counts in a plain per-network limit (each may send a mail; none checks a secret).
+  Refused with a friendly 429 page.
+- The client address is the socket's unless the request comes from one of the operator's
+  proxies (``IDP_TRUSTED_PROXIES``, ``IDP_TRUSTED_PROXY_ADDRESSES``, ``idp.proxies``).
 - Notices (``idp.accounts.throttle_notices``): the owner of an existing account is told
   once when a run of failures first reaches a delay, and when a sign-in succeeds after
   ``NOTICE_AFTER_FAILURES`` or more failures.
 
 State lives in the limiter's storage (Redis when ``IDP_REDIS_URL`` is set, else this
-process's memory), one ``Limiter`` per app in ``app.extensions``. Nothing sleeps in the
-request thread: a refusal says how long to wait.
+process's memory), one ``Limiter`` per app in ``app.extensions``. When Redis cannot be
+reached, these forms answer 503 (``idp.accounts.throttle_refusals``): no attempt goes
+uncounted. Nothing sleeps in the request thread: a refusal says how long to wait.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
-from flask import Flask, current_app, render_template, request
-from flask.typing import ResponseReturnValue
-from flask.wrappers import Response
+from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from flask_limiter import Limiter, RateLimitExceeded
-from limits.storage import MemoryStorage, Storage
+from flask_limiter import Limiter
+from limits.storage import Storage
 
-from idp.accounts import throttle_notices
+from idp.accounts import throttle_network, throttle_notices, throttle_refusals
 from idp.accounts.service import normalize_email
-from idp.errors import is_api_request
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
+from idp.accounts.throttle_network import IP_LIMITS
+from idp.accounts.throttle_refusals import minutes
 
 FREE_FAILURES = 5
 FIRST_DELAY = 30  # seconds; then 1 min, 2 min, 4 min...
@@ -69,14 +67,14 @@ QUIET_PERIOD = 24 * 3600  # failures are forgotten after a day without any
 STREAK_LIFETIME = 30 * 24 * 3600  # storage housekeeping; the quiet period resets first
 LOCK_AFTER_FAILURES = 100  # NIST SP 800-63B 5.2.2: at most 100 consecutive failures
 NOTICE_AFTER_FAILURES = 3  # a single typo is not worth a mail
-IP_LIMITS = ["30 per 5 minutes", "100 per hour"]
 KINDS = {"password": "password", "otp": "second-factor", "recovery": "second-factor"}
-# The forms whose failed posts count against the client's network.
+# The forms that check a secret through ``attempt``/``refusal``: each failure there
+# counts for the account and against the client's network (``throttle_network``).
 SIGN_IN_ENDPOINTS = {
     "accounts.login", "reauth.confirm", "second_step.code", "second_step.recovery",
     "credentials.change_password", "rights.delete",
 }
-# Forms where every post counts, failed or not (their answer never says).
+# Forms where every post counts, failed or not (their answer never says): a plain limit.
 EVERY_POST_ENDPOINTS = {"recovery.forgot"}
 PREFIX = "idp-throttle"
 
@@ -107,79 +105,39 @@ class Outcome:
 
 
 def init_app(app: Flask) -> None:
-    """One limiter per app: its storage holds both the per-network windows and the
-    per-account runs. Call after every sign-in blueprint is registered."""
+    """One limiter per app: its storage holds the per-network windows and the per-account
+    runs; its own windows limit the mail-sending forms. Call after every sign-in
+    blueprint is registered."""
     redis_url = app.extensions["idp.settings"].redis_url
     limiter = Limiter(
-        key_func=network_key,
+        key_func=throttle_network.network_id,
         application_limits=list(IP_LIMITS),
-        application_limits_exempt_when=is_not_an_attempt,
-        application_limits_deduct_when=counts_against_network,
         strategy="moving-window",
         storage_uri=redis_url or "memory://",
-        # If Redis is down, sign-in stays open; the accounts fall back to local memory.
-        swallow_errors=True,
+        storage_options=storage_options(redis_url),
+        # Redis unreachable: a 503 (throttle_refusals), never an uncounted attempt.
+        swallow_errors=False,
         headers_enabled=False,
     )
     # Every other request leaves the limiter at its first check (about 0.15 ms saved
-    # per request, measured on discovery).
-    limiter.request_filter(is_not_an_attempt)
+    # per request, measured on discovery); the sign-in forms are limited per account
+    # and network (throttle_network), not by the limiter's plain windows.
+    limiter.request_filter(is_not_a_mail_post)
     limiter.init_app(app)
     app.extensions["idp.throttle"] = limiter
-    app.extensions["idp.throttle.fallback"] = MemoryStorage()
-    app.register_error_handler(RateLimitExceeded, create_too_many_response)
+    throttle_refusals.init_app(app)
 
 
-def network_key() -> str:
-    """The client's network: its IPv4 address, or the /64 of an IPv6 address, since one
-    subscriber usually holds a whole /64."""
-    address = request.remote_addr or ""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return "unknown"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+def storage_options(redis_url: str) -> dict[str, Any]:
+    """Redis errors raised as limits' ``StorageError`` whatever the operation; short
+    timeouts, so that an unreachable server means a quick 503, not a hung worker."""
+    if not redis_url:
+        return {}
+    return {"wrap_exceptions": True, "socket_connect_timeout": 2, "socket_timeout": 2}
 
 
-def is_not_an_attempt() -> bool:
-    if request.method != "POST":
-        return True
-    return request.endpoint not in SIGN_IN_ENDPOINTS | EVERY_POST_ENDPOINTS
-
-
-def counts_against_network(response: Response) -> bool:
-    """A failed attempt counts (wrong secret, bad form); a refusal by the account's delay
-    does not, as nothing was checked. On the mail-sending forms every post counts."""
-    if request.endpoint in EVERY_POST_ENDPOINTS:
-        return True
-    return 400 <= response.status_code < 500 and response.status_code != 429
-
-
-def create_too_many_response(error: RateLimitExceeded) -> ResponseReturnValue:
-    """The network made too many attempts: a page in the traveller's language."""
-    limit = limiter().current_limit
-    wait = max(1, int(limit.reset_at - time.time())) if limit else 60
-    headers = {"Retry-After": str(wait)}
-    if is_api_request():
-        return {"error": "too_many_requests"}, 429, headers
-    title = _l("Too many attempts")
-    message = ngettext(
-        "There were too many sign-in attempts from your network. "
-        "Try again in %(num)d minute.",
-        "There were too many sign-in attempts from your network. "
-        "Try again in %(num)d minutes.",
-        minutes(wait),
-    )
-    return render_template("error.html", title=title, message=message, code=429), 429, headers
-
-
-def limiter() -> Limiter:
-    found: Limiter = current_app.extensions["idp.throttle"]
-    return found
+def is_not_a_mail_post() -> bool:
+    return request.method != "POST" or request.endpoint not in EVERY_POST_ENDPOINTS
 
 
 def account_key(kind: str, email: str) -> str:
@@ -192,15 +150,16 @@ def account_key(kind: str, email: str) -> str:
 
 def retry_after(kind: str, email: str) -> int:
     """Seconds this account must wait before a ``kind`` attempt is checked; 0: go ahead."""
-    key = account_key(kind, email)
-    return _guarded(lambda storage: _remaining(storage, key))
+    return _remaining(throttle_refusals.storage(), account_key(kind, email))
 
 
 def refusal(kind: str, email: str) -> str | None:
     """The words refusing an attempt on this account now, or None if it may be checked.
-    The same for an unknown address as for a known one."""
+    The same for an unknown address as for a known one. Raises ``NetworkRefused`` when
+    this network is over its limit and this account already failed from it."""
     wait = retry_after(kind, email)
     if not wait:
+        throttle_network.validate_network(KINDS[kind], email)
         return None
     if wait > MAX_DELAY:
         return str(_l("This account is locked after too many attempts. To open it again, "
@@ -215,8 +174,8 @@ def refusal(kind: str, email: str) -> str | None:
 def record_failure(kind: str, email: str) -> Failure:
     """Count a failed ``kind`` attempt; past the free ones, start the next delay. The
     owner is told when the run first reaches a delay (``throttle_notices``)."""
-    key = account_key(kind, email)
-    failure = _guarded(lambda storage: _count_failure(storage, key))
+    failure = _count_failure(throttle_refusals.storage(), account_key(kind, email))
+    throttle_network.record_failure(KINDS[kind], email)
     if failure.starts_lock:
         throttle_notices.notify_attempts(email, second_factor=KINDS[kind] != "password")
     elif failure.locks_account:
@@ -248,8 +207,8 @@ def record_success(kind: str, email: str, notify: bool = True) -> int:
     """Forget the run of ``kind`` failures after a success; the number forgotten. After
     several, the owner is told of this sign-in (``throttle_notices``), unless ``notify``
     is false (a confirmation inside a session is not a new sign-in)."""
-    key = account_key(kind, email)
-    failures = _guarded(lambda storage: _forget(storage, key))
+    failures = _forget(throttle_refusals.storage(), account_key(kind, email))
+    throttle_network.forget(KINDS[kind], email)
     if notify and failures >= NOTICE_AFTER_FAILURES:
         throttle_notices.notify_sign_in(email, failures)
     return failures
@@ -263,10 +222,6 @@ def delay_after(failures: int) -> int:
     if failures >= LOCK_AFTER_FAILURES:
         return STREAK_LIFETIME
     return int(min(FIRST_DELAY * 2 ** min(failures - FREE_FAILURES - 1, 20), MAX_DELAY))
-
-
-def minutes(seconds: int) -> int:
-    return max(1, math.ceil(seconds / 60))
 
 
 def _remaining(storage: Storage, key: str) -> int:
@@ -299,12 +254,3 @@ def _forget(storage: Storage, key: str) -> int:
         storage.clear(f"{key}:{part}")
     return failures
 
-
-def _guarded(action: Callable[[Storage], T]) -> T:
-    """Run ``action`` on the shared storage; if it is unreachable, on this process's
-    memory (still a throttle, per worker) rather than failing the sign-in."""
-    try:
-        return action(limiter().storage)
-    except Exception:  # noqa: BLE001 - whatever the storage raises (redis, network)
-        log.warning("throttle storage unreachable, using local memory")
-        return action(current_app.extensions["idp.throttle.fallback"])
