@@ -87,5 +87,7 @@ def reset_password(user: User, password: str) -> None:
     ended = end_sessions(user, keep=None, reason="password_reset")
     revoked = revoke_tokens(user.id)
     events.announce(user, events.PASSWORD_RESET, sessions_ended=ended, tokens_revoked=revoked)
+    # The owner proved who they are: a lock ends here. Before the commit, so that a
+    # throttling store that is down (503) leaves the password and the link as they were.
+    throttle.unlock(user.email)
     db.session.commit()
-    throttle.unlock(user.email)  # the owner proved who they are: a lock ends here

@@ -14,6 +14,8 @@ from flask import Flask
 from limits.errors import StorageError
 
 from idp import create_app
+from idp.accounts.links import Purpose, generate_link, query_link
+from idp.accounts.models import User
 from idp.accounts.throttle_refusals import create_unavailable_response
 from idp.extensions import db
 from tests import conftest
@@ -109,3 +111,28 @@ def test_platforms_paths_get_json(production: Flask) -> None:
 
     assert (body, status, headers) == (
         {"error": "temporarily_unavailable"}, 503, {"Retry-After": "60"})
+
+
+def test_a_reset_refused_for_want_of_redis_changes_nothing(
+    production: Flask, user: Traveller
+) -> None:
+    # The lock a reset opens lives in Redis: with Redis down the reset must not be half
+    # done (new password saved, link spent, then a 503 the traveller reads as a failure).
+    with production.app_context():
+        account = db.session.get(User, user.model.id)
+        assert account is not None
+        before = account.password_hash
+        token = generate_link(account, Purpose.RESET_PASSWORD)
+        db.session.commit()
+    browser = from_address(production, "203.0.113.7")
+    page = browser.get(f"/password/reset/{token}")
+
+    refused = browser.post(f"/password/reset/{token}", headers={"Referer": ISSUER}, data={
+        "csrf_token": csrf_token(page.text), "password": "a brand new long passphrase",
+        "confirm": "a brand new long passphrase"})
+
+    assert refused.status_code == 503
+    with production.app_context():
+        account = db.session.get(User, user.model.id)
+        assert account is not None and account.password_hash == before
+        assert query_link(token, Purpose.RESET_PASSWORD).used_at is None
