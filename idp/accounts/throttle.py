@@ -77,7 +77,7 @@ SIGN_IN_ENDPOINTS = {
     "credentials.change_password", "rights.delete",
 }
 # Forms where every post counts, failed or not (their answer never says).
-EVERY_POST_ENDPOINTS = {"recovery.forgot"}
+EVERY_POST_ENDPOINTS = {"recovery.forgot", "accounts.signup", "accounts.resend_signup_link"}
 PREFIX = "idp-throttle"
 
 
