@@ -56,8 +56,9 @@ def after_response(work: Callable[[], None]) -> None:
     def run() -> None:
         try:
             job()
-        except Exception:  # the traveller has their answer; the operator has the log
-            log.exception("sign-up not completed")
+        except Exception as exc:  # the traveller has their answer; the operator the log
+            # The kind only: a database error's text would hold the address typed.
+            log.error("sign-up not completed: %s", type(exc).__name__)
 
     @after_this_request
     def defer(response: Response) -> Response:
@@ -102,6 +103,16 @@ def replace_details(user: User, password_hash: str, given_name: str | None,
     db.session.commit()
 
 
+def resend_link_later(user_id: int, interaction_id: str | None) -> None:
+    """Send a pending account its link again, after the response."""
+    def resend() -> None:
+        user = db.session.get(User, user_id)
+        if user is not None and user.is_pending:
+            send_link(user, interaction_id)
+
+    after_response(resend)
+
+
 def send_link(user: User, interaction_id: str | None) -> None:
     """A new link to confirm the address, unless one left less than a minute ago (the
     mailbox of someone whose address is typed again and again is not flooded: the link
@@ -118,9 +129,15 @@ def prune_pending() -> int:
     cutoff = now - timedelta(seconds=lifetime(Purpose.VERIFY_EMAIL))
     ids = db.session.scalars(db.select(User.id).where(
         User.activated_at.is_(None), User.created_at < cutoff, ~live_link)).all()
-    if ids:
-        # The links go with the account (also on SQLite, whose foreign keys may be off).
-        db.session.execute(delete(EmailLink).where(EmailLink.user_id.in_(ids)))
-        db.session.execute(delete(User).where(User.id.in_(ids)))
+    delete_pending(list(ids))
     db.session.commit()
     return len(ids)
+
+
+def delete_pending(ids: list[int]) -> None:
+    """Delete these pending accounts and their links (the caller commits). Nothing else
+    refers to an account that never signed in."""
+    if ids:
+        # The links go too, also on SQLite, whose foreign keys may be off.
+        db.session.execute(delete(EmailLink).where(EmailLink.user_id.in_(ids)))
+        db.session.execute(delete(User).where(User.id.in_(ids), User.activated_at.is_(None)))

@@ -121,7 +121,7 @@ def resend_signup_link() -> ResponseReturnValue:
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if not form.validate_on_submit() or user is None or not user.is_pending:
         return redirect(url_for("accounts.login", interaction=interaction_id))
-    registration.after_response(lambda: registration.send_link(user, interaction_id))
+    registration.resend_link_later(user.id, interaction_id)
     return signup_sent(user.email, interaction_id)
 
 

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
-from tests.accounts.mail_links import another_browser, link_to
+from tests.accounts.mail_links import another_browser, follow, link_to
 from tests.browser import ISSUER, AuthorizationRequest, Browser, csrf_token, query_of
 from tests.factories import Platform, Traveller, make_user
 from tests.mail import Mailbox, mailbox, smtp_server  # noqa: F401
@@ -289,3 +289,17 @@ def test_a_password_reset_also_ends_a_pending_sign_up(
         new_password = "a new way along the river bank"
         assert browser.submit(path, {"password": new_password}).status_code == 302
         assert browser.login(EMAIL, new_password).status_code == 302
+
+
+def test_a_sign_up_never_confirmed_does_not_block_an_address(
+        app: Flask, logged_in: Browser, user: Traveller, mailbox: Mailbox) -> None:
+    # Someone signs up with an address another traveller is moving their account to.
+    sign_up(another_browser(app), EMAIL, OTHER)
+    with time_machine.travel(utcnow() + timedelta(minutes=2), tick=False):
+        logged_in.get("/account/email")
+        assert logged_in.submit("/account/email", {"email": EMAIL}).status_code == 302
+        assert follow(logged_in, link_to(mailbox, EMAIL)).status_code == 302
+
+    moved = account()
+    assert moved is not None and moved.id == user.model.id and not moved.is_pending
+    assert db.session.scalar(db.select(db.func.count(User.id))) == 1
