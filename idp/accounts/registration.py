@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import after_this_request, copy_current_request_context
 from flask.wrappers import Response
+from flask_babel import get_locale
 from sqlalchemy import delete, exists
 from sqlalchemy.exc import IntegrityError
 
@@ -35,6 +37,14 @@ from idp.extensions import db, utcnow
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Page:
+    """What the mail keeps of the page that asked for it, once the response has gone."""
+
+    interaction_id: str | None
+    locale: str
+
+
 def sign_up(email: str, password: str, given_name: str | None, family_name: str | None,
             interaction_id: str | None) -> None:
     """Take a sign-up; raises AccountError only for a password that may not be chosen,
@@ -44,8 +54,9 @@ def sign_up(email: str, password: str, given_name: str | None, family_name: str 
     email = normalize_email(email)
     check_new_password(password, email, given_name, family_name)
     password_hash = hash_password(password)
-    after_response(lambda: settle(email, password_hash, given_name, family_name,
-                                  interaction_id))
+    # The page's language (it may come from the platform's ui_locales) is the mail's.
+    page = Page(interaction_id, str(get_locale()))
+    after_response(lambda: settle(email, password_hash, given_name, family_name, page))
 
 
 def after_response(work: Callable[[], None]) -> None:
@@ -67,7 +78,7 @@ def after_response(work: Callable[[], None]) -> None:
 
 
 def settle(email: str, password_hash: str, given_name: str | None, family_name: str | None,
-           interaction_id: str | None) -> None:
+           page: Page) -> None:
     """What a sign-up does for this address: a new pending account, a pending one
     renewed, or a word to an active account's owner."""
     user = find_user(email) or add_pending(new_user(email, password_hash, given_name,
@@ -76,10 +87,10 @@ def settle(email: str, password_hash: str, given_name: str | None, family_name: 
         user = find_user(email)
         assert user is not None
     if not user.is_pending:
-        notices.notify_signup_attempt(user)
+        notices.notify_signup_attempt(user, page.locale)
         return
     replace_details(user, password_hash, given_name, family_name)
-    send_link(user, interaction_id)
+    send_link(user, page)
 
 
 def add_pending(user: User) -> User | None:
@@ -105,20 +116,22 @@ def replace_details(user: User, password_hash: str, given_name: str | None,
 
 def resend_link_later(user_id: int, interaction_id: str | None) -> None:
     """Send a pending account its link again, after the response."""
+    page = Page(interaction_id, str(get_locale()))
+
     def resend() -> None:
         user = db.session.get(User, user_id)
         if user is not None and user.is_pending:
-            send_link(user, interaction_id)
+            send_link(user, page)
 
     after_response(resend)
 
 
-def send_link(user: User, interaction_id: str | None) -> None:
+def send_link(user: User, page: Page) -> None:
     """A new link to confirm the address, unless one left less than a minute ago (the
     mailbox of someone whose address is typed again and again is not flooded: the link
     already there still works, and asks for the newest password)."""
     if not check_recently_sent(user, Purpose.VERIFY_EMAIL):
-        notices.send_signup_link(user, interaction_id)
+        notices.send_signup_link(user, page.interaction_id, page.locale)
 
 
 def prune_pending() -> int:

@@ -217,8 +217,9 @@ def test_a_squatter_signing_up_after_me_cannot_make_me_activate_their_password(
         assert squatter.login(EMAIL, OTHER).status_code == 403
 
 
-def authorize_then_sign_up(browser: Browser, platform: Platform) -> AuthorizationRequest:
-    request = AuthorizationRequest(platform.client_id, platform.redirect_uri)
+def authorize_then_sign_up(browser: Browser, platform: Platform,
+                           **extra: str) -> AuthorizationRequest:
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri, extra=extra)
     page = browser.authorize(request)
     interaction = query_of(page.request.full_path)["interaction"]
     sign_up(browser, query=f"?interaction={interaction}")
@@ -244,6 +245,12 @@ def test_on_another_device_the_confirmation_goes_to_the_account(
     authorize_then_sign_up(browser, platform)
     response = confirm(another_browser(app), link_to(mailbox, EMAIL), CHOSEN)
     assert response.status_code == 302 and response.location == "/account"
+
+
+def test_the_link_speaks_the_language_the_platform_asked_for(
+        browser: Browser, platform: Platform, mailbox: Mailbox) -> None:
+    authorize_then_sign_up(browser, platform, ui_locales="fr")  # the browser asks English
+    assert "Bonjour Nawel," in Mailbox.body(mailbox.last(EMAIL))
 
 
 def post_sign_up(client: FlaskClient, n: int) -> int:
