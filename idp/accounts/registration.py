@@ -10,7 +10,7 @@ Only the address's owner learns which it was.
   someone tried, with the ways to sign in or reset the password.
 - A pending account's address: its password and names are replaced and a new link is
   sent (older links void), so that someone who signed up with another person's address
-  cannot keep it from them. Confirming asks for the password (``email_views``): a link
+  cannot keep it from them. Confirming asks for the password (``activation``): a link
   alone never activates a password the mailbox's owner did not choose.
 - ``prune_pending`` deletes the pending accounts whose links have all expired."""
 
