@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 
 from idp.accounts import mfa
+from idp.accounts.registration import prune_pending
 from idp.accounts.service import AccountError, create_user, find_user
 from idp.cli import fail
 from idp.extensions import db, utcnow
@@ -136,3 +137,11 @@ def two_step_off(email: str, as_json: bool) -> None:
               name=user.given_name, issuer=current_app.extensions["idp.settings"].issuer)
     click.echo(json.dumps({"email": user.email, "two_step": False}) if as_json
                else f"two-step verification turned off for {user.email}")
+
+
+@users.command("prune")
+@with_appcontext
+def prune() -> None:
+    """Delete the sign-ups never confirmed whose links have expired (for cron, beside
+    ``idp sessions prune``). Nothing enters the audit log: such an account never signed in."""
+    click.echo(f"removed {prune_pending()} unconfirmed sign-up(s)")

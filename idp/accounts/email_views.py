@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from idp.accounts import events, notices
+from idp.accounts import activation, events, notices, registration
 from idp.accounts.credential_forms import ChangeEmailForm
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.links import (
@@ -64,11 +64,14 @@ def link_duration(purpose: Purpose) -> str:
 
 @bp.route("/email/verify/<token>", methods=["GET", "POST"])
 def verify(token: str) -> ResponseReturnValue:
-    """Follow the link sent to the account's address: the address is verified."""
+    """Follow the link sent to the account's address: the address is verified. For an
+    account still pending, the link ends the sign-up (``activation``)."""
     form = ConfirmForm()
     try:
         link = query_link(token, Purpose.VERIFY_EMAIL)
         user = check_address(link)
+        if user.is_pending:
+            return activation.confirm_signup(token, user)
         if not form.validate_on_submit():
             return render_template("accounts/verify_email.html", form=form, email=link.email)
         use_link(token, Purpose.VERIFY_EMAIL)
@@ -164,7 +167,12 @@ def move_address(user: User, new_email: str) -> bool:
     """Make ``new_email`` the account's address, verified by the link just followed.
     False (nothing changed) when another account took it in the meantime. Links sent to
     the old address (verification, password reset) stop working."""
-    if find_user(new_email) is not None:
+    taken = find_user(new_email)
+    if taken is not None and taken.is_pending:
+        # A sign-up never confirmed gives way to an account whose owner just proved
+        # they read this address: nobody can block an address by signing up with it.
+        registration.delete_pending([taken.id])
+    elif taken is not None:
         db.session.rollback()
         return False
     user.email = new_email

@@ -51,6 +51,17 @@ class SignupForm(FlaskForm):
     )
 
 
+class ConfirmSignupForm(FlaskForm):
+    """The link that ends a sign-up asks for the password chosen: the address's owner
+    then activates only a password they know (see ``idp.accounts.registration``)."""
+
+    password = PasswordField(
+        _l("The password you chose"),
+        validators=[InputRequired(_l("Enter your password.")), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 GENDERS = [
     SelectChoice("", _l("Not given")),
     SelectChoice("female", _l("Female")),

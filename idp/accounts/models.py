@@ -44,6 +44,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     mobility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # None while a sign-up waits for its address to be confirmed: such an account cannot
+    # sign in, and ``idp users prune`` removes it once its link has expired.
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[BrowserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -51,6 +54,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
 
     def get_user_id(self) -> int:
         return self.id
+
+    @property
+    def is_pending(self) -> bool:
+        """Signed up, but the address is not confirmed yet."""
+        return self.activated_at is None
 
     @property
     def display_name(self) -> str:

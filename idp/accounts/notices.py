@@ -78,3 +78,24 @@ def mask_email(email: str) -> str:
     ``u…@example.org``."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}…@{domain}"
+
+
+def send_signup_link(user: User, interaction_id: str | None, page_locale: str) -> bool:
+    """Send a new account's address the link that confirms it and activates the account,
+    in the sign-up page's language; the platform's pending request, if any, rides along
+    so its flow can go on."""
+    token = generate_link(user, Purpose.VERIFY_EMAIL, user.email)
+    db.session.commit()
+    link = url_for(LINK_VIEWS[Purpose.VERIFY_EMAIL], token=token, interaction=interaction_id,
+                   _external=True)
+    return mail.send_mail(user.email, "confirm_signup", mail_locale(user) or page_locale,
+                          user=user, link=link,
+                          lifetime=timedelta(seconds=lifetime(Purpose.VERIFY_EMAIL)))
+
+
+def notify_signup_attempt(user: User, page_locale: str) -> bool:
+    """Tell an account's owner that someone tried to sign up with their address: the
+    sign-up page itself says nothing of it."""
+    return mail.send_mail(user.email, "signup_attempt", mail_locale(user) or page_locale,
+                          user=user, login=url_for("accounts.login", _external=True),
+                          forgot=url_for("recovery.forgot", _external=True))

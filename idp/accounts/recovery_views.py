@@ -31,7 +31,7 @@ from idp.accounts.login import end_sessions
 from idp.accounts.models import User
 from idp.accounts.passwords import hash_password
 from idp.accounts.service import find_user
-from idp.extensions import db
+from idp.extensions import db, utcnow
 from idp.oauth.revocation import revoke_tokens
 
 bp = Blueprint("recovery", __name__)
@@ -83,6 +83,8 @@ def reset_password(user: User, password: str) -> None:
     every token is revoked, the other reset links are void. Commits."""
     user.password_hash = hash_password(password)
     user.email_verified = True
+    # The mailbox's owner chose this password: a sign-up never confirmed is confirmed.
+    user.activated_at = user.activated_at or utcnow()
     void_links(user, Purpose.RESET_PASSWORD)
     ended = end_sessions(user, keep=None, reason="password_reset")
     revoked = revoke_tokens(user.id)

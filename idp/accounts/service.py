@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import User
 from idp.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
-from idp.extensions import db
+from idp.extensions import db, utcnow
 
 
 class AccountError(ValueError):
@@ -33,18 +33,15 @@ def create_user(
     given_name: str | None = None,
     family_name: str | None = None,
 ) -> User:
+    """An active account, for the operator (``idp users create``), the demo and tests.
+    Travellers sign up through ``idp.accounts.registration``, which says nothing of
+    the addresses already taken."""
     email = normalize_email(email)
-    problems = password_problems(password, (email, given_name, family_name))
-    if problems:
-        raise AccountError("password", problems[0])
+    check_new_password(password, email, given_name, family_name)
     if find_user(email) is not None:
         raise AccountError("email", str(_l("An account already uses this email address.")))
-    user = User(
-        email=email,
-        password_hash=hash_password(password),
-        given_name=(given_name or "").strip() or None,
-        family_name=(family_name or "").strip() or None,
-    )
+    user = new_user(email, hash_password(password), given_name, family_name)
+    user.activated_at = utcnow()
     db.session.add(user)
     try:
         db.session.commit()
@@ -52,6 +49,22 @@ def create_user(
         db.session.rollback()
         raise AccountError("email", str(_l("An account already uses this email address."))) from exc
     return user
+
+
+def check_new_password(password: str, email: str, given_name: str | None,
+                       family_name: str | None) -> None:
+    """Raise AccountError if the password may not be chosen (NIST SP 800-63B 3.1.1.2)."""
+    problems = password_problems(password, (email, given_name, family_name))
+    if problems:
+        raise AccountError("password", problems[0])
+
+
+def new_user(email: str, password_hash: str, given_name: str | None,
+             family_name: str | None) -> User:
+    """An account not yet added to the session, and not active."""
+    return User(email=email, password_hash=password_hash,
+                given_name=(given_name or "").strip() or None,
+                family_name=(family_name or "").strip() or None)
 
 
 def authenticate(email: str, password: str) -> User | None:

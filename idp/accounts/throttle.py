@@ -72,10 +72,10 @@ KINDS = {"password": "password", "otp": "second-factor", "recovery": "second-fac
 # counts for the account and against the client's network (``throttle_network``).
 SIGN_IN_ENDPOINTS = {
     "accounts.login", "reauth.confirm", "second_step.code", "second_step.recovery",
-    "credentials.change_password", "rights.delete",
+    "credentials.change_password", "rights.delete", "email.verify",
 }
 # Forms where every post counts, failed or not (their answer never says): a plain limit.
-EVERY_POST_ENDPOINTS = {"recovery.forgot"}
+EVERY_POST_ENDPOINTS = {"recovery.forgot", "accounts.signup", "accounts.resend_signup_link"}
 PREFIX = "idp-throttle"
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import mfa, mobility, notices, throttle
+from idp.accounts import mfa, mobility, registration, throttle
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
 from idp.accounts.models import User
 from idp.accounts.redirects import safe_next
 from idp.accounts.second_step import ask_second_step
-from idp.accounts.service import AccountError, authenticate, create_user
+from idp.accounts.service import AccountError, authenticate, normalize_email
 from idp.extensions import db
 from idp.oauth import interactions
 from idp.oauth.models import Client
@@ -20,6 +20,8 @@ from idp.oauth.server import query_client
 
 bp = Blueprint("accounts", __name__)
 
+# The session remembers the pending account whose password was typed, for "send again".
+PENDING_KEY = "signup_pending"
 PROFILE_FIELDS = (
     "given_name", "family_name", "nickname", "gender", "birthdate", "locale",
     "street_address", "postal_code", "locality", "country",
@@ -54,6 +56,8 @@ def login() -> ResponseReturnValue:
         # A throttled account is refused before its password is checked (throttle.py).
         refusal = throttle.refusal("password", form.email.data)
         user = None if refusal else authenticate(form.email.data, form.password.data)
+        if user is not None and user.is_pending:
+            return pending_refusal(form, user, client, interaction_id)
         if user is not None:
             second_step = ask_second_step(user, interaction_id)
             if second_step is not None:
@@ -72,26 +76,53 @@ def login() -> ResponseReturnValue:
     ), 429 if refusal else status
 
 
+def pending_refusal(form: LoginForm, user: User, client: Client | None,
+                    interaction_id: str | None) -> ResponseReturnValue:
+    """The right password for an account whose address is not confirmed yet: no login,
+    but a way to get the link again (only after the password, so nobody else can)."""
+    throttle.record_success("password", user.email, notify=False)  # no sign-in happened
+    session[PENDING_KEY] = user.id
+    form.form_errors.append(str(_l("Confirm your address first: we sent you a link.")))
+    return render_template("accounts/login.html", form=form, client=client,
+                           interaction=interaction_id, resend=ConfirmForm()), 403
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> ResponseReturnValue:
     interaction_id, client = pending_client()
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            user = create_user(
-                form.email.data, form.password.data, form.given_name.data, form.family_name.data
-            )
+            registration.sign_up(form.email.data, form.password.data, form.given_name.data,
+                                 form.family_name.data, interaction_id)
         except AccountError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
-            log_in(user, ["pwd"], ACR_PASSWORD, request.user_agent.string)
-            notices.send_verification(user)  # email_verified stays False until followed
-            flash(_l("Your Mobility ID account is ready."), "success")
-            return after_login(interaction_id)
+            # The same page whether the address is new or taken: only its owner learns.
+            return signup_sent(normalize_email(form.email.data), interaction_id)
     status = 400 if form.errors else 200
     return render_template(
         "accounts/signup.html", form=form, client=client, interaction=interaction_id
     ), status
+
+
+def signup_sent(email: str, interaction_id: str | None) -> ResponseReturnValue:
+    return render_template("accounts/signup_sent.html", email=email,
+                           interaction=interaction_id)
+
+
+@bp.route("/signup/resend", methods=["POST"])
+def resend_signup_link() -> ResponseReturnValue:
+    """Send the confirmation link again, to the pending account whose password was just
+    typed at login (kept in the session): nobody else can make us mail it."""
+    interaction_id, _client = pending_client()
+    form = ConfirmForm()
+    user_id = session.get(PENDING_KEY)
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if not form.validate_on_submit() or user is None or not user.is_pending:
+        return redirect(url_for("accounts.login", interaction=interaction_id))
+    registration.resend_link_later(user.id, interaction_id)
+    return signup_sent(user.email, interaction_id)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
