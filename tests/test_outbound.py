@@ -1,0 +1,170 @@
+"""The one guard on every request the provider makes to an address a platform chose
+(idp.outbound, idp.addresses): only globally routable addresses in any spelling, loopback
+outside production only, no redirect, a size cap, short timeouts, a bounded number in
+flight. A local listener counts connections: a refused address is never connected to."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import replace
+from ipaddress import ip_address
+
+import pytest
+import requests
+from flask import Flask
+
+from idp import outbound
+from idp.addresses import check_address
+from tests.platform_server import PlatformServer, no_loopback, platform_server  # noqa: F401
+
+# Every way of writing this host's loopback that a resolver reads as such.
+LOOPBACK_SPELLINGS = ["127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1",
+                      "0x7f.1", "127.0.0.2", "[::ffff:7f00:1]", "[::ffff:127.0.0.1]",
+                      "localhost"]
+# Refused everywhere, in development too: these reach the local host or the network inside.
+INTERNAL = ["0.0.0.0", "[::]", "0", "169.254.169.254", "[::ffff:169.254.169.254]",
+            "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]", "[::a9fe:a9fe]", "10.0.0.1",
+            "192.168.1.1", "172.16.0.1", "100.64.0.1", "[fd00::1]", "[fe80::1]",
+            "[fec0::1]", "224.0.0.1", "[ff02::1]", "255.255.255.255", "198.18.0.1",
+            "[2001:db8::1]", "[::ffff:10.0.0.1]"]
+
+
+@pytest.mark.parametrize(("address", "in_production", "in_development"), [
+    ("8.8.8.8", True, True),
+    ("2606:4700:4700::1111", True, True),
+    ("::ffff:8.8.8.8", True, True),
+    ("64:ff9b::808:808", True, True),  # NAT64 of a public address (RFC 6052)
+    ("127.0.0.1", False, True),
+    ("127.255.0.9", False, True),
+    ("::1", False, True),
+    ("::ffff:127.0.0.1", False, True),
+    ("64:ff9b::7f00:1", False, False),  # NAT64 of loopback is not this host
+    *[(a.strip("[]"), False, False) for a in INTERNAL if a != "0"],
+])
+def test_only_globally_routable_addresses_are_reached(
+        address: str, in_production: bool, in_development: bool) -> None:
+    parsed = ip_address(address)
+
+    assert check_address(parsed, allow_loopback=False) is in_production
+    assert check_address(parsed, allow_loopback=True) is in_development
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS + INTERNAL)
+def test_no_spelling_of_an_internal_address_is_reached_in_production(
+        no_loopback: Flask, platform_server: Callable[..., PlatformServer], host: str) -> None:
+    server = platform_server(body=b"[]")
+
+    with pytest.raises(outbound.FetchError) as error:
+        outbound.get(server.url(host=host))
+    with pytest.raises(outbound.FetchError):
+        outbound.post_form(server.url(host=host), {"logout_token": "t"})
+
+    assert error.value.reason == "AddressRefused"
+    assert server.connections == 0
+
+
+@pytest.mark.parametrize("host", INTERNAL)
+def test_internal_addresses_are_refused_in_development_too(
+        app: Flask, platform_server: Callable[..., PlatformServer], host: str) -> None:
+    server = platform_server(body=b"[]")
+
+    with pytest.raises(outbound.FetchError) as error:
+        outbound.get(server.url(host=host))
+
+    assert error.value.reason == "AddressRefused"
+    assert server.connections == 0
+
+
+def test_loopback_is_reached_outside_production(
+        app: Flask, platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(body=b'["https://carpool.example/cb"]')
+
+    assert outbound.get(server.url()) == b'["https://carpool.example/cb"]'
+    assert outbound.post_form(server.url(host="localhost"), {"logout_token": "t"}) == 200
+    assert server.connections == 2
+
+
+def test_production_never_reaches_loopback_whatever_the_setting(
+        app: Flask, platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(body=b"[]")
+    settings = app.extensions["idp.settings"]
+    app.extensions["idp.settings"] = replace(settings, env="production",
+                                             outbound_allow_loopback=True)
+    try:
+        with pytest.raises(outbound.FetchError):
+            outbound.get(server.url())
+    finally:
+        app.extensions["idp.settings"] = settings
+    assert server.connections == 0
+
+
+def test_a_redirect_is_not_followed(app: Flask,
+                                    platform_server: Callable[..., PlatformServer]) -> None:
+    inside = platform_server(body=b"[]")
+    redirector = platform_server(status=302, headers={"Location": inside.url()})
+
+    with pytest.raises(outbound.FetchError) as error:
+        outbound.get(redirector.url())
+
+    assert error.value.reason == "TooManyRedirects"  # the session follows none
+    assert inside.connections == 0
+
+
+def test_only_a_200_answer_is_read_and_its_status_is_not_told(
+        app: Flask, platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(status=404, body=b"internal admin console")
+
+    with pytest.raises(outbound.FetchError) as error:
+        outbound.get(server.url())
+
+    assert "404" not in str(error.value) and "admin" not in str(error.value)
+
+
+def test_a_document_over_the_size_cap_is_refused(
+        app: Flask, platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(body=b"[" + b" " * outbound.MAX_BYTES + b"]")
+
+    with pytest.raises(outbound.FetchError) as error:
+        outbound.get(server.url())
+
+    assert error.value.reason == "TooLarge"
+
+
+def test_a_silent_platform_is_given_up_after_the_timeout(
+        app: Flask, platform_server: Callable[..., PlatformServer]) -> None:
+    app.extensions["idp.settings"] = replace(app.extensions["idp.settings"],
+                                             outbound_timeout=0.3)
+    server = platform_server(body=b"[]", delay=3)
+    started = time.monotonic()
+
+    with pytest.raises(outbound.FetchError) as error:
+        outbound.get(server.url())
+
+    assert error.value.reason == "ReadTimeout"
+    assert time.monotonic() - started < 2
+
+
+def test_when_every_slot_is_busy_a_request_fails_at_once(
+        app: Flask, platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(body=b"[]")
+    with ExitStack() as held:
+        for _ in range(outbound.SLOTS):
+            held.enter_context(outbound.slot())
+        started = time.monotonic()
+        with pytest.raises(outbound.Busy):
+            outbound.get(server.url())
+        assert time.monotonic() - started < 0.5
+    assert server.connections == 0
+    assert outbound.get(server.url()) == b"[]"  # the slots are free again
+
+
+def test_a_session_that_is_not_the_guards_is_refused(
+        app: Flask, platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(body=b"[]")
+
+    with requests.Session() as plain, pytest.raises(TypeError):
+        outbound.post_form(server.url(), {"logout_token": "t"}, session=plain)
+
+    assert server.connections == 0
