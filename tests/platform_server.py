@@ -35,6 +35,7 @@ class PlatformServer:
                  headers: dict[str, str] | None = None) -> None:
         self.status, self.body, self.delay = status, body, delay
         self.headers = headers or {}
+        self.arrived = threading.Event()  # set at the first request: a fetch is in flight
         self.server = CountingServer(("127.0.0.1", 0), handler_for(self))
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
@@ -60,6 +61,7 @@ class PlatformServer:
 def handler_for(owner: PlatformServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def answer(self) -> None:
+            owner.arrived.set()
             if owner.delay:
                 time.sleep(owner.delay)  # the fake remote is slow, not the test
             body = owner.payload()
