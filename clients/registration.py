@@ -300,16 +300,27 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     return secret
 
 
-def register(meta: ClientMetadata, *, manageable: bool = False) -> Registration:
-    """Register a platform. ``manageable`` gives it a registration access token to read,
-    update and delete its own registration (RFC 7592), as dynamic registration does."""
+def prepare(meta: ClientMetadata) -> Registration:
+    """A new platform checked, its sector document fetched, not yet stored: nothing in
+    the database is held while a platform's server answers."""
     client = Client(client_id=new_client_id())
-    secret = configure(client, meta)
+    return Registration(client, configure(client, meta))
+
+
+def save(registration: Registration, *, manageable: bool = False) -> Registration:
+    """Store a prepared platform. ``manageable`` gives it a registration access token to
+    read, update and delete its own registration (RFC 7592), as dynamic registration does."""
+    client = registration.client
     token = issue_registration_token(client) if manageable else None
     db.session.add(client)
     db.session.commit()
     current_app.logger.info("client registered: %s", client.client_id)
-    return Registration(client, secret, token)
+    return Registration(client, registration.client_secret, token)
+
+
+def register(meta: ClientMetadata, *, manageable: bool = False) -> Registration:
+    """Register a platform (checked, then stored)."""
+    return save(prepare(meta), manageable=manageable)
 
 
 def update(client: Client, meta: ClientMetadata) -> Registration:

@@ -5,7 +5,9 @@ command line, and an unparsable URI in any field is refused, not a server error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -131,3 +133,27 @@ def test_the_sector_fetch_checks_the_address_again(
 
     assert server.connections == 0
 
+
+def test_registrations_on_one_token_do_not_wait_for_each_others_fetch(
+        live_server: LiveServer, platform_server: Callable[..., PlatformServer]) -> None:
+    """The sector document is fetched before the initial access token's row is locked:
+    four registrations with a slow platform take one fetch's time, not four."""
+    server = platform_server(body=[REDIRECT_URI], delay=1.5)
+    with live_server.app.app_context():
+        _, token = issue_initial_access_token(expires_in=3600, uses=4)
+        db.session.remove()
+
+    def register_over_http(_: int) -> int:
+        response = requests.post(f"{live_server.url}/register", timeout=30,
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 json=metadata(sector_identifier_uri=server.url()))
+        return response.status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(register_over_http, range(4)))
+    elapsed = time.monotonic() - started
+
+    assert statuses == [201] * 4
+    assert elapsed < 3.0, f"four registrations took {elapsed:.1f} s"
+    assert register_over_http(5) == 401  # the four uses are spent
