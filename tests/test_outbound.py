@@ -5,14 +5,21 @@ flight. A local listener counts connections: a refused address is never connecte
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from flask import Flask
 
 from idp import outbound
@@ -168,3 +175,42 @@ def test_a_session_that_is_not_the_guards_is_refused(
         outbound.post_form(server.url(), {"logout_token": "t"}, session=plain)
 
     assert server.connections == 0
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` and its key, the certificate being its own CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=1))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_checks_the_name_while_connecting_to_the_checked_address(
+        app: Flask, platform_server: Callable[..., PlatformServer], tmp_path: Path) -> None:
+    """The connection goes to the address resolved and checked, and the certificate is
+    still verified against the host name of the URI, not against that address."""
+    cert, key = self_signed(tmp_path, "localhost")
+    server = platform_server(body=b"[]")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+
+    with outbound.new_session() as session:
+        session.verify = str(cert)  # our test CA instead of the system's
+        assert outbound.get(f"https://localhost:{server.port}/doc", session=session) == b"[]"
+        with pytest.raises(outbound.FetchError) as error:
+            outbound.get(f"https://127.0.0.1:{server.port}/doc", session=session)
+
+    assert error.value.reason == "SSLError"  # the certificate does not name 127.0.0.1
