@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -96,6 +97,8 @@ def new_session(rules: Policy | None = None) -> requests.Session:
     # credentials must never go to a platform.
     session.trust_env = False
     session.max_redirects = 0
+    # Nothing a platform sets is kept, nor sent to another platform.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = PinnedAdapter(rules.allow_loopback)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

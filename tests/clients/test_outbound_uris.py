@@ -157,3 +157,21 @@ def test_registrations_on_one_token_do_not_wait_for_each_others_fetch(
     assert statuses == [201] * 4
     assert elapsed < 3.0, f"four registrations took {elapsed:.1f} s"
     assert register_over_http(5) == 401  # the four uses are spent
+
+
+@pytest.mark.parametrize("field", FETCHED)
+def test_an_update_refuses_an_internal_address_too(
+        client: FlaskClient, platform_server: Callable[..., PlatformServer],
+        field: str) -> None:
+    server = platform_server(body=[REDIRECT_URI])
+    info = register(client).get_json()
+    headers = {"Authorization": f"Bearer {info['registration_access_token']}"}
+    path = f"/register/{info['client_id']}"
+
+    response = client.put(path, headers=headers, json=metadata(
+        client_id=info["client_id"], **{field: f"https://[::ffff:169.254.169.254]:{server.port}/"}))
+
+    assert response.status_code == 400
+    assert response.get_json()["error_description"] == f"{field} {NOT_PUBLIC}"
+    assert server.connections == 0
+    assert client.get(path, headers=headers).get_json()[field] is None
