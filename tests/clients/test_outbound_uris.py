@@ -175,3 +175,15 @@ def test_an_update_refuses_an_internal_address_too(
     assert response.get_json()["error_description"] == f"{field} {NOT_PUBLIC}"
     assert server.connections == 0
     assert client.get(path, headers=headers).get_json()[field] is None
+
+
+@pytest.mark.parametrize("uri", UNPARSABLE)
+def test_the_command_line_refuses_an_unparsable_uri_in_one_line(runner: CliRunner,
+                                                                uri: str) -> None:
+    result = runner.invoke(args=["clients", "create", "--name", "Regional carpool",
+                                 "--redirect-uri", REDIRECT_URI, "--backchannel-logout-uri",
+                                 uri])
+
+    assert result.exit_code == 1
+    assert result.output == ("error: invalid_client_metadata: backchannel_logout_uri is not "
+                             "a valid URL.\n")
