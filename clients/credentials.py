@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 
 from clients.models import InitialAccessToken
 from idp.digests import check_digest, digest, generate_secret
@@ -27,15 +27,27 @@ def issue_initial_access_token(expires_in: int, uses: int) -> tuple[InitialAcces
     return row, token
 
 
+def live_initial_access_token(token: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a token that can still register a platform."""
+    return (InitialAccessToken.token_hash == digest(token), InitialAccessToken.uses_left > 0,
+            InitialAccessToken.expires_at > utcnow())
+
+
+def check_initial_access_token(token: str) -> bool:
+    """True if the token is live now; a plain read that locks nothing. Spending a use
+    comes later (``spend_initial_access_token``), after the slow checks."""
+    found = db.session.scalar(db.select(InitialAccessToken.id)
+                              .where(*live_initial_access_token(token)))
+    return found is not None
+
+
 def spend_initial_access_token(token: str) -> int | None:
     """Take one use of a live token, in the caller's transaction; returns its id, or None
     when it is unknown, expired or used up. One conditional UPDATE, so two registrations
     racing for the last use cannot both win; a rollback gives the use back."""
     statement = (
         update(InitialAccessToken)
-        .where(InitialAccessToken.token_hash == digest(token),
-               InitialAccessToken.uses_left > 0,
-               InitialAccessToken.expires_at > utcnow())
+        .where(*live_initial_access_token(token))
         .values(uses_left=InitialAccessToken.uses_left - 1)
         .returning(InitialAccessToken.id)
         .execution_options(synchronize_session=False)

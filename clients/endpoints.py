@@ -13,14 +13,18 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from clients.credentials import check_registration_token, spend_initial_access_token
+from clients.credentials import (
+    check_initial_access_token,
+    check_registration_token,
+    spend_initial_access_token,
+)
 from clients.metadata import (
     ISSUED,
     client_information,
     from_json,
     registration_information,
 )
-from clients.registration import ClientMetadataError, delete, find, register, update
+from clients.registration import ClientMetadataError, delete, find, prepare, save, update
 from idp.extensions import csrf, db
 from idp.oauth.models import Client
 
@@ -53,15 +57,26 @@ def bearer_token(description: str) -> str:
 @bp.post("/register")
 def register_client() -> ResponseReturnValue:
     """RFC 7591 3.1: a platform registers itself with an operator's initial access token.
-    The use it takes is given back if the metadata is refused (see ``protocol_error``)."""
-    token_id = spend_initial_access_token(bearer_token("An initial access token is required."))
-    if token_id is None:
-        raise InvalidTokenError("The initial access token is invalid, expired or used up.",
-                                realm=REALM)
-    registration = register(from_json(request.get_json(silent=True)), manageable=True)
+    The token is checked first (a read), the metadata next, with the sector document
+    fetched while nothing is held; only then is a use of the token spent, with its row
+    locked until the client is stored. A refused registration spends nothing."""
+    token = bearer_token("An initial access token is required.")
+    if not check_initial_access_token(token):
+        raise used_up_token()
+    db.session.close()  # no transaction or pooled connection kept during the fetch
+    pending = prepare(from_json(request.get_json(silent=True)))
+    token_id = spend_initial_access_token(token)
+    if token_id is None:  # used up by another registration meanwhile
+        raise used_up_token()
+    registration = save(pending, manageable=True)
     current_app.logger.info("client %s registered with initial access token #%d",
                             registration.client.client_id, token_id)
     return answer(registration_information(registration), 201)
+
+
+def used_up_token() -> InvalidTokenError:
+    return InvalidTokenError("The initial access token is invalid, expired or used up.",
+                             realm=REALM)
 
 
 def authenticated_client(client_id: str) -> tuple[Client, str]:

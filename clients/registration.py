@@ -6,13 +6,20 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from clients.credentials import issue_registration_token
+from clients.errors import ClientMetadataError
 from clients.sectors import SectorError, validate_sector_identifier
+from clients.uris import (
+    MAX_REDIRECT_URIS,
+    validate_fetched_uri,
+    validate_post_logout_redirect_uris,
+    validate_redirect_uri,
+    validate_web_uri,
+)
 from consent.scopes import describe
 from idp.digests import digest, generate_secret
 from idp.extensions import db
@@ -22,25 +29,13 @@ from idp.oauth.claims import supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.models import ACCESS_TOKEN_FORMATS, OPAQUE_ACCESS_TOKENS, SECRET_METHODS, Client
 from idp.oauth.subjects import host_of, sector_of
-from idp.settings import is_loopback
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
-MAX_URI = 500
-MAX_REDIRECT_URIS = 20
 MAX_CONTACTS = 10
 MAX_PURPOSE_LANGUAGES = 10
 # The scope policy's name in client metadata; custom names carry the provider's prefix.
 POLICY_FIELD = "mob_scope_policy"
 ACCESS_TOKEN_FORMAT_FIELD = "mob_access_token_format"
-
-
-class ClientMetadataError(ValueError):
-    """Invalid metadata; ``error`` is the RFC 7591 error code."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
 
 
 @dataclass
@@ -82,53 +77,6 @@ class Registration:
     client: Client
     client_secret: str | None  # shown once, never stored
     registration_access_token: str | None = None  # RFC 7592; shown once, never stored
-
-
-def allows_http(host: str) -> bool:
-    """Plain http only to this machine (RFC 8252 7.3), and never in production."""
-    settings = current_app.extensions["idp.settings"]
-    return is_loopback(host) and not settings.is_production
-
-
-def validate_redirect_uri(uri: str) -> None:
-    """Absolute, no fragment (RFC 6749 3.1.2), https; http only on loopback (RFC 8252 7.3)."""
-    parts = urlsplit(uri)
-    if parts.fragment or "#" in uri:
-        raise ClientMetadataError("invalid_redirect_uri", f"{uri}: a fragment is not allowed.")
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ClientMetadataError("invalid_redirect_uri", f"{uri}: must be an absolute URL.")
-    if parts.scheme == "http" and not allows_http(parts.hostname):
-        raise ClientMetadataError("invalid_redirect_uri", f"{uri}: must use https.")
-    if len(uri) > MAX_URI:
-        raise ClientMetadataError("invalid_redirect_uri",
-                                  f"a redirect URI has at most {MAX_URI} characters.")
-
-
-def validate_post_logout_redirect_uris(uris: list[str]) -> None:
-    """RP-Initiated Logout 1.0 3.1: the same rules as redirect URIs; a bad one is
-    invalid_client_metadata, since invalid_redirect_uri names the redirect_uris field."""
-    if len(uris) > MAX_REDIRECT_URIS:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  f"at most {MAX_REDIRECT_URIS} post_logout_redirect_uris.")
-    for uri in uris:
-        try:
-            validate_redirect_uri(uri)
-        except ClientMetadataError as error:
-            raise ClientMetadataError("invalid_client_metadata",
-                                      f"post_logout_redirect_uris: {error.description}") from None
-
-
-def validate_web_uri(name: str, uri: str | None) -> None:
-    if uri is None:
-        return
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ClientMetadataError("invalid_client_metadata", f"{name} must be an absolute URL.")
-    if parts.scheme == "http" and not allows_http(parts.hostname):
-        raise ClientMetadataError("invalid_client_metadata", f"{name} must use https.")
-    if len(uri) > MAX_URI:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  f"{name} has at most {MAX_URI} characters.")
 
 
 def validate_scope(scope: str) -> list[str]:
@@ -209,7 +157,7 @@ def validate_client_keys(meta: ClientMetadata, method: str) -> None:
     if method == "private_key_jwt" and meta.jwks is None and meta.jwks_uri is None:
         raise ClientMetadataError("invalid_client_metadata",
                                   "private_key_jwt needs the client's keys: jwks or jwks_uri.")
-    validate_web_uri("jwks_uri", meta.jwks_uri)
+    validate_fetched_uri("jwks_uri", meta.jwks_uri)
     if meta.jwks is not None:
         try:
             validate_public_jwks(meta.jwks)
@@ -261,7 +209,7 @@ def validate(meta: ClientMetadata) -> None:
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri"):
         validate_web_uri(name, getattr(meta, name))
     # Back-Channel Logout 1.0 2.2: https (http on loopback), never a fragment.
-    validate_web_uri("backchannel_logout_uri", meta.backchannel_logout_uri)
+    validate_fetched_uri("backchannel_logout_uri", meta.backchannel_logout_uri)
     if "#" in (meta.backchannel_logout_uri or "") or len(meta.backchannel_logout_uri or "") > 500:
         raise ClientMetadataError("invalid_client_metadata",
                                   "backchannel_logout_uri: no fragment, at most 500 characters.")
@@ -278,7 +226,7 @@ def validate(meta: ClientMetadata) -> None:
 def validate_sector(meta: ClientMetadata) -> None:
     """OIDC Core 8.1: the hosts of the redirect URIs form one sector, or the platform
     proves they do at its sector_identifier_uri (fetched last: every cheap check first)."""
-    validate_web_uri("sector_identifier_uri", meta.sector_identifier_uri)
+    validate_fetched_uri("sector_identifier_uri", meta.sector_identifier_uri)
     try:
         validate_sector_identifier(meta.sector_identifier_uri, meta.redirect_uris)
     except SectorError as error:
@@ -352,16 +300,27 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     return secret
 
 
-def register(meta: ClientMetadata, *, manageable: bool = False) -> Registration:
-    """Register a platform. ``manageable`` gives it a registration access token to read,
-    update and delete its own registration (RFC 7592), as dynamic registration does."""
+def prepare(meta: ClientMetadata) -> Registration:
+    """A new platform checked, its sector document fetched, not yet stored: nothing in
+    the database is held while a platform's server answers."""
     client = Client(client_id=new_client_id())
-    secret = configure(client, meta)
+    return Registration(client, configure(client, meta))
+
+
+def save(registration: Registration, *, manageable: bool = False) -> Registration:
+    """Store a prepared platform. ``manageable`` gives it a registration access token to
+    read, update and delete its own registration (RFC 7592), as dynamic registration does."""
+    client = registration.client
     token = issue_registration_token(client) if manageable else None
     db.session.add(client)
     db.session.commit()
     current_app.logger.info("client registered: %s", client.client_id)
-    return Registration(client, secret, token)
+    return Registration(client, registration.client_secret, token)
+
+
+def register(meta: ClientMetadata, *, manageable: bool = False) -> Registration:
+    """Register a platform (checked, then stored)."""
+    return save(prepare(meta), manageable=manageable)
 
 
 def update(client: Client, meta: ClientMetadata) -> Registration:

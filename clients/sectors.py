@@ -9,13 +9,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import requests
+from flask import current_app
 
+from idp import outbound
 from idp.oauth.subjects import host_of
-
-# A short wait: the registration request is held while we fetch.
-TIMEOUT = (3.0, 5.0)
-MAX_BYTES = 64 * 1024
 
 
 class SectorError(ValueError):
@@ -27,18 +24,14 @@ def several_hosts(redirect_uris: Iterable[str]) -> bool:
 
 
 def fetch_sector_uris(uri: str) -> list[str]:
-    """GET the sector_identifier_uri: no redirects followed, a bounded body, JSON array of
-    strings. Its content is never echoed back, only what is wrong with it."""
+    """GET the sector_identifier_uri through the outbound guard: a JSON array of strings.
+    Neither its content nor the status it answered is echoed back: a platform would
+    use them to probe what the provider can reach."""
     try:
-        with requests.get(uri, timeout=TIMEOUT, allow_redirects=False, stream=True,
-                          headers={"Accept": "application/json"}) as response:
-            if response.status_code != 200:
-                raise SectorError(f"sector_identifier_uri answered HTTP {response.status_code}.")
-            body = response.raw.read(MAX_BYTES + 1, decode_content=True)
-    except requests.RequestException:
+        body = outbound.get(uri)
+    except outbound.FetchError as error:
+        current_app.logger.warning("sector_identifier_uri fetch failed: %s", error.reason)
         raise SectorError("sector_identifier_uri could not be fetched.") from None
-    if len(body) > MAX_BYTES:
-        raise SectorError(f"sector_identifier_uri: the document exceeds {MAX_BYTES} bytes.")
     try:
         data: Any = json.loads(body)
     except ValueError:

@@ -23,10 +23,12 @@ from flask.cli import with_appcontext
 from sqlalchemy import ForeignKey, String, Text, event, func, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from idp import outbound
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
 
-TIMEOUT = 5.0  # seconds for a platform to answer one POST
+# The worker is outside any request: it may wait a while for a free outbound slot.
+SLOT_WAIT = 5.0
 LEASE = timedelta(seconds=60)  # a claimed message is due again if its drain died
 RETRY_BASE = 30  # seconds before the first retry, doubled at each further one
 RETRY_CAP = 3600
@@ -96,7 +98,7 @@ def deliver_due(now: datetime | None = None, session: requests.Session | None = 
     """One pass: claim the messages due at ``now``, post each one, record each outcome.
     Returns how many were delivered, are retrying, are dead (or failed to be recorded)."""
     now = now or utcnow()
-    http = session or requests.Session()
+    http = session or outbound.new_session()
     outcomes: Counter[str] = Counter()
     try:
         for message in claim_due(now, limit):
@@ -174,16 +176,16 @@ def count_failure(message_id: int, now: datetime, error: str) -> None:
 
 def post(http: requests.Session, uri: str,
          form: dict[str, str]) -> tuple[int | None, str | None]:
-    """POST the form; return the status and, unless it was delivered, a short error."""
+    """POST the form through the outbound guard (``idp.outbound``: no internal address,
+    no redirect, bounded time); return the status and, unless delivered, a short error
+    for the operator (never sent back to the platform)."""
     try:
-        response = http.post(uri, data=form, timeout=TIMEOUT, allow_redirects=False,
-                             stream=True)
-    except requests.RequestException as exc:
-        return None, type(exc).__name__
-    response.close()  # the body is not read: a platform cannot make us download much
-    if response.status_code in DELIVERED:
-        return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}"
+        status = outbound.post_form(uri, form, session=http, wait=SLOT_WAIT)
+    except outbound.FetchError as error:
+        return None, error.reason
+    if status in DELIVERED:
+        return status, None
+    return status, f"HTTP {status}"
 
 
 def record(message: OutboxMessage, now: datetime, error: str | None) -> str:
@@ -303,7 +305,7 @@ def summary(outcomes: Counter[str]) -> str:
 def work(interval: float) -> None:
     """Deliver continuously until stopped with Ctrl-C (run one next to the web server)."""
     click.echo(f"delivering every {interval:g} s; Ctrl-C to stop")
-    with requests.Session() as http:
+    with outbound.new_session() as http:
         try:
             while True:
                 try:

@@ -77,11 +77,22 @@ class Settings:
     languages: tuple[str, ...] = ("fr", "en")
     # Times shown to travellers (sessions page, mail); stored times stay UTC.
     timezone: str = "Europe/Paris"
+    # Requests to addresses platforms chose (idp.outbound): loopback is reachable outside
+    # production only (local platforms, the demo); None follows the environment, and
+    # production never reaches it. Seconds to connect and between two reads of an answer.
+    outbound_allow_loopback: bool | None = None
+    outbound_timeout: float = 3.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def allows_loopback_fetches(self) -> bool:
+        if self.is_production:
+            return False
+        return self.outbound_allow_loopback is not False
 
     @property
     def is_https(self) -> bool:

@@ -5,11 +5,9 @@ signs a short-lived JWT with a key it registered, inline (``jwks``) or by URL
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import current_app
@@ -19,14 +17,14 @@ from joserfc.jwk import KeySet
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from idp import outbound
+from idp.documents import Documents, documents
 from idp.extensions import db, utcnow
 from idp.keys import SUPPORTED_ALGS
 from idp.oauth.models import Client, UsedAssertion
 
 METHOD = "private_key_jwt"
-FETCH_TIMEOUT = (2.0, 3.0)  # connect, read: a slow platform must not hold a worker
 FETCH_LIMIT = 64 * 1024  # bytes of a JWKS document
-CACHE_SECONDS = 300
 MAX_KEYS = 10
 MAX_JTI = 255
 # Members that only a private or symmetric key has (RFC 7518 6.2.2, 6.3.2, 6.4).
@@ -69,25 +67,28 @@ def validate_public_jwk(key: Any) -> None:
         raise JWKSError("jwks: keys must be signing keys (use 'sig').")
 
 
-def fetch_jwks(uri: str) -> KeySet:
-    """The platform's JWKS from its URL, kept a few minutes per process."""
-    cache: dict[str, tuple[float, KeySet]] = current_app.extensions.setdefault(
-        "idp.client_jwks", {})
-    cached = cache.get(uri)
-    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+def load_jwks(uri: str) -> KeySet:
+    """GET the platform's JWKS through the outbound guard."""
     try:
-        with requests.get(uri, timeout=FETCH_TIMEOUT, stream=True,
-                          allow_redirects=False) as response:
-            response.raise_for_status()
-            body = response.raw.read(FETCH_LIMIT + 1, decode_content=True)
-        if len(body) > FETCH_LIMIT:
-            raise JWKSError("the JWKS document is too large.")
-        keys = validate_public_jwks(json.loads(body))
-    except (requests.RequestException, ValueError) as exc:
-        current_app.logger.warning("jwks_uri fetch failed for %s: %s", uri, type(exc).__name__)
+        return validate_public_jwks(json.loads(outbound.get(uri, limit=FETCH_LIMIT)))
+    except ValueError as exc:  # not JSON, or not a set of public signing keys
+        raise outbound.FetchError(type(exc).__name__) from None
+
+
+def fetch_jwks(uri: str, client_id: str) -> KeySet:
+    """The platform's JWKS from its URL: kept a few minutes per process, a failure kept
+    one minute, and fetched by one request at a time (``idp.documents``)."""
+    try:
+        cache: Documents[KeySet] = documents("client_jwks")
+        keys = cache.get(uri, load_jwks)
+    except outbound.Busy:
+        current_app.logger.warning("jwks_uri of %s: no fetch slot free", client_id)
+        raise InvalidClientError(description="The client's keys cannot be fetched now; "
+                                             "try again later.") from None
+    except outbound.FetchError as error:
+        current_app.logger.warning("jwks_uri of %s cannot be used: %s", client_id,
+                                   error.reason)
         raise InvalidClientError(description="The client's jwks_uri cannot be used.") from None
-    cache[uri] = (time.monotonic(), keys)
     return keys
 
 
@@ -95,7 +96,7 @@ def client_keys(client: Client) -> KeySet:
     if client.jwks:
         return KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
     if client.jwks_uri:
-        return fetch_jwks(client.jwks_uri)
+        return fetch_jwks(client.jwks_uri, client.client_id)
     raise InvalidClientError(description="The client registered no keys.")
 
 

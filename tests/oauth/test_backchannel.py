@@ -29,6 +29,7 @@ from idp.outbox import MAX_ATTEMPTS, OutboxMessage, deliver_due
 from idp.signals import backchannel_attempted
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, Traveller, make_platform, make_user
+from tests.platform_server import no_loopback  # noqa: F401
 from tests.tokens import redeem, verify_id_token
 
 HOST = "127.0.0.1"
@@ -433,3 +434,21 @@ def test_every_attempt_enters_the_audit_log(logged_in: Browser, receiver: Receiv
     assert event is not None
     assert event.subject == subject_pseudonym(user.model) and event.client_id == platform.client_id
     assert event.data["outcome"] == "delivered" and event.data["reason"] == "logout"
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "[::ffff:7f00:1]", "localhost"])
+def test_a_logout_is_never_posted_to_an_internal_address(
+        no_loopback: Flask, logged_in: Browser, receiver: Receiver, host: str) -> None:
+    """A row registered before the check, or a name now resolving inside: the outbox
+    posts through the outbound guard, which refuses it without connecting."""
+    platform = make_platform(backchannel_logout_uri="https://carpool.example/backchannel")
+    platform.model.backchannel_logout_uri = receiver.uri.replace(HOST, host)
+    db.session.commit()
+    sign_in(logged_in, platform)
+    log_out(logged_in)
+
+    assert deliver_due() == {"retrying": 1}
+
+    (message,) = messages()
+    assert message.last_error == "AddressRefused"
+    assert receiver.received == []

@@ -129,7 +129,7 @@ def test_redirect_uris_on_several_hosts_need_a_sector_identifier_uri(app: Any) -
     (200, {"redirect_uris": [REGIONAL, REGIONAL_APP]}, "JSON array"),
     (200, b"<html>not json</html>", "JSON array"),
     (200, [REGIONAL, 42], "JSON array"),
-    (404, [REGIONAL, REGIONAL_APP], "HTTP 404"),
+    (404, [REGIONAL, REGIONAL_APP], "^sector_identifier_uri could not be fetched.$"),
 ], ids=["missing-uri", "object", "not-json", "not-strings", "not-found"])
 def test_a_sector_identifier_that_does_not_match_is_refused(
         app: Any, sector_server: SectorServer, status: int, body: Any, message: str) -> None:

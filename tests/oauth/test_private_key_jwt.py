@@ -8,12 +8,15 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
@@ -21,10 +24,13 @@ from werkzeug.test import TestResponse
 
 from clients.credentials import issue_initial_access_token
 from clients.registration import ClientMetadataError
+from idp import outbound
 from idp.extensions import db, utcnow
 from idp.oauth.models import UsedAssertion
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, make_platform
+from tests.live import LiveServer, live_server  # noqa: F401
+from tests.platform_server import PlatformServer, no_loopback, platform_server  # noqa: F401
 
 ISSUER = "https://idp.test"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -263,3 +269,105 @@ def test_registration_refuses_bad_keys(app: Any, platform_key: ECKey, case: str)
     with pytest.raises(ClientMetadataError) as error:
         make_platform(**overrides)
     assert error.value.error == "invalid_client_metadata"
+
+
+# The jwks_uri through the outbound guard (idp.outbound, idp.documents)
+
+def token_request(platform: Platform, key: ECKey, **claims: Any) -> dict[str, str]:
+    """A token request naming the platform in a signed assertion; the code is made up,
+    so it ends in invalid_grant once the client is authenticated."""
+    return {"grant_type": "authorization_code", "code": "made-up", "code_verifier": "v" * 43,
+            "redirect_uri": platform.redirect_uri, "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion(platform, key, **claims)}
+
+
+@pytest.mark.parametrize("host", ["127.1", "2130706433", "[::ffff:7f00:1]", "0.0.0.0",  # noqa: S104
+                                  "localhost"])
+def test_a_jwks_uri_on_an_internal_address_is_never_fetched(
+        no_loopback: Any, client: FlaskClient, platform_key: ECKey,
+        platform_server: Callable[..., PlatformServer], host: str) -> None:
+    """A row registered before the check, or a name now resolving inside: the fetch
+    itself refuses it."""
+    server = platform_server(body=public_jwks(platform_key))
+    platform = make_platform(token_endpoint_auth_method="private_key_jwt",
+                             jwks_uri="https://carpool.example/jwks")
+    platform.model.jwks_uri = server.url(host=host)
+    db.session.commit()
+
+    response = client.post("/token", data=token_request(platform, platform_key))
+
+    assert response.get_json() == {"error": "invalid_client",
+                                   "error_description": "The client's jwks_uri cannot be used."}
+    assert server.connections == 0
+
+
+def test_a_failing_jwks_uri_is_asked_once_a_minute(
+        client: FlaskClient, platform_key: ECKey, time_machine: Any,
+        platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(status=500, body=b"internal error page")
+    platform = make_platform(token_endpoint_auth_method="private_key_jwt",
+                             jwks_uri=server.url())
+    time_machine.move_to(utcnow(), tick=True)
+
+    answers = [client.post("/token", data=token_request(platform, platform_key)).get_json()
+               for _ in range(3)]
+    assert server.connections == 1
+    assert {a["error"] for a in answers} == {"invalid_client"}
+    assert not any("500" in a["error_description"] for a in answers)
+
+    time_machine.shift(61)
+    client.post("/token", data=token_request(platform, platform_key))
+    assert server.connections == 2
+
+
+def test_when_every_fetch_slot_is_busy_the_client_is_told_to_come_back(
+        client: FlaskClient, platform_key: ECKey,
+        platform_server: Callable[..., PlatformServer]) -> None:
+    server = platform_server(body=public_jwks(platform_key))
+    platform = make_platform(token_endpoint_auth_method="private_key_jwt",
+                             jwks_uri=server.url())
+    with ExitStack() as held:
+        for _ in range(outbound.SLOTS):
+            held.enter_context(outbound.slot())
+        started = time.monotonic()
+        busy = client.post("/token", data=token_request(platform, platform_key)).get_json()
+        assert time.monotonic() - started < 0.5
+
+    assert busy["error"] == "invalid_client" and "try again later" in busy["error_description"]
+    assert server.connections == 0
+    # Not kept as the platform's failure: once a slot is free, its keys are fetched.
+    assert client.post("/token", data=token_request(platform, platform_key)).get_json()[
+        "error"] == "invalid_grant"
+
+
+def test_token_requests_naming_a_slow_jwks_uri_do_not_hold_the_provider(
+        live_server: LiveServer, platform_key: ECKey,
+        platform_server: Callable[..., PlatformServer]) -> None:
+    """Over real HTTP: eight unauthenticated requests naming a platform whose jwks_uri
+    takes two seconds make one fetch; the others fail at once, and /jwks.json answers
+    at once meanwhile."""
+    server = platform_server(body=public_jwks(platform_key), delay=2)
+    with live_server.app.app_context():
+        platform = make_platform(token_endpoint_auth_method="private_key_jwt",
+                                 jwks_uri=server.url())
+        db.session.remove()
+
+    def post_token(_: int) -> dict[str, Any]:
+        answer: dict[str, Any] = requests.post(
+            f"{live_server.url}/token",
+            data=token_request(platform, platform_key, aud=f"{live_server.url}/token"),
+            timeout=30).json()
+        return answer
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = pool.map(post_token, range(8))
+        assert server.arrived.wait(timeout=10)
+        for _ in range(3):
+            started = time.monotonic()
+            assert requests.get(f"{live_server.url}/jwks.json", timeout=10).status_code == 200
+            assert time.monotonic() - started < 1
+        errors = [answer["error"] for answer in answers]
+
+    assert server.connections == 1
+    assert errors.count("invalid_grant") >= 1  # the one that fetched was authenticated
+    assert set(errors) <= {"invalid_grant", "invalid_client"}
