@@ -53,6 +53,9 @@ class Settings:
     # How many reverse proxies (nginx...) stand in front and set X-Forwarded-For: the
     # client address used for throttling is the one they saw. 0: never trust the header.
     trusted_proxies: int = 0
+    # Host names accepted besides the issuer's, comma-separated in IDP_EXTRA_HOSTS: an
+    # internal name such as a container health check's "localhost". Links never use them.
+    extra_hosts: tuple[str, ...] = ()
     # A MaxMind-format city or country database (.mmdb) to name the approximate place of
     # each session on the account page; empty: the network prefix is shown instead.
     geoip_database: str = ""
@@ -108,6 +111,7 @@ ENV_NAMES = {
     "redis_url": "IDP_REDIS_URL",
     "timezone": "IDP_TIMEZONE",
     "trusted_proxies": "IDP_TRUSTED_PROXIES",
+    "extra_hosts": "IDP_EXTRA_HOSTS",
     "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
@@ -164,6 +168,8 @@ def _convert(var: str, raw: str, kind: Any) -> Any:
             return int(raw)
         except ValueError as exc:
             raise ConfigError(f"{var} must be a whole number of seconds.") from exc
+    if kind in (tuple[str, ...], "tuple[str, ...]"):
+        return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
     return raw
 
 
