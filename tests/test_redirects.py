@@ -9,12 +9,14 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from time_machine import TimeMachineFixture
 from werkzeug.test import TestResponse
 
 from idp.accounts.redirects import safe_next
 from tests.browser import Browser, csrf_token
 from tests.factories import Traveller
 from tests.live import LiveServer, live_server  # noqa: F401
+from tests.totp import code_at, enrol, start_login
 
 # Values a browser (or a proxy) could read as another site, or that break the header.
 HOSTILE = [
@@ -122,3 +124,21 @@ def test_the_language_switch_never_leaves_the_site_over_http(
     locations = [line for line in head if line.lower().startswith("location:")]
     assert all(line.split(":", 1)[1].strip() == "/" for line in locations), locations
     assert not [line for line in head if line.lower().startswith("set-cookie: x")]
+
+
+@pytest.mark.parametrize("target", [
+    "//evil.example", "/\t/evil.example", "/%09/evil.example", "/\\evil.example",
+    "https:evil.example", "/%2F/evil.example", "\uff0f\uff0fevil.example",
+])
+def test_the_second_step_keeps_only_a_local_next(
+        logged_in: Browser, user: Traveller, frozen: TimeMachineFixture, target: str) -> None:
+    """The ``next`` of the password form waits in the session for the code page."""
+    key, _ = enrol(logged_in)
+    logged_in.get("/logout")
+    logged_in.submit("/logout", {})
+    frozen.shift(90)
+    start_login(logged_in, user.email, user.password, "/login?" + urlencode({"next": target}))
+
+    response = logged_in.submit("/login/code", {"code": code_at(key)})
+
+    assert response.status_code == 302 and response.location == "/account"
