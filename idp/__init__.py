@@ -10,12 +10,13 @@ from typing import Any
 
 from flask import Flask
 
-from idp import errors, i18n, keys, outbox, security
+from idp import errors, guard, i18n, keys, outbox, security
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
 from idp.proxies import TrustedProxyFix, parse_networks
 from idp.settings import Settings, load_settings
+from idp.urls import trusted_hosts
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT.parent / "templates"
@@ -38,8 +39,8 @@ def create_app(
     # Authlib logs issued tokens at DEBUG level: never let them reach our logs.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     setup_extensions(app)
-    for init in (errors.init_app, i18n.init_app, security.init_app, passwords.init_app,
-                 keys.init_app, outbox.init_app):
+    for init in (guard.init_app, errors.init_app, i18n.init_app, security.init_app,
+                 passwords.init_app, keys.init_app, outbox.init_app):
         init(app)
     setup_oauth(app)
     setup_accounts(app)
@@ -72,6 +73,9 @@ def configure(app: Flask, settings: Settings) -> None:
         BABEL_DEFAULT_TIMEZONE=settings.timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
         TESTING=settings.env == "testing",
+        # A request must name the issuer's host (or an IDP_EXTRA_HOSTS one): anything
+        # else is refused with 400 before it reaches a view (Host header injection).
+        TRUSTED_HOSTS=trusted_hosts(settings),
     )
 
 

@@ -7,6 +7,8 @@ from flask import Flask, current_app, g, has_request_context, redirect, request,
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
+from idp.accounts.redirects import safe_next
+
 
 def supported() -> tuple[str, ...]:
     languages: tuple[str, ...] = current_app.extensions["idp.settings"].languages
@@ -41,10 +43,7 @@ def choose_language(code: str) -> ResponseReturnValue:
     """Remember the traveller's choice of language, then go back to the page."""
     if code in supported():
         session["lang"] = code
-    target = request.args.get("next") or "/"
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        target = "/"
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next")) or "/")
 
 
 def init_app(app: Flask) -> None:

@@ -57,6 +57,9 @@ class Settings:
     # believed only from a request whose peer is one of them. Loopback by default, where
     # a proxy on the same machine (nginx, Caddy) forwards to gunicorn.
     trusted_proxy_addresses: str = "127.0.0.1/32,::1/128"
+    # Host names accepted besides the issuer's, comma-separated in IDP_EXTRA_HOSTS: an
+    # internal name such as a container health check's "localhost". Links never use them.
+    extra_hosts: tuple[str, ...] = ()
     # A MaxMind-format city or country database (.mmdb) to name the approximate place of
     # each session on the account page; empty: the network prefix is shown instead.
     geoip_database: str = ""
@@ -124,6 +127,7 @@ ENV_NAMES = {
     "timezone": "IDP_TIMEZONE",
     "trusted_proxies": "IDP_TRUSTED_PROXIES",
     "trusted_proxy_addresses": "IDP_TRUSTED_PROXY_ADDRESSES",
+    "extra_hosts": "IDP_EXTRA_HOSTS",
     "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
@@ -180,6 +184,8 @@ def _convert(var: str, raw: str, kind: Any) -> Any:
             return int(raw)
         except ValueError as exc:
             raise ConfigError(f"{var} must be a whole number of seconds.") from exc
+    if kind in (tuple[str, ...], "tuple[str, ...]"):
+        return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
     return raw
 
 

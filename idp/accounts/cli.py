@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
@@ -19,6 +18,7 @@ from idp.cli import fail
 from idp.extensions import db, utcnow
 from idp.i18n import first_supported
 from idp.mail import send_mail
+from idp.urls import issuer_url
 
 
 @click.group(help="Manage travellers' accounts.")
@@ -134,7 +134,7 @@ def two_step_off(email: str, as_json: bool) -> None:
         fail(f"two-step verification is not on for {user.email}")
     mfa.delete_totp(user, by="operator")
     send_mail(user.email, "two_step_off", first_supported(user.locale),
-              name=user.given_name, issuer=current_app.extensions["idp.settings"].issuer)
+              name=user.given_name, two_step=issuer_url("mfa.enrol"))
     click.echo(json.dumps({"email": user.email, "two_step": False}) if as_json
                else f"two-step verification turned off for {user.email}")
 

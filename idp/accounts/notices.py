@@ -1,5 +1,6 @@
 """The mail an account's owner gets about their address and password: links to follow
 (verify an address, confirm a new one, reset the password) and notices of a change.
+Every link is built under the issuer (``idp.urls``), never under the request's Host.
 
 Each message is in the traveller's own language when they chose one, else the page's.
 Links are written to the database and committed before the mail leaves, so a link in a
@@ -11,13 +12,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import url_for
-
 from idp import mail
 from idp.accounts.links import Purpose, generate_link, lifetime
 from idp.accounts.models import User
 from idp.extensions import db
 from idp.i18n import first_supported
+from idp.urls import issuer_url
 
 LINK_VIEWS = {
     Purpose.VERIFY_EMAIL: "email.verify",
@@ -37,7 +37,7 @@ def create_link_mail(user: User, purpose: Purpose, to: str) -> tuple[str, dict[s
     db.session.commit()
     return purpose.value, {
         "user": user,
-        "link": url_for(LINK_VIEWS[purpose], token=token, _external=True),
+        "link": issuer_url(LINK_VIEWS[purpose], token=token),
         "lifetime": timedelta(seconds=lifetime(purpose)),
     }
 
@@ -63,8 +63,8 @@ def send_reset_link_later(user: User) -> None:
 
 def notify_password_changed(user: User) -> bool:
     return mail.send_mail(user.email, "password_changed", mail_locale(user), user=user,
-                          account=url_for("accounts.profile", _external=True),
-                          forgot=url_for("recovery.forgot", _external=True))
+                          account=issuer_url("accounts.profile"),
+                          forgot=issuer_url("recovery.forgot"))
 
 
 def notify_email_changed(user: User, old_email: str) -> bool:

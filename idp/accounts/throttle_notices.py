@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request, url_for
+from flask import current_app, request
 from flask_babel import force_locale, get_locale
 
 from idp.accounts.devices import device_name
@@ -19,6 +19,7 @@ from idp.accounts.notices import mail_locale
 from idp.accounts.service import find_user
 from idp.extensions import utcnow
 from idp.mail import send_mail_later
+from idp.urls import issuer_url
 
 
 def notify_attempts(email: str, second_factor: bool = False) -> None:
@@ -28,7 +29,8 @@ def notify_attempts(email: str, second_factor: bool = False) -> None:
     if user is None:
         return
     send_mail_later(user.email, "sign_in_attempts", mail_locale(user),
-                        name=user.given_name, issuer=issuer(), second_factor=second_factor)
+                        name=user.given_name, account=issuer_url("accounts.profile"),
+                    second_factor=second_factor)
 
 
 def notify_locked(email: str) -> None:
@@ -38,7 +40,7 @@ def notify_locked(email: str) -> None:
     if user is None:
         return
     send_mail_later(user.email, "account_locked", mail_locale(user), name=user.given_name,
-                    forgot=url_for("recovery.forgot", _external=True))
+                    forgot=issuer_url("recovery.forgot"))
 
 
 def notify_sign_in(email: str, failures: int) -> None:
@@ -52,7 +54,8 @@ def notify_sign_in(email: str, failures: int) -> None:
         device = device_name(request.user_agent.string)
         place = describe_place(ip_prefix(request.remote_addr))
     send_mail_later(
-        user.email, "sign_in_after_failures", locale, name=user.given_name, issuer=issuer(),
+        user.email, "sign_in_after_failures", locale, name=user.given_name,
+        account=issuer_url("accounts.profile"),
         failures=failures, when=local_time(), device=device,
         place=place,
     )
@@ -62,10 +65,3 @@ def local_time() -> str:
     """Now, in the deployment's time zone, with the zone named: "2030-05-06 11:00 CEST"."""
     zone = ZoneInfo(current_app.extensions["idp.settings"].timezone)
     return utcnow().astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def issuer() -> str:
-    value: str = current_app.extensions["idp.settings"].issuer
-    return value
-
-

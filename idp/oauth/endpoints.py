@@ -19,6 +19,7 @@ from idp.oauth.introspection import INTROSPECTION_AUTH_METHODS
 from idp.oauth.revocation import REVOCATION_AUTH_METHODS
 from idp.oauth.server import oauth_server
 from idp.settings import Settings
+from idp.urls import issuer_url
 
 bp = Blueprint("endpoints", __name__)
 
@@ -75,16 +76,17 @@ def cached_json(body: bytes, etag: str, max_age: int) -> Response:
 
 
 def discovery_document(settings: Settings) -> dict[str, Any]:
-    """OIDC Discovery 1.0 section 3, every entry true: what is listed here works."""
-    issuer = settings.issuer
+    """OIDC Discovery 1.0 section 3, every entry true: what is listed here works. Each
+    URL is the route's own, under the issuer (``idp.urls``)."""
     return {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "userinfo_endpoint": f"{issuer}/userinfo",
-        "jwks_uri": f"{issuer}/jwks.json",
-        "registration_endpoint": f"{issuer}/register",
-        "end_session_endpoint": f"{issuer}/end_session",
+        "issuer": settings.issuer,
+        "authorization_endpoint": issuer_url("oauth.authorize"),
+        "token_endpoint": issuer_url("endpoints.token"),
+        "userinfo_endpoint": issuer_url("endpoints.userinfo"),
+        "jwks_uri": issuer_url("endpoints.jwks"),
+        # Served by clients/, which idp does not know by its endpoint names.
+        "registration_endpoint": f"{settings.issuer}/register",
+        "end_session_endpoint": issuer_url("logout.end_session"),
         "scopes_supported": supported_scopes(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
@@ -93,10 +95,10 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
-        "revocation_endpoint": f"{issuer}/revoke",
+        "revocation_endpoint": issuer_url("endpoints.revoke"),
         "revocation_endpoint_auth_methods_supported": REVOCATION_AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
-        "introspection_endpoint": f"{issuer}/introspect",
+        "introspection_endpoint": issuer_url("endpoints.introspect"),
         "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
         "introspection_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "code_challenge_methods_supported": ["S256"],
@@ -112,7 +114,7 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
-        "service_documentation": f"{issuer}/",
+        "service_documentation": issuer_url("accounts.home"),
     }
 
 

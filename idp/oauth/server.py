@@ -8,7 +8,8 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProtector
 from authlib.integrations.flask_oauth2 import current_token
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.errors import ForbiddenError
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oidc.core import UserInfo
@@ -19,6 +20,7 @@ from flask import request as flask_request
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
 from idp.extensions import db, utcnow
+from idp.oauth import client_auth
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
 from idp.oauth.claims import user_claims
@@ -37,6 +39,17 @@ class AuthorizationServer(_AuthorizationServer):
         if isinstance(request, OAuth2Request):
             return request
         return super().create_oauth2_request(request)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib quotes ``redirect_uri`` and ``response_type`` in its error descriptions,
+        which RFC 6749 4.1.2.1 restricts to printable ASCII without ``"`` and ``\\``: a
+        value outside that set made building the error raise (a 500). Such a value is
+        refused here first, with a description that does not repeat it."""
+        for name in ("redirect_uri", "response_type"):
+            value = request.payload.data.get(name)
+            if isinstance(value, str) and invalid_error_characters(value):
+                raise InvalidRequestError(f"'{name}' holds characters that are not allowed.")
+        return super().get_authorization_grant(request)
 
 
 class ResourceProtector(_ResourceProtector):
@@ -145,6 +158,8 @@ def create_server(app: Flask) -> AuthorizationServer:
     )
     server.register_grant(RefreshTokenGrant)
     server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
+    server.register_client_auth_method(client_auth.METHOD,
+                                       client_auth.authenticate_client_secret_basic)
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     protector = ResourceProtector()
