@@ -113,6 +113,23 @@ def lock_the_account(app: Flask, user: Traveller, headers: dict[str, str],
     return log_in(from_address(app, "198.51.100.9"), user, user.password, headers)
 
 
+SIGN_UP_EMAIL = "nawel.nouvelle@example.net"
+
+
+def sign_up(app: Flask, email: str, headers: dict[str, str]) -> TestResponse:
+    return post_form(app.test_client(), "/signup", {
+        "given_name": "Nawel", "email": email, "password": "the tram to the old harbour",
+    }, headers)
+
+
+def sign_up_anew(app: Flask, user: Traveller, headers: dict[str, str], _: Any) -> TestResponse:
+    return sign_up(app, SIGN_UP_EMAIL, headers)
+
+
+def sign_up_again(app: Flask, user: Traveller, headers: dict[str, str], _: Any) -> TestResponse:
+    return sign_up(app, user.email, headers)  # the owner is told someone tried
+
+
 # Each mail that carries a link to the provider, and the request that sends it.
 MAILS: dict[str, tuple[Action, str | None]] = {
     "reset_password": (ask_reset, None),
@@ -122,6 +139,8 @@ MAILS: dict[str, tuple[Action, str | None]] = {
     "sign_in_attempts": (fail_to_sign_in, None),
     "sign_in_after_failures": (sign_in_after_failures, None),
     "account_locked": (lock_the_account, None),
+    "confirm_signup": (sign_up_anew, SIGN_UP_EMAIL),
+    "signup_attempt": (sign_up_again, None),
 }
 
 

@@ -86,8 +86,8 @@ def send_signup_link(user: User, interaction_id: str | None, page_locale: str) -
     so its flow can go on."""
     token = generate_link(user, Purpose.VERIFY_EMAIL, user.email)
     db.session.commit()
-    link = url_for(LINK_VIEWS[Purpose.VERIFY_EMAIL], token=token, interaction=interaction_id,
-                   _external=True)
+    link = issuer_url(LINK_VIEWS[Purpose.VERIFY_EMAIL], token=token,
+                      interaction=interaction_id)
     return mail.send_mail(user.email, "confirm_signup", mail_locale(user) or page_locale,
                           user=user, link=link,
                           lifetime=timedelta(seconds=lifetime(Purpose.VERIFY_EMAIL)))
@@ -97,5 +97,5 @@ def notify_signup_attempt(user: User, page_locale: str) -> bool:
     """Tell an account's owner that someone tried to sign up with their address: the
     sign-up page itself says nothing of it."""
     return mail.send_mail(user.email, "signup_attempt", mail_locale(user) or page_locale,
-                          user=user, login=url_for("accounts.login", _external=True),
-                          forgot=url_for("recovery.forgot", _external=True))
+                          user=user, login=issuer_url("accounts.login"),
+                          forgot=issuer_url("recovery.forgot"))
