@@ -50,6 +50,7 @@ def post_form(client: FlaskClient, path: str, data: dict[str, str],
     sender = client.application.test_client(use_cookies=False) if "Host" in headers else client
     response = sender.post(path, data={"csrf_token": csrf_token(html), **data},
                            base_url=ISSUER, environ_base=client.environ_base, headers={
+                               "Accept-Language": "en",  # the words the tests read
                                "Referer": f"https://{host}{page or path}",
                                "Cookie": f"idp_session={cookie.value}", **headers})
     response.close()
