@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import errors, i18n, keys, outbox, security
+from idp import errors, health, i18n, keys, outbox, security
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
@@ -39,7 +39,7 @@ def create_app(
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     setup_extensions(app)
     for init in (errors.init_app, i18n.init_app, security.init_app, passwords.init_app,
-                 keys.init_app, outbox.init_app):
+                 keys.init_app, outbox.init_app, health.init_app):
         init(app)
     setup_oauth(app)
     setup_accounts(app)

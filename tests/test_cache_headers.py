@@ -133,6 +133,8 @@ ROUTES: dict[str, Call] = {
     "endpoints.token": lambda w: w.platform_post(
         "/token", {"grant_type": "refresh_token", "refresh_token": w.tokens["refresh_token"]}),
     "endpoints.userinfo": lambda w: w.get("/userinfo", headers=w.bearer()),
+    "health.liveness": lambda w: w.get("/healthz"),
+    "health.readiness": lambda w: w.get("/readyz"),
 }
 
 
