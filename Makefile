@@ -6,8 +6,8 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint install install-test translations translations-update browser clean \
-	audit audit-refresh
+.PHONY: run test fuzz lint install install-test translations translations-update browser \
+	clean audit audit-refresh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,13 @@ lint: install-test
 
 test: install-test lint
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+# The fuzz test at length and at random (make test runs it short and the same each time):
+# FUZZ_EXAMPLES requests to each of its 24 targets, on each database backend.
+FUZZ_EXAMPLES ?= 420
+fuzz: install-test
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz \
+		-p no:cacheprovider $(PYTEST_ARGS)
 
 # Known vulnerabilities in every installed package, without the internet: pip-audit asks
 # a local OSV service (tests/osv_local.py) over the advisories in $(AUDIT_DB), which

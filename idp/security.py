@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
+
+# Endpoints whose answers hold nothing personal and may be cached as they say.
+PUBLIC_ENDPOINTS = frozenset({"static"})
 
 CSP = "; ".join(
     [
@@ -29,10 +32,19 @@ def add_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.extensions["idp.settings"].is_production:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if response.mimetype == "text/html":
-        # Pages show personal data: no copy in shared computers' caches.
-        headers["Cache-Control"] = "no-store"
+    set_cache_policy(response)
     return response
+
+
+def set_cache_policy(response: Response) -> None:
+    """``no-store`` unless the answer is explicitly public (RFC 9111 5.2.2.3, OAuth 2.0
+    RFC 6749 5.1): pages, tokens, userinfo, exports and receipts carry personal data
+    whatever their content type, and must leave no copy in a browser's or proxy's cache.
+    Only answers that declare ``public`` themselves (discovery, JWKS) and static files
+    keep their own policy."""
+    if response.cache_control.public or request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    response.headers["Cache-Control"] = "no-store"
 
 
 def init_app(app: Flask) -> None:
