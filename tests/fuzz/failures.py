@@ -1,11 +1,10 @@
-"""What a 5xx was: the request that caused it, the exception behind it, and whether it is
-one of the classes known to be open (being fixed elsewhere) when this test was written."""
+"""What a 5xx was: the request that caused it and the exception behind it."""
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -81,50 +80,3 @@ class Failure:
         name = type(self.exception).__name__ if self.exception else "-"
         return (f"{self.status} for {self.sent.describe()}\n{name}: {self.text()[:500]}\n"
                 f"last frame: {self.last_frame()}\nlast of ours: {self.last_frame(ours=True)}")
-
-
-@dataclass(frozen=True)
-class KnownOpen:
-    """A class of 5xx being fixed in another branch of issue 9."""
-
-    name: str
-    matches: Callable[[Failure], bool]
-
-
-def raised_in(failure: Failure, *functions: str) -> bool:
-    return any(frame.name in functions for frame in failure.frames())
-
-
-def says(failure: Failure, *words: str) -> bool:
-    return any(word in failure.text() for word in words)
-
-
-# TEMPORARY: the classes of 5xx that other branches of issue 9 fix, as named in its
-# brief. Every entry goes once they are merged; a 5xx that matches none fails the test.
-KNOWN_OPEN: list[KnownOpen] = [
-    KnownOpen("(a) /authorize: redirect_uri or response_type with quotes, backslashes, "
-              "control or non-ASCII characters",
-              lambda f: f.sent.path.startswith("/authorize")
-              and isinstance(f.exception, ValueError | UnicodeError)),
-    # Also an Authorization header of one word ("Bearer ", "x"): the same Authlib
-    # function, extract_basic_authorization, fails on it before any base64.
-    KnownOpen("(b) Basic credentials that are not base64 of UTF-8",
-              lambda f: isinstance(f.exception, ValueError)  # binascii.Error, UnicodeError
-              and raised_in(f, "extract_basic_authorization")),
-    KnownOpen("(c) NUL bytes reaching PostgreSQL",
-              lambda f: says(f, "cannot contain NUL (0x00) bytes")),
-    KnownOpen("(d) lone surrogates in /register JSON",
-              lambda f: f.sent.path.startswith("/register")
-              and isinstance(f.exception, UnicodeEncodeError) and says(f, "surrogates")),
-    KnownOpen("(e) deeply nested JSON in /register",
-              lambda f: f.sent.path.startswith("/register")
-              and isinstance(f.exception, RecursionError)),
-    KnownOpen("(f) http://[127.0.0.1]/-like URIs in registration",
-              lambda f: f.sent.path.startswith("/register") and says(f, "IPv6")),
-    KnownOpen("(h) CR/LF in /language?next=",
-              lambda f: f.sent.path.startswith("/language/") and says(f, "newline")),
-]
-
-
-def known_open(failure: Failure) -> KnownOpen | None:
-    return next((known for known in KNOWN_OPEN if known.matches(failure)), None)
