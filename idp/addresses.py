@@ -48,6 +48,19 @@ class Unresolved(OSError):
     """The host name does not resolve (now)."""
 
 
+def parse_peer(address: str | None) -> Address | None:
+    """A client's address as the server saw it (``REMOTE_ADDR``), without its IPv6 zone;
+    an IPv4-mapped IPv6 address is its IPv4 address. None when there is none or it is
+    malformed."""
+    try:
+        ip = ip_address((address or "").split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 def embedded_ipv4(address: IPv6Address) -> IPv4Address | None:
     """The IPv4 address an IPv6 one stands for: IPv4-mapped (``::ffff:a.b.c.d``), NAT64
     (``64:ff9b::a.b.c.d``, RFC 6052) or 6to4 (``2002:aabb:ccdd::``, RFC 3056)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp.addresses import parse_peer
 from idp.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -42,13 +43,8 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
 
 def check_trusted(address: str | None, networks: Iterable[IPNetwork]) -> bool:
     """Whether ``address`` is one of ours; an IPv4-mapped IPv6 address counts as IPv4."""
-    try:
-        ip = ipaddress.ip_address((address or "").split("%")[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
+    ip = parse_peer(address)
+    return ip is not None and any(ip in network for network in networks)
 
 
 class TrustedProxyFix:

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from idp.addresses import parse_peer
 from idp.settings import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -28,12 +29,9 @@ GEOIP = "idp.geoip"
 def ip_prefix(address: str | None) -> str | None:
     """The network of ``address`` ("203.0.113.0/24"); None for no or a malformed address.
     The full address is never returned, so it is never stored."""
-    try:
-        ip = ipaddress.ip_address((address or "").split("%")[0])
-    except ValueError:
+    ip = parse_peer(address)
+    if ip is None:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     return str(ipaddress.ip_network((ip, PREFIX_BITS[ip.version]), strict=False))
 
 

@@ -26,6 +26,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from idp.accounts.service import normalize_email
 from idp.accounts.throttle_refusals import NetworkRefused, storage
+from idp.addresses import parse_peer
 
 IP_LIMITS = ["30 per 5 minutes", "100 per hour"]
 WINDOWS: list[RateLimitItem] = parse_many("; ".join(IP_LIMITS))
@@ -36,14 +37,10 @@ PREFIX = "idp-throttle"
 def network_key() -> str:
     """The client's network: its IPv4 address, or the /64 of an IPv6 address, since one
     subscriber usually holds a whole /64."""
-    address = request.remote_addr or ""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+    ip = parse_peer(request.remote_addr)
+    if ip is None:
         return "unknown"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
+    if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
 
