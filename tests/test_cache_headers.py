@@ -129,6 +129,7 @@ ROUTES: dict[str, Call] = {
     "endpoints.revoke": lambda w: w.platform_post(
         "/revoke", {"token": w.tokens["refresh_token"]}),
     "accounts.signup": lambda w: w.get("/signup"),
+    "accounts.resend_signup_link": lambda w: w.form("/signup/resend"),
     "static": lambda w: w.get("/static/style.css"),
     "endpoints.token": lambda w: w.platform_post(
         "/token", {"grant_type": "refresh_token", "refresh_token": w.tokens["refresh_token"]}),
