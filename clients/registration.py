@@ -34,7 +34,7 @@ from idp.keys import SUPPORTED_ALGS
 from idp.oauth.assertions import JWKSError, validate_public_jwks
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.models import ACCESS_TOKEN_FORMATS, OPAQUE_ACCESS_TOKENS, SECRET_METHODS, Client
-from idp.oauth.subjects import sector_for, sector_of
+from idp.oauth.subjects import sector_for, sector_of, sector_uris
 
 MAX_CONTACTS = 10
 ACCESS_TOKEN_FORMAT_FIELD = "mob_access_token_format"
@@ -165,7 +165,8 @@ def validate_sector(meta: ClientMetadata) -> None:
     proves they do at its sector_identifier_uri (fetched last: every cheap check first)."""
     validate_fetched_uri("sector_identifier_uri", meta.sector_identifier_uri)
     try:
-        validate_sector_identifier(meta.sector_identifier_uri, meta.redirect_uris)
+        validate_sector_identifier(meta.sector_identifier_uri,
+                                   sector_uris(meta.redirect_uris, meta.application_type))
     except SectorError as error:
         raise ClientMetadataError("invalid_client_metadata", str(error)) from None
 

@@ -67,12 +67,17 @@ def sector_for(client_id: str, sector_identifier_uri: str | None, redirect_uris:
                application_type: str) -> str:
     if sector_identifier_uri:
         return host_of(sector_identifier_uri)
-    host = host_of(redirect_uris[0]) if redirect_uris else ""
-    # Native apps on the loopback (RFC 8252 7.3) share 127.0.0.1 with every other one:
-    # such a host names no platform, so the sector is the client itself.
-    if not host or (application_type == "native" and is_loopback(host)):
-        return client_id
-    return host
+    hosts = [host for host in map(host_of, sector_uris(redirect_uris, application_type)) if host]
+    return hosts[0] if hosts else client_id
+
+
+def sector_uris(redirect_uris: list[str], application_type: str) -> list[str]:
+    """The redirect URIs that name the platform's sector. A native app's loopback URIs
+    (RFC 8252 7.3) name none: every app on every phone listens on 127.0.0.1, so such an
+    app alone is its own sector rather than sharing 127.0.0.1 with all the others."""
+    if application_type != "native":
+        return redirect_uris
+    return [uri for uri in redirect_uris if not is_loopback(host_of(uri))]
 
 
 def pairwise_key() -> bytes:

@@ -262,7 +262,11 @@ def test_native_apps_on_the_loopback_do_not_share_a_sector(client: FlaskClient,
     second = stored(register(client, initial_token, native_app("http://127.0.0.1/cb"))[
         "client_id"])
     scheme = stored(register(client, initial_token, native_app())["client_id"])
+    both = stored(register(client, initial_token, native_app(
+        "http://127.0.0.1/cb", "org.example.carpool:/cb"))["client_id"])
 
     assert sector_of(first) == first.client_id
     assert sector_of(second) == second.client_id
     assert sector_of(scheme) == "org.example.carpool"
+    # Its loopback URI names no host of another party: no sector_identifier_uri needed.
+    assert sector_of(both) == "org.example.carpool"
