@@ -31,6 +31,9 @@ from consent.scopes import CATALOGUE
 from idp.extensions import db
 from idp.oauth.models import Client
 from idp.oauth.subjects import sector_of
+from tests.browser import AuthorizationRequest, Browser, query_of
+from tests.factories import Platform
+from tests.tokens import redeem
 
 ISSUER = "https://idp.test"
 REDIRECT = "https://carpool.example/redirect_uri"
@@ -270,3 +273,22 @@ def test_native_apps_on_the_loopback_do_not_share_a_sector(client: FlaskClient,
     assert sector_of(scheme) == "org.example.carpool"
     # Its loopback URI names no host of another party: no sector_identifier_uri needed.
     assert sector_of(both) == "org.example.carpool"
+
+
+def test_a_native_app_receives_its_code_at_its_private_use_scheme(
+        logged_in: Browser, initial_token: str) -> None:
+    info = register(logged_in.client, initial_token, native_app())
+    platform = Platform(stored(info["client_id"]), info["client_id"], None,
+                        "org.example.carpool:/oauth2redirect")
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri,
+                                   scope="openid email")
+    assert logged_in.authorize(request).status_code == 200  # the consent screen
+
+    response = logged_in.follow_local(logged_in.consent("allow"))
+
+    assert response.status_code == 302
+    assert response.location.startswith("org.example.carpool:/oauth2redirect?")
+    tokens = redeem(logged_in.client, platform, query_of(response.location)["code"],
+                    request.verifier)
+    assert tokens.status_code == 200, tokens.get_json()
+    assert tokens.get_json()["scope"] == "openid email"
