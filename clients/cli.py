@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,6 +26,9 @@ def describe(client: Client, secret: str | None = None) -> dict[str, Any]:
         "redirect_uris": client.redirect_uris,
         "scope": client.scope,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "grant_types": client.grant_types,
+        "application_type": client.application_type,
+        "jwks_uri": client.jwks_uri,
         "require_pkce": client.require_pkce,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "subject_type": client.subject_type,
@@ -49,7 +53,19 @@ def clients() -> None:
               help="An exact redirect URI; repeat for several.")
 @click.option("--scope", default="openid profile email", show_default=True,
               help="The scopes the platform may ask for.")
-@click.option("--public", is_flag=True, help="A public client (no secret; PKCE mandatory).")
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE mandatory); "
+              "the same as --token-endpoint-auth-method none.")
+@click.option("--token-endpoint-auth-method", "auth_method", default=None,
+              metavar="METHOD", help="client_secret_basic (the default), client_secret_post, "
+              "private_key_jwt (with --jwks-uri or --jwks-file) or none.")
+@click.option("--jwks-uri", default=None, help="Where the platform publishes its public keys.")
+@click.option("--jwks-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A JSON file holding the platform's public keys (a JWK Set).")
+@click.option("--grant-type", "grant_types", multiple=True, metavar="GRANT",
+              help="authorization_code, refresh_token; repeat for several (default: from "
+                   "the scope).")
+@click.option("--application-type", default="web", show_default=True, metavar="web|native",
+              help="native: redirect URIs after RFC 8252 (loopback, private-use scheme).")
 @click.option("--no-require-pkce", is_flag=True,
               help="Let this confidential client skip PKCE (not recommended).")
 @click.option("--logo-uri", default=None)
@@ -82,16 +98,13 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
            tos_uri: str | None, id_token_alg: str, required_scopes: tuple[str, ...],
            optional_scopes: tuple[str, ...], purpose_lang: str, as_json: bool,
            sector_identifier_uri: str | None = None,
-           access_token_format: str = OPAQUE_ACCESS_TOKENS) -> None:
-    """Register a platform; prints its client_id and, once only, its secret."""
-    policy = {}
-    for required, entries in ((True, required_scopes), (False, optional_scopes)):
-        for entry in entries:
-            scope_name, _, purpose = entry.partition("=")
-            if not purpose.strip():
-                fail(f"{entry!r}: write SCOPE=PURPOSE, the purpose in plain words")
-            policy[scope_name.strip()] = {"required": required,
-                                          "purpose": {purpose_lang: purpose.strip()}}
+           access_token_format: str = OPAQUE_ACCESS_TOKENS, auth_method: str | None = None,
+           jwks_uri: str | None = None, jwks_file: Path | None = None,
+           grant_types: tuple[str, ...] = (), application_type: str = "web") -> None:
+    """Register a platform; prints its client_id and, once only, its secret. Checked by
+    the same code as dynamic registration (clients.registration.configure)."""
+    policy = scope_policy(required_scopes, optional_scopes, purpose_lang)
+    public = public or auth_method == "none"
     if public and no_require_pkce:
         fail("--public and --no-require-pkce cannot go together: a public client needs PKCE.")
     meta = ClientMetadata(
@@ -101,6 +114,8 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
         post_logout_redirect_uris=list(post_logout_redirect_uris),
         tos_uri=tos_uri, id_token_signed_response_alg=id_token_alg, scope_policy=policy,
         sector_identifier_uri=sector_identifier_uri, access_token_format=access_token_format,
+        token_endpoint_auth_method=auth_method, jwks_uri=jwks_uri, jwks=read_jwks(jwks_file),
+        grant_types=list(grant_types) or None, application_type=application_type,
     )
     try:
         registration = register_client(meta)
@@ -115,6 +130,33 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
     if secret:
         click.echo(f"client_secret: {secret}")
         click.echo("(the secret is shown once; only its digest is stored)")
+
+
+def scope_policy(required_scopes: tuple[str, ...], optional_scopes: tuple[str, ...],
+                 lang: str) -> dict[str, Any]:
+    """The ``mob_scope_policy`` of ``--required-scope``/``--optional-scope SCOPE=PURPOSE``."""
+    policy: dict[str, Any] = {}
+    for required, entries in ((True, required_scopes), (False, optional_scopes)):
+        for entry in entries:
+            scope_name, _, purpose = entry.partition("=")
+            if not purpose.strip():
+                fail(f"{entry!r}: write SCOPE=PURPOSE, the purpose in plain words")
+            policy[scope_name.strip()] = {"required": required,
+                                          "purpose": {lang: purpose.strip()}}
+    return policy
+
+
+def read_jwks(path: Path | None) -> dict[str, Any] | None:
+    """A JWK Set from a file; its keys are checked with the registration's other fields."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        fail(f"--jwks-file {path}: not a readable JSON file")
+    if not isinstance(data, dict):
+        fail(f"--jwks-file {path}: a JWK Set is a JSON object with a 'keys' array")
+    return data
 
 
 @clients.command("list")

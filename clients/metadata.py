@@ -10,19 +10,15 @@ from urllib.parse import quote
 
 from flask import current_app
 
-from clients.registration import (
-    ACCESS_TOKEN_FORMAT_FIELD,
-    POLICY_FIELD,
-    ClientMetadata,
-    ClientMetadataError,
-    Registration,
-)
+from clients.errors import ClientMetadataError
+from clients.registration import ACCESS_TOKEN_FORMAT_FIELD, ClientMetadata, Registration
+from clients.scopes import POLICY_FIELD
 from idp.oauth.models import OPAQUE_ACCESS_TOKENS, Client
 
 STRINGS = ("client_name", "logo_uri", "policy_uri", "tos_uri", "client_uri", "scope",
            "token_endpoint_auth_method", "id_token_signed_response_alg",
            "backchannel_logout_uri", "jwks_uri", "sector_identifier_uri", "subject_type",
-           ACCESS_TOKEN_FORMAT_FIELD)
+           "application_type", ACCESS_TOKEN_FORMAT_FIELD)
 LISTS = ("redirect_uris", "contacts", "grant_types", "response_types",
          "post_logout_redirect_uris")
 # Fields a client may not set: they are the provider's to issue (RFC 7592 2.2).
@@ -65,7 +61,9 @@ def from_json(data: Any) -> ClientMetadata:
         client_name=data.get("client_name") or "",
         redirect_uris=data.get("redirect_uris") or [],
         post_logout_redirect_uris=data.get("post_logout_redirect_uris") or [],
-        scope=data.get("scope") or "openid",  # least by default
+        # No scope (OIDC Registration 1.0 has none): the catalogue's set, shown in the
+        # response (RFC 7591 3.2.1). Sensitive and verified scopes need to be named.
+        scope=data.get("scope"),
         logo_uri=data.get("logo_uri"),
         policy_uri=data.get("policy_uri"),
         tos_uri=data.get("tos_uri"),
@@ -84,6 +82,7 @@ def from_json(data: Any) -> ClientMetadata:
         sector_identifier_uri=data.get("sector_identifier_uri"),
         subject_type=data.get("subject_type"),
         access_token_format=data.get(ACCESS_TOKEN_FORMAT_FIELD) or OPAQUE_ACCESS_TOKENS,
+        application_type=data.get("application_type") or "web",
     )
 
 

@@ -12,29 +12,31 @@ from flask import current_app
 
 from clients.credentials import issue_registration_token
 from clients.errors import ClientMetadataError
+from clients.scopes import (
+    default_scopes,
+    validate_grant_types,
+    validate_response_types,
+    validate_scope,
+    validate_scope_policy,
+)
 from clients.sectors import SectorError, validate_sector_identifier
 from clients.uris import (
+    APPLICATION_TYPES,
     MAX_REDIRECT_URIS,
     validate_fetched_uri,
     validate_post_logout_redirect_uris,
     validate_redirect_uri,
     validate_web_uri,
 )
-from consent.scopes import describe
 from idp.digests import digest, generate_secret
 from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS
 from idp.oauth.assertions import JWKSError, validate_public_jwks
-from idp.oauth.claims import supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.models import ACCESS_TOKEN_FORMATS, OPAQUE_ACCESS_TOKENS, SECRET_METHODS, Client
-from idp.oauth.subjects import host_of, sector_of
+from idp.oauth.subjects import sector_for, sector_of, sector_uris
 
-GRANT_TYPES = ("authorization_code", "refresh_token")
 MAX_CONTACTS = 10
-MAX_PURPOSE_LANGUAGES = 10
-# The scope policy's name in client metadata; custom names carry the provider's prefix.
-POLICY_FIELD = "mob_scope_policy"
 ACCESS_TOKEN_FORMAT_FIELD = "mob_access_token_format"
 
 
@@ -42,7 +44,8 @@ ACCESS_TOKEN_FORMAT_FIELD = "mob_access_token_format"
 class ClientMetadata:
     client_name: str
     redirect_uris: list[str]
-    scope: str = "openid profile email"
+    # None: no scope was registered; the catalogue decides (clients.scopes.default_scopes).
+    scope: str | None = "openid profile email"
     public: bool = False
     require_pkce: bool = True
     logo_uri: str | None = None
@@ -70,6 +73,8 @@ class ClientMetadata:
     subject_type: str | None = None
     # "opaque" or "jwt" (RFC 9068).
     access_token_format: str = OPAQUE_ACCESS_TOKENS
+    # OIDC Registration 2: "web" or "native" (RFC 8252 redirect URIs).
+    application_type: str = "web"
 
 
 @dataclass
@@ -77,48 +82,6 @@ class Registration:
     client: Client
     client_secret: str | None  # shown once, never stored
     registration_access_token: str | None = None  # RFC 7592; shown once, never stored
-
-
-def validate_scope(scope: str) -> list[str]:
-    scopes = list(dict.fromkeys(scope.split()))
-    unknown = [s for s in scopes if s not in supported_scopes()]
-    if unknown:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  f"unknown scope: {' '.join(unknown)}")
-    if "openid" not in scopes:
-        scopes.insert(0, "openid")
-    return scopes
-
-
-def validate_scope_policy(policy: dict[str, Any], scopes: list[str]) -> dict[str, Any]:
-    """Each declared scope: one the platform may ask for, required or optional, with a
-    purpose sentence per language. A sensitive scope can never be required."""
-    clean: dict[str, Any] = {}
-    for scope, entry in policy.items():
-        if scope not in scopes or scope == "openid":
-            raise ClientMetadataError("invalid_client_metadata",
-                                      f"{POLICY_FIELD} names {scope}, not in the client's scope.")
-        if not isinstance(entry, dict):
-            raise ClientMetadataError("invalid_client_metadata",
-                                      f"{POLICY_FIELD}.{scope} must be an object.")
-        required = entry.get("required", False)
-        purpose = entry.get("purpose") or {}
-        if not isinstance(required, bool) or not isinstance(purpose, dict) or not purpose:
-            raise ClientMetadataError(
-                "invalid_client_metadata",
-                f"{POLICY_FIELD}.{scope} needs a boolean 'required' and a 'purpose' by language.")
-        if (any(not isinstance(t, str) or not t.strip() or len(t) > 300 for t in purpose.values())
-                or any(len(k) > 16 for k in purpose) or len(purpose) > MAX_PURPOSE_LANGUAGES):
-            raise ClientMetadataError("invalid_client_metadata",
-                                      f"{POLICY_FIELD}.{scope}.purpose: sentences up to 300 "
-                                      "characters, keyed by language tag, at most "
-                                      f"{MAX_PURPOSE_LANGUAGES} languages.")
-        if required and describe(scope).sensitive:
-            raise ClientMetadataError("invalid_client_metadata",
-                                      f"{scope} is sensitive and can never be required.")
-        clean[scope] = {"required": required,
-                        "purpose": {k: v.strip() for k, v in purpose.items()}}
-    return clean
 
 
 def validate_contacts(contacts: list[str]) -> list[str]:
@@ -165,35 +128,6 @@ def validate_client_keys(meta: ClientMetadata, method: str) -> None:
             raise ClientMetadataError("invalid_client_metadata", str(error)) from None
 
 
-def validate_grant_types(meta: ClientMetadata, scopes: list[str]) -> list[str]:
-    """RFC 7591 2.1: the 'code' response type goes with the authorization_code grant;
-    refresh tokens come only with offline_access (OIDC Core 11). Omitted grant types
-    follow from the scope."""
-    if list(dict.fromkeys(meta.response_types or ["code"])) != ["code"]:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "response_types: only code is supported.")
-    offline = "offline_access" in scopes
-    if meta.grant_types is None:
-        return ["authorization_code", "refresh_token"] if offline else ["authorization_code"]
-    grant_types = list(dict.fromkeys(meta.grant_types))
-    unsupported = [g for g in grant_types if g not in GRANT_TYPES]
-    if unsupported:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  f"grant_types: {' '.join(unsupported)} not supported; "
-                                  "use authorization_code and refresh_token.")
-    if "authorization_code" not in grant_types:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "grant_types must include authorization_code, the grant of "
-                                  "the code response type.")
-    if "refresh_token" in grant_types and not offline:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "grant_types: refresh_token needs the offline_access scope.")
-    if offline and "refresh_token" not in grant_types:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "scope: offline_access needs the refresh_token grant type.")
-    return grant_types
-
-
 def validate(meta: ClientMetadata) -> None:
     if not meta.client_name.strip() or len(meta.client_name) > 120:
         raise ClientMetadataError("invalid_client_metadata",
@@ -203,9 +137,12 @@ def validate(meta: ClientMetadata) -> None:
     if len(meta.redirect_uris) > MAX_REDIRECT_URIS:
         raise ClientMetadataError("invalid_redirect_uri",
                                   f"at most {MAX_REDIRECT_URIS} redirect URIs.")
+    if meta.application_type not in APPLICATION_TYPES:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "application_type must be web or native.")
     for uri in meta.redirect_uris:
-        validate_redirect_uri(uri)
-    validate_post_logout_redirect_uris(meta.post_logout_redirect_uris)
+        validate_redirect_uri(uri, meta.application_type)
+    validate_post_logout_redirect_uris(meta.post_logout_redirect_uris, meta.application_type)
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri"):
         validate_web_uri(name, getattr(meta, name))
     # Back-Channel Logout 1.0 2.2: https (http on loopback), never a fragment.
@@ -228,7 +165,8 @@ def validate_sector(meta: ClientMetadata) -> None:
     proves they do at its sector_identifier_uri (fetched last: every cheap check first)."""
     validate_fetched_uri("sector_identifier_uri", meta.sector_identifier_uri)
     try:
-        validate_sector_identifier(meta.sector_identifier_uri, meta.redirect_uris)
+        validate_sector_identifier(meta.sector_identifier_uri,
+                                   sector_uris(meta.redirect_uris, meta.application_type))
     except SectorError as error:
         raise ClientMetadataError("invalid_client_metadata", str(error)) from None
 
@@ -238,8 +176,9 @@ def validate_same_sector(client: Client, meta: ClientMetadata) -> None:
     this platform, and its consent records could no longer be found by it."""
     if client.id is None or client.subject_type != "pairwise":
         return
-    uri = meta.sector_identifier_uri or (meta.redirect_uris[0] if meta.redirect_uris else "")
-    if host_of(uri) != sector_of(client):
+    sector = sector_for(client.client_id, meta.sector_identifier_uri, meta.redirect_uris,
+                        meta.application_type)
+    if sector != sector_of(client):
         raise ClientMetadataError("invalid_client_metadata",
                                   f"the sector stays {sector_of(client)}: serve there a "
                                   "sector_identifier_uri listing the new redirect URIs, or "
@@ -261,14 +200,16 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     when the client becomes confidential without one; a public client keeps none."""
     validate(meta)
     contacts = validate_contacts(meta.contacts)
-    scopes = validate_scope(meta.scope)
     method = validate_auth_method(meta)
     validate_client_keys(meta, method)
+    validate_response_types(meta.response_types)
+    scopes = (validate_scope(meta.scope) if meta.scope is not None
+              else default_scopes(meta.grant_types, method))
     if "offline_access" in scopes and method == "none":
         raise ClientMetadataError("invalid_client_metadata",
                                   "offline_access is for confidential clients only.")
     policy = validate_scope_policy(meta.scope_policy, scopes)
-    grant_types = validate_grant_types(meta, scopes)
+    grant_types = validate_grant_types(meta.grant_types, scopes)
     validate_sector(meta)
     validate_subject_type(client, meta)
     validate_same_sector(client, meta)
@@ -289,6 +230,7 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     client.require_pkce = meta.require_pkce or method == "none"
     client.id_token_signed_response_alg = meta.id_token_signed_response_alg
     client.access_token_format = meta.access_token_format
+    client.application_type = meta.application_type
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri", "backchannel_logout_uri",
                  "backchannel_logout_session_required"):
         setattr(client, name, getattr(meta, name))

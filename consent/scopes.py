@@ -88,6 +88,22 @@ CATALOGUE: dict[str, Scope] = {
 }
 
 
+# OIDC Core 5.4 and 11: the scopes every OpenID Connect library knows.
+STANDARD = ("openid", "profile", "email", "address", "phone", "offline_access")
+# Scopes whose value is a check made by the provider or an operator (SCOPES.md,
+# "Verified claims"): a platform asks for them knowingly, never by default.
+VERIFIED = ("identity_verified", "driving_licence")
+
+
+def undeclared_scopes() -> list[str]:
+    """What a platform that registered no ``scope`` may ask for (OIDC Registration 1.0
+    has no such field): the standard scopes and the mobility scopes that are neither
+    sensitive nor verified. offline_access follows the grant types, not this list.
+    Consent still decides, for each traveller, what is released."""
+    return [name for name, scope in CATALOGUE.items() if name != "offline_access"
+            and (name in STANDARD or not (scope.sensitive or name in VERIFIED))]
+
+
 def describe(scope: str) -> Scope:
     return CATALOGUE.get(scope) or Scope(scope, _l("Other information"), scope, "high")
 

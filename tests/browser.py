@@ -118,4 +118,7 @@ def is_local(location: str | None) -> bool:
     if not location:
         return False
     parts = urlsplit(location)
-    return not parts.netloc or f"{parts.scheme}://{parts.netloc}" == ISSUER
+    if not parts.netloc:
+        # A native app's private-use scheme (org.example.app:/cb) leaves the provider too.
+        return not parts.scheme
+    return f"{parts.scheme}://{parts.netloc}" == ISSUER

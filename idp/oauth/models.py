@@ -65,6 +65,9 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     # "opaque" or "jwt" (RFC 9068); either way only the token's digest is stored.
     access_token_format: Mapped[str] = mapped_column(String(10), default=OPAQUE_ACCESS_TOKENS,
                                                      server_default=OPAQUE_ACCESS_TOKENS)
+    # OIDC Registration 2: "web" or "native" (RFC 8252 redirect URIs).
+    application_type: Mapped[str] = mapped_column(String(10), default="web",
+                                                  server_default="web")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -76,6 +79,7 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
         """RFC 7591 metadata as registered (Authlib reads it for signed userinfo)."""
         return {
             "client_name": self.client_name,
+            "application_type": self.application_type,
             "redirect_uris": list(self.redirect_uris),
             "scope": self.scope,
             "grant_types": list(self.grant_types),

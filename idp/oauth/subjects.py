@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
 from idp.oauth.models import Client
+from idp.settings import is_loopback
 from idp.types import UTCDateTime
 
 PAIRWISE = "pairwise"
@@ -49,15 +50,34 @@ class PairwiseSubject(db.Model):  # type: ignore[name-defined,misc]
 
 
 def host_of(uri: str) -> str:
-    return (urlsplit(uri).hostname or "").lower()
+    """The host of a web URI; for a native app's private-use scheme (RFC 8252 7.1,
+    ``org.example.app:/cb``) the scheme itself, a reverse domain name owned by the app."""
+    parts = urlsplit(uri)
+    return (parts.hostname or parts.scheme).lower()
 
 
 def sector_of(client: Client) -> str:
     """OIDC Core 8.1: the host of the sector_identifier_uri, or else of the redirect URIs
     (registration refuses several redirect hosts without a sector_identifier_uri)."""
-    if client.sector_identifier_uri:
-        return host_of(client.sector_identifier_uri)
-    return host_of(client.redirect_uris[0]) if client.redirect_uris else client.client_id
+    return sector_for(client.client_id, client.sector_identifier_uri, client.redirect_uris,
+                      client.application_type)
+
+
+def sector_for(client_id: str, sector_identifier_uri: str | None, redirect_uris: list[str],
+               application_type: str) -> str:
+    if sector_identifier_uri:
+        return host_of(sector_identifier_uri)
+    hosts = [host for host in map(host_of, sector_uris(redirect_uris, application_type)) if host]
+    return hosts[0] if hosts else client_id
+
+
+def sector_uris(redirect_uris: list[str], application_type: str) -> list[str]:
+    """The redirect URIs that name the platform's sector. A native app's loopback URIs
+    (RFC 8252 7.3) name none: every app on every phone listens on 127.0.0.1, so such an
+    app alone is its own sector rather than sharing 127.0.0.1 with all the others."""
+    if application_type != "native":
+        return redirect_uris
+    return [uri for uri in redirect_uris if not is_loopback(host_of(uri))]
 
 
 def pairwise_key() -> bytes:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from joserfc.jwk import ECKey
 
 from idp.extensions import db
 from idp.oauth.models import Client, Token
@@ -167,3 +169,103 @@ def test_clients_delete_fails_for_an_unknown_client(runner: CliRunner) -> None:
 
     assert "no-such-client" in error_line(result)
     assert count_clients() == 1
+
+
+# Issue 10, item 7: the operator pre-registers any platform that cannot register itself,
+# checked by the same code as dynamic registration.
+
+def created(result: Result) -> Client:
+    assert result.exit_code == 0, result.output
+    return stored(json.loads(result.stdout)["client_id"])
+
+
+def test_clients_create_takes_the_token_endpoint_auth_method(runner: CliRunner) -> None:
+    result = create(runner, "--token-endpoint-auth-method", "client_secret_post", "--json")
+
+    client = created(result)
+    assert client.token_endpoint_auth_method == "client_secret_post"
+    assert client.check_client_secret(json.loads(result.stdout)["client_secret"])
+
+
+def test_clients_create_registers_a_private_key_jwt_platform_with_its_keys(
+        runner: CliRunner, tmp_path: Path) -> None:
+    key = ECKey.generate_key("P-256", parameters={"kid": "carpool-1"}, private=True)
+    keys = tmp_path / "jwks.json"
+    keys.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+
+    inline = created(create(runner, "--token-endpoint-auth-method", "private_key_jwt",
+                            "--jwks-file", str(keys), "--json"))
+    by_url = create(runner, "--token-endpoint-auth-method", "private_key_jwt",
+                    "--jwks-uri", "https://carpool.example/jwks.json", "--json")
+
+    assert inline.token_endpoint_auth_method == "private_key_jwt"
+    assert inline.client_secret_hash is None
+    assert inline.jwks == {"keys": [key.as_dict(private=False)]}
+    assert "client_secret" not in json.loads(by_url.stdout)
+    assert created(by_url).jwks_uri == "https://carpool.example/jwks.json"
+
+
+def test_clients_create_with_auth_method_none_is_a_public_client(runner: CliRunner) -> None:
+    result = create(runner, "--token-endpoint-auth-method", "none", "--json")
+
+    client = created(result)
+    assert client.is_public and client.client_secret_hash is None and client.require_pkce
+    assert "client_secret" not in json.loads(result.stdout)
+
+
+def test_clients_create_takes_grant_types_reconciled_with_the_scope(runner: CliRunner) -> None:
+    kept = created(create(runner, "--grant-type", "authorization_code",
+                          "--grant-type", "refresh_token", "--json"))
+    added = created(create(runner, "--scope", "openid email offline_access",
+                           "--grant-type", "authorization_code", "--json"))
+
+    assert kept.grant_types == ["authorization_code", "refresh_token"]
+    assert kept.scope == "openid profile email"
+    assert added.grant_types == ["authorization_code", "refresh_token"]
+
+
+def test_clients_create_registers_a_native_app(runner: CliRunner) -> None:
+    result = runner.invoke(args=[
+        "clients", "create", "--name", "Carpool app", "--application-type", "native",
+        "--public", "--redirect-uri", "org.example.carpool:/oauth2redirect",
+        "--redirect-uri", "http://127.0.0.1/cb", "--json"])
+
+    client = created(result)
+    assert client.application_type == "native"
+    assert json.loads(result.stdout)["application_type"] == "native"
+    assert client.redirect_uris == ["org.example.carpool:/oauth2redirect",
+                                    "http://127.0.0.1/cb"]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--token-endpoint-auth-method", "tls_client_auth"],
+     "token_endpoint_auth_method must be one of"),
+    (["--token-endpoint-auth-method", "private_key_jwt"], "private_key_jwt needs the client's"),
+    (["--public", "--token-endpoint-auth-method", "client_secret_post"],
+     "a public client uses token_endpoint_auth_method none"),
+    (["--token-endpoint-auth-method", "none", "--no-require-pkce"],
+     "a public client needs PKCE"),
+    (["--jwks-uri", "https://carpool.example/jwks", "--jwks-file", "{jwks}"],
+     "jwks and jwks_uri must not both be present"),
+    (["--jwks-file", "{bad}"], "not a readable JSON file"),
+    (["--jwks-file", "{list}"], "a JWK Set is a JSON object"),
+    (["--grant-type", "implicit"], "implicit not supported"),
+    (["--grant-type", "client_credentials", "--grant-type", "authorization_code"],
+     "client_credentials not supported"),
+    (["--application-type", "desktop"], "application_type must be web or native"),
+    (["--application-type", "native", "--redirect-uri", "http://localhost/cb"],
+     "a native app uses https"),
+])
+def test_clients_create_refuses_bad_values_in_one_line(
+        runner: CliRunner, tmp_path: Path, options: list[str], message: str) -> None:
+    files = {"jwks": tmp_path / "jwks.json", "bad": tmp_path / "bad.json",
+             "list": tmp_path / "list.json"}
+    files["jwks"].write_text(json.dumps({"keys": []}))
+    files["bad"].write_text("{not json")
+    files["list"].write_text("[]")
+    options = [o.format(**{k: str(v) for k, v in files.items()}) for o in options]
+
+    line = error_line(create(runner, *options))
+
+    assert message in line
+    assert count_clients() == 0

@@ -151,10 +151,14 @@ def test_refresh_tokens_come_with_offline_access(client: FlaskClient,
     assert explicit["token_endpoint_auth_method"] == "client_secret_post"
 
 
-def test_the_least_is_registered_by_default(client: FlaskClient, initial_token: str) -> None:
+def test_without_scope_the_catalogue_decides_and_the_response_says_so(
+        client: FlaskClient, initial_token: str) -> None:
     info = registered(client, initial_token, scope=DROP, mob_scope_policy=DROP, contacts=DROP)
 
-    assert info["scope"] == "openid"
+    # Never a sensitive mobility scope nor a verified one (tests/clients/
+    # test_standard_registration.py has the whole story).
+    assert "email" in info["scope"].split()
+    assert "accessibility_needs" not in info["scope"].split()
     assert info["mob_scope_policy"] == {} and info["contacts"] == []
 
 
@@ -208,13 +212,6 @@ BAD_METADATA = [
                   "mob_scope_policy": DROP},
                  "invalid_client_metadata", "must include authorization_code",
                  id="code-response-without-code-grant"),
-    pytest.param({"grant_types": ["authorization_code", "refresh_token"]},
-                 "invalid_client_metadata", "refresh_token needs the offline_access scope",
-                 id="refresh-grant-without-offline-access"),
-    pytest.param({"grant_types": ["authorization_code"], "scope": "openid offline_access",
-                  "mob_scope_policy": DROP},
-                 "invalid_client_metadata", "offline_access needs the refresh_token grant",
-                 id="offline-access-without-refresh-grant"),
     pytest.param({"token_endpoint_auth_method": "tls_client_auth"},
                  "invalid_client_metadata", "token_endpoint_auth_method must be one of",
                  id="unknown-auth-method"),
