@@ -7,6 +7,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
+from flask import current_app
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -234,15 +235,46 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
         return self.revoked_at is not None
 
     def is_refresh_token_active(self) -> bool:
-        if self.revoked_at or self.refresh_used_at or not self.refresh_token_expires_at:
+        deadline = self.refresh_token_deadline
+        if self.revoked_at or self.refresh_used_at or deadline is None:
             return False
-        return utcnow() < self.refresh_token_expires_at
+        return utcnow() < deadline
+
+    @property
+    def refresh_token_deadline(self) -> datetime | None:
+        """When this refresh token lapses: the family's absolute limit (kept through
+        rotation), and for a public client also its idle limit, counted from this token's
+        issue, that is from the family's last use (RFC 9700 4.14.2)."""
+        if self.refresh_token_expires_at is None:
+            return None
+        idle = refresh_token_idle(self.client)
+        if idle is None:
+            return self.refresh_token_expires_at
+        return min(self.refresh_token_expires_at, self.issued_at + timedelta(seconds=idle))
 
     def get_user(self) -> User:
         return self.user
 
     def get_client(self) -> Client:
         return self.client
+
+
+def refresh_token_lifetime(client: Client) -> int:
+    """Seconds a refresh token family lives from its first issue: shorter for a public
+    client, whose token is its only credential (RFC 9700 4.14.2)."""
+    settings = current_app.extensions["idp.settings"]
+    if client.is_public:
+        return int(settings.public_refresh_token_lifetime)
+    return int(settings.refresh_token_lifetime)
+
+
+def refresh_token_idle(client: Client) -> int | None:
+    """Seconds a public client's refresh token lasts unused. Confidential clients get no
+    idle limit: their token is useless without their credentials, and a back end may
+    rightly refresh seldom (a monthly job); their absolute lifetime still applies."""
+    if not client.is_public:
+        return None
+    return int(current_app.extensions["idp.settings"].public_refresh_token_idle)
 
 
 class UsedAssertion(db.Model):  # type: ignore[name-defined,misc]

@@ -1,0 +1,142 @@
+"""Refresh tokens for public clients (mobile and single-page apps), protected as
+RFC 9700 4.14.2 wants: rotated at every use, the family revoked when a rotated token comes
+back, and shorter lives than a confidential platform's (absolute and idle)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from time_machine import TimeMachineFixture
+from werkzeug.test import TestResponse
+
+from idp.extensions import db
+from idp.oauth.models import Token
+from tests.browser import Browser
+from tests.factories import Platform, make_platform
+from tests.tokens import issue_tokens, refresh, userinfo
+
+HOUR = 3600
+DAY = 24 * HOUR
+OFFLINE = "openid email offline_access"
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+def make_mobile_app() -> Platform:
+    """A public client, PKCE only, allowed offline_access. Registration still refuses
+    offline_access to public clients (clients/, issue 10 item 1): the operator's grant is
+    written on the row, as registration will once it allows it."""
+    app = make_platform(public=True)
+    app.model.scope = "openid profile email offline_access"
+    app.model.grant_types = ["authorization_code", "refresh_token"]
+    db.session.commit()
+    return app
+
+
+def refresh_public(client: FlaskClient, app: Platform, refresh_token: str) -> TestResponse:
+    """A public client identifies itself with its client_id and no secret (RFC 6749 6)."""
+    return client.post("/token", data={"grant_type": "refresh_token", "client_id": app.client_id,
+                                       "refresh_token": refresh_token})
+
+
+def renew(client: FlaskClient, app: Platform, refresh_token: str) -> dict[str, Any]:
+    response = refresh_public(client, app, refresh_token)
+    assert response.status_code == 200, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def assert_refused(response: TestResponse) -> None:
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_grant"
+
+
+@pytest.fixture
+def mobile_app(app: Any) -> Platform:
+    return make_mobile_app()
+
+
+def test_a_public_app_with_pkce_gets_a_refresh_token_and_it_rotates(
+        logged_in: Browser, mobile_app: Platform) -> None:
+    tokens = issue_tokens(logged_in, mobile_app, scope=OFFLINE)
+    assert "offline_access" in tokens["scope"].split()
+    assert tokens["refresh_token"]
+
+    renewed = renew(logged_in.client, mobile_app, tokens["refresh_token"])
+    assert renewed["refresh_token"] != tokens["refresh_token"]
+    assert renewed["access_token"] != tokens["access_token"]
+    assert userinfo(logged_in.client, renewed["access_token"]).get_json()["email"]
+    # Rotation: the old refresh token is spent.
+    assert renew(logged_in.client, mobile_app, renewed["refresh_token"])["refresh_token"]
+
+
+def test_no_refresh_token_without_offline_access(logged_in: Browser,
+                                                 mobile_app: Platform) -> None:
+    tokens = issue_tokens(logged_in, mobile_app, scope="openid email")
+    assert "refresh_token" not in tokens
+
+
+def test_a_reused_refresh_token_of_a_public_app_revokes_its_family(
+        logged_in: Browser, mobile_app: Platform) -> None:
+    tokens = issue_tokens(logged_in, mobile_app, scope=OFFLINE)
+    renewed = renew(logged_in.client, mobile_app, tokens["refresh_token"])
+
+    # A thief replays the stolen, already rotated token: refused, and the whole family
+    # dies, including what the legitimate app holds now.
+    assert_refused(refresh_public(logged_in.client, mobile_app, tokens["refresh_token"]))
+    assert_refused(refresh_public(logged_in.client, mobile_app, renewed["refresh_token"]))
+    assert userinfo(logged_in.client, renewed["access_token"]).status_code == 401
+
+
+def test_a_public_refresh_token_is_bound_to_its_app(logged_in: Browser,
+                                                    mobile_app: Platform) -> None:
+    tokens = issue_tokens(logged_in, mobile_app, scope=OFFLINE)
+    other = make_mobile_app()
+    assert_refused(refresh_public(logged_in.client, other, tokens["refresh_token"]))
+
+
+def test_a_public_refresh_token_lapses_after_a_day_without_use(
+        logged_in: Browser, mobile_app: Platform, frozen: TimeMachineFixture) -> None:
+    tokens = issue_tokens(logged_in, mobile_app, scope=OFFLINE)
+    frozen.shift(DAY - 60)
+    renewed = renew(logged_in.client, mobile_app, tokens["refresh_token"])
+    # Each use starts the idle time again...
+    frozen.shift(DAY - 60)
+    renewed = renew(logged_in.client, mobile_app, renewed["refresh_token"])
+    # ...and a day without one ends it.
+    frozen.shift(DAY)
+    assert_refused(refresh_public(logged_in.client, mobile_app, renewed["refresh_token"]))
+
+
+def test_a_public_refresh_token_family_ends_a_week_after_sign_in_despite_rotation(
+        logged_in: Browser, mobile_app: Platform, frozen: TimeMachineFixture) -> None:
+    refresh_token = issue_tokens(logged_in, mobile_app, scope=OFFLINE)["refresh_token"]
+    for _ in range(8):  # every 20 hours, never idle for a day: 6 days 16 hours
+        frozen.shift(20 * HOUR)
+        refresh_token = renew(logged_in.client, mobile_app, refresh_token)["refresh_token"]
+    frozen.shift(8 * HOUR + 1)  # 7 days and a second after the first issue
+    assert_refused(refresh_public(logged_in.client, mobile_app, refresh_token))
+
+
+def test_public_refresh_lifetimes_follow_the_settings(
+        app: Any, logged_in: Browser, frozen: TimeMachineFixture) -> None:
+    settings = app.extensions["idp.settings"]
+    assert settings.public_refresh_token_lifetime == 7 * DAY
+    assert settings.public_refresh_token_idle == DAY
+    mobile_app = make_mobile_app()
+    issue_tokens(logged_in, mobile_app, scope=OFFLINE)
+    row = db.session.scalar(db.select(Token))
+    assert row.refresh_token_expires_at - row.issued_at == timedelta(days=7)
+
+
+def test_confidential_refresh_tokens_keep_thirty_days_and_no_idle_limit(
+        logged_in: Browser, platform: Platform, frozen: TimeMachineFixture) -> None:
+    tokens = issue_tokens(logged_in, platform, scope=OFFLINE)
+    frozen.shift(20 * DAY)  # a back end may refresh rarely: its token needs its secret
+    renewed = refresh(logged_in.client, platform, tokens["refresh_token"])
+    assert renewed.status_code == 200, renewed.get_json()
+    frozen.shift(10 * DAY)
+    assert_refused(refresh(logged_in.client, platform, renewed.get_json()["refresh_token"]))
