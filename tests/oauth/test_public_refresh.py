@@ -4,32 +4,44 @@ back, and shorter lives than a confidential platform's (absolute and idle)."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from oic import rndstr
+from oic.oic import Client
+from oic.oic.message import AuthorizationResponse, RegistrationResponse
+from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 from time_machine import TimeMachineFixture
 from werkzeug.test import TestResponse
 
 from idp.extensions import db
 from idp.oauth.models import Token
+from idp.settings import load_settings
 from tests.browser import Browser
 from tests.factories import Platform, make_platform
+from tests.live import (  # noqa: F401  (live_server is a fixture)
+    PLATFORMS_PATH,
+    HttpBrowser,
+    LiveServer,
+    live_server,
+)
 from tests.tokens import issue_tokens, refresh, userinfo
 
 HOUR = 3600
 DAY = 24 * HOUR
 OFFLINE = "openid email offline_access"
 
-pytestmark = pytest.mark.usefixtures("frozen")
 
-
-def make_mobile_app() -> Platform:
+def make_mobile_app(**overrides: Any) -> Platform:
     """A public client, PKCE only, allowed offline_access. Registration still refuses
     offline_access to public clients (clients/, issue 10 item 1): the operator's grant is
     written on the row, as registration will once it allows it."""
-    app = make_platform(public=True)
+    app = make_platform(public=True, **overrides)
     app.model.scope = "openid profile email offline_access"
     app.model.grant_types = ["authorization_code", "refresh_token"]
     db.session.commit()
@@ -140,3 +152,73 @@ def test_confidential_refresh_tokens_keep_thirty_days_and_no_idle_limit(
     assert renewed.status_code == 200, renewed.get_json()
     frozen.shift(10 * DAY)
     assert_refused(refresh(logged_in.client, platform, renewed.get_json()["refresh_token"]))
+
+
+# Over real HTTP: pyoidc plays a phone app (no secret, PKCE, a loopback redirect URI on
+# the port the system gave it) against the live provider.
+
+
+@pytest.fixture
+def phone_app(live_server: LiveServer) -> Iterator[tuple[Client, str]]:
+    with live_server.app.app_context():
+        registered = make_mobile_app(redirect_uri=f"http://127.0.0.1{PLATFORMS_PATH}phone/cb")
+        client_id = registered.client_id
+        db.session.remove()
+    listening = f"http://127.0.0.1:{free_port()}{PLATFORMS_PATH}phone/cb"
+    client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
+    client.provider_config(live_server.url)
+    client.store_registration_info(RegistrationResponse(
+        client_id=client_id, redirect_uris=[listening], token_endpoint_auth_method="none"))
+    yield client, listening
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def test_a_phone_app_refreshes_over_http_and_a_replay_kills_the_family(
+        live_server: LiveServer, phone_app: tuple[Client, str]) -> None:
+    client, redirect_uri = phone_app
+    traveller = live_server.add_traveller()
+    challenge, verifier = client.add_code_challenge()
+    state = rndstr(32)
+    url, _, _, _ = client.authorization_request_info(request_args={
+        "response_type": "code", "scope": OFFLINE.split(), "redirect_uri": redirect_uri,
+        "state": state, "nonce": rndstr(32), **challenge})
+    browser = HttpBrowser(live_server.url)
+    try:
+        browser.get(url)
+        browser.submit({"email": traveller.email, "password": traveller.password})
+        answer = browser.allow_all()
+    finally:
+        browser.close()
+    assert answer.headers["Location"].startswith(redirect_uri + "?")
+    client.parse_response(AuthorizationResponse, info=answer.headers["Location"],
+                          sformat="urlencoded")
+    # A public client: its client_id in the body, no secret (RFC 6749 4.1.3, 6).
+    first = client.do_access_token_request(
+        state=state, authn_method="",
+        request_args={"code_verifier": verifier, "client_id": client.client_id})
+    assert "error" not in first, first.to_dict()
+    assert first["refresh_token"]
+    first_token = client.get_grant(state).get_token()
+
+    renewed = client.do_access_token_refresh(state=state,
+                                             request_args={"client_id": client.client_id})
+    assert "error" not in renewed, renewed.to_dict()
+    assert renewed["refresh_token"] != first["refresh_token"]
+    assert client.do_user_info_request(token=renewed["access_token"])["email"]
+
+    replay = client.do_access_token_refresh(state=state, token=first_token,
+                                            request_args={"client_id": client.client_id})
+    assert replay["error"] == "invalid_grant"
+    revoked = client.do_user_info_request(token=renewed["access_token"])
+    assert revoked["error"] == "invalid_token"
+
+
+def test_the_public_lifetimes_come_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={"IDP_PUBLIC_REFRESH_TOKEN_LIFETIME": "86400",
+                                                "IDP_PUBLIC_REFRESH_TOKEN_IDLE": "3600"})
+    assert (settings.public_refresh_token_lifetime, settings.public_refresh_token_idle) == (
+        DAY, HOUR)
