@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from idp.accounts.models import User
 from idp.digests import check_digest
 from idp.extensions import db, utcnow
+from idp.oauth.redirect_uris import check_redirect_uri
 from idp.types import UTCDateTime
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -110,13 +110,10 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
         return " ".join(s for s in scope_to_list(scope or "") if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # Exact string comparison (RFC 9700 2.1): no prefix, no pattern, no normalisation;
-        # only the port of a loopback IP literal may differ (RFC 8252 7.3). This is the
-        # one check of the authorization endpoint; the token endpoint then compares with
-        # the URI the code was sent to, port included (RFC 6749 4.1.3).
-        if redirect_uri in self.redirect_uris:
-            return True
-        return any(matches_loopback(uri, redirect_uri) for uri in self.redirect_uris)
+        # The one check of the authorization endpoint: exact, but for the port of a
+        # loopback IP literal. The token endpoint then compares with the URI the code was
+        # sent to, port included (RFC 6749 4.1.3).
+        return check_redirect_uri(self.redirect_uris, redirect_uri)
 
     def check_post_logout_redirect_uri(self, uri: str) -> bool:
         # Exact string comparison, as for redirect URIs: never an open redirect at logout.
@@ -139,23 +136,6 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
-
-
-# http, a loopback IP literal, an optional port, then the path and query. Only these two
-# spellings: RFC 8252 7.3 names them, and 8.3 keeps `localhost` out (it may resolve
-# elsewhere). The strict pattern leaves no room for user info or odd ports.
-LOOPBACK_URI = re.compile(r"http://(127\.0\.0\.1|\[::1\])(?::([1-9][0-9]{0,4}))?([/?][^#]*)?")
-
-
-def matches_loopback(registered: str, requested: str) -> bool:
-    """RFC 8252 7.3: a native app listens on a port the system gives it at run time, so on
-    a loopback IP literal any port matches; scheme, address, path and query stay exact."""
-    mine, theirs = LOOPBACK_URI.fullmatch(registered), LOOPBACK_URI.fullmatch(requested)
-    if mine is None or theirs is None:
-        return False
-    if theirs.group(2) is not None and int(theirs.group(2)) > 65535:
-        return False
-    return mine.group(1, 3) == theirs.group(1, 3)
 
 
 class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-defined,misc]
