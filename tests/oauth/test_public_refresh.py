@@ -5,12 +5,15 @@ back, and shorter lives than a confidential platform's (absolute and idle)."""
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from oic import rndstr
 from oic.oic import Client
@@ -35,6 +38,7 @@ from tests.tokens import issue_tokens, refresh, userinfo
 HOUR = 3600
 DAY = 24 * HOUR
 OFFLINE = "openid email offline_access"
+RACERS = 4
 
 
 def make_mobile_app(**overrides: Any) -> Platform:
@@ -177,9 +181,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_a_phone_app_refreshes_over_http_and_a_replay_kills_the_family(
-        live_server: LiveServer, phone_app: tuple[Client, str]) -> None:
-    client, redirect_uri = phone_app
+def phone_sign_in(live_server: LiveServer, client: Client, redirect_uri: str) -> str:
+    """The traveller signs in on the phone; the app redeems the code. Returns the state
+    under which pyoidc keeps the grant."""
     traveller = live_server.add_traveller()
     challenge, verifier = client.add_code_challenge()
     state = rndstr(32)
@@ -202,12 +206,19 @@ def test_a_phone_app_refreshes_over_http_and_a_replay_kills_the_family(
         request_args={"code_verifier": verifier, "client_id": client.client_id})
     assert "error" not in first, first.to_dict()
     assert first["refresh_token"]
+    return state
+
+
+def test_a_phone_app_refreshes_over_http_and_a_replay_kills_the_family(
+        live_server: LiveServer, phone_app: tuple[Client, str]) -> None:
+    client, redirect_uri = phone_app
+    state = phone_sign_in(live_server, client, redirect_uri)
     first_token = client.get_grant(state).get_token()
 
     renewed = client.do_access_token_refresh(state=state,
                                              request_args={"client_id": client.client_id})
     assert "error" not in renewed, renewed.to_dict()
-    assert renewed["refresh_token"] != first["refresh_token"]
+    assert renewed["refresh_token"] != first_token.refresh_token
     assert client.do_user_info_request(token=renewed["access_token"])["email"]
 
     replay = client.do_access_token_refresh(state=state, token=first_token,
@@ -222,3 +233,29 @@ def test_the_public_lifetimes_come_from_the_environment(tmp_path: Path) -> None:
                                                 "IDP_PUBLIC_REFRESH_TOKEN_IDLE": "3600"})
     assert (settings.public_refresh_token_lifetime, settings.public_refresh_token_idle) == (
         DAY, HOUR)
+
+
+def test_two_racing_uses_of_one_refresh_token_kill_the_family(
+        live_server: LiveServer, phone_app: tuple[Client, str]) -> None:
+    """A thief and the app send the same refresh token at once: neither may come away
+    with a living branch of the family (RFC 9700 4.14.2: reuse is detected, not raced)."""
+    client, redirect_uri = phone_app
+    state = phone_sign_in(live_server, client, redirect_uri)
+    stolen = client.get_grant(state).get_token().refresh_token
+    start = threading.Barrier(RACERS)
+    data = {"grant_type": "refresh_token", "client_id": client.client_id,
+            "refresh_token": stolen}
+
+    def use() -> requests.Response:
+        with requests.Session() as session:
+            start.wait(timeout=10)
+            return session.post(f"{live_server.url}/token", data=data, timeout=10)
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        answers = list(pool.map(lambda _: use(), range(RACERS)))
+    issued = [a.json()["refresh_token"] for a in answers if a.status_code == 200]
+    assert len(issued) < RACERS, "every racer was served: the reuse went unseen"
+    for refresh_token in issued:
+        again = requests.post(f"{live_server.url}/token", timeout=10, data={
+            **data, "refresh_token": refresh_token})
+        assert again.json()["error"] == "invalid_grant"
