@@ -34,6 +34,12 @@ class Settings:
     access_token_lifetime: int = 3600
     id_token_lifetime: int = 3600
     refresh_token_lifetime: int = 30 * 24 * 3600
+    # Public clients (mobile and single-page apps) hold their refresh tokens where a
+    # thief may find them, with no secret to go with them: RFC 9700 4.14.2 wants them
+    # rotated (always here) and short-lived. Absolute: from the family's first issue,
+    # not reset by rotation. Idle: since the token was issued, i.e. the family's last use.
+    public_refresh_token_lifetime: int = 7 * 24 * 3600
+    public_refresh_token_idle: int = 24 * 3600
     # A browser session ends at the first of: this long after login (absolute), or this
     # long without a request (idle). OWASP ASVS 3.3: both bounded, both configurable.
     session_lifetime: int = 14 * 24 * 3600
@@ -116,6 +122,8 @@ ENV_NAMES = {
     "access_token_lifetime": "IDP_ACCESS_TOKEN_LIFETIME",
     "id_token_lifetime": "IDP_ID_TOKEN_LIFETIME",
     "refresh_token_lifetime": "IDP_REFRESH_TOKEN_LIFETIME",
+    "public_refresh_token_lifetime": "IDP_PUBLIC_REFRESH_TOKEN_LIFETIME",
+    "public_refresh_token_idle": "IDP_PUBLIC_REFRESH_TOKEN_IDLE",
     "session_lifetime": "IDP_SESSION_LIFETIME",
     "session_idle_timeout": "IDP_SESSION_IDLE_TIMEOUT",
     "reauth_max_age": "IDP_REAUTH_MAX_AGE",

@@ -6,12 +6,18 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants, scope_to_list
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Request,
+    grants,
+    scope_to_list,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, func, update
 
 from idp.accounts.models import User
 from idp.digests import digest
@@ -181,9 +187,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return with_access_token_format(token, self.request, user)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        now = utcnow()
-        refresh_token.refresh_used_at = now
-        refresh_token.revoked_at = refresh_token.revoked_at or now
+        if not claim_refresh_token(refresh_token):
+            # Another request used this token since we read it: a reuse that raced its
+            # rotation (RFC 9700 4.14.2). No branch of the family may live on, the one
+            # just saved included.
+            if refresh_token.authorization_code_id is not None:
+                revoke_code_family(refresh_token.authorization_code_id)
+            db.session.commit()
+            raise InvalidGrantError("The refresh token was already used.")
         db.session.commit()
 
 
@@ -221,6 +232,19 @@ def claim_code(item: AuthorizationCode) -> bool:
         update(AuthorizationCode)
         .where(AuthorizationCode.id == item.id, AuthorizationCode.used_at.is_(None))
         .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def claim_refresh_token(token: Token) -> bool:
+    """Spend the refresh token (and end its access token), atomically: of two racing
+    uses only one wins, and the other is seen as a reuse."""
+    now = utcnow()
+    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
+        update(Token)
+        .where(Token.id == token.id, Token.refresh_used_at.is_(None))
+        .values(refresh_used_at=now, revoked_at=func.coalesce(Token.revoked_at, now))
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)

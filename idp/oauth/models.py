@@ -7,12 +7,14 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
+from flask import current_app
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.accounts.models import User
 from idp.digests import check_digest
 from idp.extensions import db, utcnow
+from idp.oauth.redirect_uris import check_redirect_uri
 from idp.types import UTCDateTime
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -112,8 +114,10 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
         return " ".join(s for s in scope_to_list(scope or "") if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        # Exact string comparison (RFC 9700 2.1): no prefix, no pattern, no normalisation.
-        return redirect_uri in self.redirect_uris
+        # The one check of the authorization endpoint: exact, but for the port of a
+        # loopback IP literal. The token endpoint then compares with the URI the code was
+        # sent to, port included (RFC 6749 4.1.3).
+        return check_redirect_uri(self.redirect_uris, redirect_uri)
 
     def check_post_logout_redirect_uri(self, uri: str) -> bool:
         # Exact string comparison, as for redirect URIs: never an open redirect at logout.
@@ -238,15 +242,46 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
         return self.revoked_at is not None
 
     def is_refresh_token_active(self) -> bool:
-        if self.revoked_at or self.refresh_used_at or not self.refresh_token_expires_at:
+        deadline = self.refresh_token_deadline
+        if self.revoked_at or self.refresh_used_at or deadline is None:
             return False
-        return utcnow() < self.refresh_token_expires_at
+        return utcnow() < deadline
+
+    @property
+    def refresh_token_deadline(self) -> datetime | None:
+        """When this refresh token lapses: the family's absolute limit (kept through
+        rotation), and for a public client also its idle limit, counted from this token's
+        issue, that is from the family's last use (RFC 9700 4.14.2)."""
+        if self.refresh_token_expires_at is None:
+            return None
+        idle = refresh_token_idle(self.client)
+        if idle is None:
+            return self.refresh_token_expires_at
+        return min(self.refresh_token_expires_at, self.issued_at + timedelta(seconds=idle))
 
     def get_user(self) -> User:
         return self.user
 
     def get_client(self) -> Client:
         return self.client
+
+
+def refresh_token_lifetime(client: Client) -> int:
+    """Seconds a refresh token family lives from its first issue: shorter for a public
+    client, whose token is its only credential (RFC 9700 4.14.2)."""
+    settings = current_app.extensions["idp.settings"]
+    if client.is_public:
+        return int(settings.public_refresh_token_lifetime)
+    return int(settings.refresh_token_lifetime)
+
+
+def refresh_token_idle(client: Client) -> int | None:
+    """Seconds a public client's refresh token lasts unused. Confidential clients get no
+    idle limit: their token is useless without their credentials, and a back end may
+    rightly refresh seldom (a monthly job); their absolute lifetime still applies."""
+    if not client.is_public:
+        return None
+    return int(current_app.extensions["idp.settings"].public_refresh_token_idle)
 
 
 class UsedAssertion(db.Model):  # type: ignore[name-defined,misc]

@@ -28,7 +28,7 @@ from idp.oauth.claims_request import requested, select
 from idp.oauth.decisions import consent_step
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.introspection import IntrospectionEndpoint
-from idp.oauth.models import Client, Token
+from idp.oauth.models import Client, Token, refresh_token_lifetime
 from idp.oauth.revocation import RevocationEndpoint
 from idp.settings import Settings
 
@@ -108,7 +108,6 @@ def query_client(client_id: str) -> Client | None:
 
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
     """Store digests only. Auth context and family come from the code or the old token."""
-    settings: Settings = current_app.extensions["idp.settings"]
     origin = request.authorization_code or request.refresh_token
     row = Token(
         client_id=request.client.client_id,
@@ -134,7 +133,7 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
             row.refresh_token_expires_at = request.refresh_token.refresh_token_expires_at
         else:
             row.refresh_token_expires_at = utcnow() + timedelta(
-                seconds=settings.refresh_token_lifetime
+                seconds=refresh_token_lifetime(request.client)
             )
     db.session.add(row)
     db.session.commit()
