@@ -20,6 +20,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from idp.accounts.login import current_login
@@ -32,7 +33,7 @@ from idp.oauth.claims_request import keep_for_id_token, parse_claims_request
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
 from idp.oauth.responses import RESPONSE_MODES, added_params, create_platform_response
-from idp.oauth.server import oauth_server
+from idp.oauth.server import oauth_server, query_client
 
 bp = Blueprint("oauth", __name__)
 
@@ -67,6 +68,7 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
     g.ui_locales = oauth_request.payload.data.get("ui_locales")
     login = current_login()
     try:
+        validate_request_support(oauth_request)
         grant = oauth_server().get_consent_grant(
             request=oauth_request, end_user=login.user if login else None
         )
@@ -90,17 +92,12 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
 def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> None:
     """OIDC-specific rules Authlib leaves to us:
     - the openid scope is required: this is an OpenID provider (OIDC Core 3.1.2.1);
-    - request objects are not supported yet: say so with the OIDC error (3.1.2.6);
     - response_mode: query, the default of the code flow, or form_post;
     - max_age is a non-negative whole number of seconds;
     - claims, when sent, is a well-formed claims request (5.5); it is kept on the request."""
     data = oauth_request.payload.data
     if "openid" not in (data.get("scope") or "").split():
         raise InvalidScopeError("The 'openid' scope is required.", redirect_uri=redirect_uri)
-    if "request" in data:
-        raise RequestNotSupportedError(redirect_uri=redirect_uri)
-    if "request_uri" in data:
-        raise RequestUriNotSupportedError(redirect_uri=redirect_uri)
     if data.get("response_mode", "query") not in RESPONSE_MODES:
         raise InvalidRequestError("response_mode must be query or form_post.",
                                   redirect_uri=redirect_uri)
@@ -109,6 +106,28 @@ def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> N
         raise InvalidRequestError("'max_age' must be a whole number of seconds.",
                                   redirect_uri=redirect_uri)
     oauth_request.claims_request = parse_claims_request(data.get("claims"), redirect_uri)
+
+
+def validate_request_support(oauth_request: AuthorizationRequest) -> None:
+    """Request objects are not supported yet: say so with the OIDC error (3.1.2.6) before
+    any other check (PKCE, scope...), so that a conformant platform learns what to change.
+    Sent to the platform only when its redirect URI is registered; otherwise Authlib's
+    own checks answer with a page."""
+    data = oauth_request.payload.data
+    redirect_uri = trusted_redirect_uri(data)
+    if redirect_uri is None:
+        return
+    if "request" in data:
+        raise RequestNotSupportedError(redirect_uri=redirect_uri)
+    if "request_uri" in data:
+        raise RequestUriNotSupportedError(redirect_uri=redirect_uri)
+
+
+def trusted_redirect_uri(data: MultiDict[str, str]) -> str | None:
+    """The redirect URI, when it is one the named client registered (exact match)."""
+    client = query_client(data.get("client_id") or "")
+    uri = data.get("redirect_uri")
+    return uri if client is not None and uri and client.check_redirect_uri(uri) else None
 
 
 def prompts_of(oauth_request: AuthorizationRequest) -> frozenset[str]:
