@@ -27,7 +27,7 @@ from idp.accounts.login import current_login
 from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
-from idp.oauth import interactions
+from idp.oauth import interactions, par, request_objects
 from idp.oauth.acr import needs_step_up, requested_acr
 from idp.oauth.claims_request import keep_for_id_token, parse_claims_request
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
@@ -38,20 +38,18 @@ from idp.oauth.server import oauth_server, query_client
 bp = Blueprint("oauth", __name__)
 
 
-class RequestNotSupportedError(OAuth2Error):
-    error = "request_not_supported"
-
-
-class RequestUriNotSupportedError(OAuth2Error):
-    error = "request_uri_not_supported"
-
-
 @bp.route("/authorize", methods=["GET", "POST"])
 @csrf.exempt  # platforms may POST the request (OIDC Core 3.1.2.1); there is no session yet
 def authorize() -> ResponseReturnValue:
     params: Params = [(k, v) for k in request.values for v in request.values.getlist(k)]
     if sum(len(k) + len(v) for k, v in params) > settings().max_authorization_request:
         return error_page(InvalidRequestError("The authorization request is too large."))
+    try:
+        params = resolve(params)
+    except OAuth2Error as error:
+        outer = AuthorizationRequest(params)
+        error.state = outer.payload.state
+        return authorization_error(error, outer)
     return run(params, None)
 
 
@@ -68,7 +66,6 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
     g.ui_locales = oauth_request.payload.data.get("ui_locales")
     login = current_login()
     try:
-        validate_request_support(oauth_request)
         grant = oauth_server().get_consent_grant(
             request=oauth_request, end_user=login.user if login else None
         )
@@ -108,19 +105,27 @@ def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> N
     oauth_request.claims_request = parse_claims_request(data.get("claims"), redirect_uri)
 
 
-def validate_request_support(oauth_request: AuthorizationRequest) -> None:
-    """Request objects are not supported yet: say so with the OIDC error (3.1.2.6) before
-    any other check (PKCE, scope...), so that a conformant platform learns what to change.
-    Sent to the platform only when its redirect URI is registered; otherwise Authlib's
-    own checks answer with a page."""
-    data = oauth_request.payload.data
+def resolve(params: Params) -> Params:
+    """Where the parameters are (RFC 9126 4, RFC 9101 5): in a pushed request named by
+    ``request_uri``, in a request object, or in the query. Decided first, before any
+    other check, so that a platform learns what to change; an interaction keeps the
+    parameters found here. A client that must push may send nothing else (RFC 9126 6)."""
+    data = MultiDict(params)
+    client = query_client(data.get("client_id") or "")
+    if client is None:
+        return params  # Authlib answers invalid_client with a page
     redirect_uri = trusted_redirect_uri(data)
-    if redirect_uri is None:
-        return
-    if "request" in data:
-        raise RequestNotSupportedError(redirect_uri=redirect_uri)
     if "request_uri" in data:
-        raise RequestUriNotSupportedError(redirect_uri=redirect_uri)
+        if "request" in data:
+            raise InvalidRequestError("Send 'request' or 'request_uri', not both.",
+                                      redirect_uri=redirect_uri)
+        return par.take(data["request_uri"], client.client_id, redirect_uri)
+    if client.require_pushed_authorization_requests:
+        raise InvalidRequestError("This platform must push its authorization requests "
+                                  "(RFC 9126).", redirect_uri=redirect_uri)
+    if "request" in data:
+        return request_objects.unpack(data["request"], client, params, redirect_uri)
+    return params
 
 
 def trusted_redirect_uri(data: MultiDict[str, str]) -> str | None:
