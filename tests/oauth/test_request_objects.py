@@ -5,12 +5,16 @@ request the provider cannot use is refused first, with the error that says why."
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 from werkzeug.test import TestResponse
@@ -18,6 +22,7 @@ from werkzeug.test import TestResponse
 from idp.extensions import db
 from tests.browser import AuthorizationRequest, Browser, pkce_pair, query_of
 from tests.factories import Platform, make_platform
+from tests.live import HttpBrowser, LiveServer, live_server  # noqa: F401
 
 ISSUER = "https://idp.test"
 
@@ -57,7 +62,6 @@ def sign(claims: dict[str, Any], key: ECKey | RSAKey) -> str:
 
 def unsigned(claims: dict[str, Any]) -> str:
     def part(value: dict[str, Any]) -> str:
-        import base64
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
     return f"{part({'alg': 'none'})}.{part(claims)}."
 
@@ -173,3 +177,42 @@ def test_the_request_parameters_are_checked_before_any_other_check(
                                           "code_challenge_method": None, **extra})
     response = browser.authorize(request)
     assert_refused(response, platform, error)
+
+
+@pytest.fixture
+def http_browser(live_server: LiveServer) -> Iterator[HttpBrowser]:  # noqa: F811
+    browser = HttpBrowser(live_server.url)
+    yield browser
+    browser.close()
+
+
+def test_a_signed_request_object_over_real_http_with_authlibs_client(
+        live_server: LiveServer, http_browser: HttpBrowser, ec_key: ECKey) -> None:  # noqa: F811
+    traveller = live_server.add_traveller()
+    platform = live_server.add_platform(
+        jwks={"keys": [ec_key.as_dict(private=False)]})
+    issuer = live_server.url
+    session = OAuth2Session(platform.client_id, platform.client_secret, scope="openid email",
+                            redirect_uri=platform.redirect_uri, code_challenge_method="S256")
+    verifier = "a-code-verifier-for-the-live-request-object-test"
+    url, state = session.create_authorization_url(f"{issuer}/authorize",
+                                                  code_verifier=verifier, nonce="n-live")
+    claims: dict[str, Any] = dict(parse_qsl(urlsplit(url).query))
+    now = int(time.time())
+    claims |= {"iss": platform.client_id, "aud": issuer, "iat": now, "exp": now + 120}
+    signed = sign(claims, ec_key)
+    page = http_browser.get(f"{issuer}/authorize?" + urlencode({
+        "client_id": platform.client_id, "response_type": "code", "request": signed}))
+    assert page.status_code == 200 and 'name="password"' in page.text
+    http_browser.submit({"email": traveller.email, "password": traveller.password})
+    location = http_browser.allow_all().headers["Location"]
+    assert location.startswith(platform.redirect_uri + "?")
+    token = session.fetch_token(f"{issuer}/token", authorization_response=location,
+                                code_verifier=verifier, state=state)
+    assert token["id_token"] and token["access_token"]
+    # The same object signed by another key is refused, and the platform is told why.
+    intruder = ECKey.generate_key("P-256", parameters={"kid": "jar-ec"}, private=True)
+    refused = requests.get(f"{issuer}/authorize?" + urlencode({
+        "client_id": platform.client_id, "redirect_uri": platform.redirect_uri,
+        "request": sign(claims, intruder)}), allow_redirects=False, timeout=10)
+    assert query_of(refused.headers["Location"])["error"] == "invalid_request_object"
