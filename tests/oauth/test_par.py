@@ -162,12 +162,14 @@ def test_a_public_client_pushes_with_its_client_id(logged_in: Browser,
     assert authorize(logged_in, public_platform.client_id, request_uri).status_code == 200
 
 
-def test_a_signed_request_object_can_be_pushed(logged_in: Browser) -> None:
+@pytest.mark.parametrize("audience", ["https://idp.test", "https://idp.test/par"])
+def test_a_signed_request_object_can_be_pushed(logged_in: Browser, audience: str) -> None:
     key = ECKey.generate_key("P-256", parameters={"kid": "par-1"}, private=True)
     platform = make_platform(token_endpoint_auth_method="private_key_jwt",
                              jwks={"keys": [key.as_dict(private=False)]})
     now = int(time.time())
-    client = {"iss": platform.client_id, "sub": platform.client_id, "aud": "https://idp.test",
+    # RFC 9126 2: the assertion may name the issuer or the PAR endpoint.
+    client = {"iss": platform.client_id, "sub": platform.client_id, "aud": audience,
               "iat": now, "exp": now + 60, "jti": f"par-{now}"}
     claims = {**AuthorizationRequest(platform.client_id, platform.redirect_uri,
                                      state="signed").params(),
