@@ -168,6 +168,9 @@ def test_a_registered_signing_alg_is_the_only_one_accepted(
     ({"request": "eyJhbGciOiJub25lIn0.e30."}, "invalid_request_object"),
     ({"request": "not a jwt"}, "invalid_request_object"),
     ({"request_uri": "https://carpool.example/request.jwt"}, "request_uri_not_supported"),
+    ({"request_uri": "urn:ietf:params:oauth:request_uri:unknown"}, "invalid_request_uri"),
+    ({"request": "a.b.c", "request_uri": "urn:ietf:params:oauth:request_uri:x"},
+     "invalid_request"),
 ])
 def test_the_request_parameters_are_checked_before_any_other_check(
         browser: Browser, platform: Platform, extra: dict[str, str], error: str) -> None:
