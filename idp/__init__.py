@@ -97,13 +97,14 @@ def setup_extensions(app: Flask) -> None:
 
 
 def setup_oauth(app: Flask) -> None:
-    from idp.oauth import authorize, backchannel, endpoints, logout, server
+    from idp.oauth import authorize, backchannel, endpoints, logout, par, server
 
     server.init_app(app)
     backchannel.init_app(app)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(logout.bp)
+    app.register_blueprint(par.bp)
 
 
 def setup_accounts(app: Flask) -> None:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # Paths that platforms call (not people): their errors are JSON, whatever the cause.
 API_PREFIXES = ("/token", "/userinfo", "/jwks.json", "/.well-known/", "/register",
-                "/revoke", "/introspect", "/consent/records")
+                "/revoke", "/introspect", "/consent/records", "/par")
 
 FRIENDLY = {
     "invalid_client": _l("This platform is not registered with Mobility ID. "

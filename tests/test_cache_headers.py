@@ -134,6 +134,8 @@ ROUTES: dict[str, Call] = {
     "endpoints.token": lambda w: w.platform_post(
         "/token", {"grant_type": "refresh_token", "refresh_token": w.tokens["refresh_token"]}),
     "endpoints.userinfo": lambda w: w.get("/userinfo", headers=w.bearer()),
+    "par.push": lambda w: w.platform_post("/par", AuthorizationRequest(
+        w.platform.client_id, w.platform.redirect_uri).params()),
     "health.liveness": lambda w: w.get("/healthz"),
     "health.readiness": lambda w: w.get("/readyz"),
 }

@@ -125,9 +125,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = METHOD
 
     def get_audiences(self) -> list[str]:
-        """OIDC Core 9: the token endpoint URL; RFC 7523 3 also allows the issuer."""
+        """OIDC Core 9: the token endpoint URL; RFC 7523 3 also allows the issuer; RFC 9126
+        2 makes /par accept its own URL too, and all three anywhere the assertion is used."""
         issuer = str(current_app.extensions["idp.settings"].issuer)
-        return [f"{issuer}/token", issuer]
+        return [f"{issuer}/token", f"{issuer}/par", issuer]
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
         return client_keys(client)

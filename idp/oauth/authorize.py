@@ -20,29 +20,22 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from idp.accounts.login import current_login
 from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
-from idp.oauth import interactions
+from idp.oauth import interactions, par, request_objects
 from idp.oauth.acr import needs_step_up, requested_acr
 from idp.oauth.claims_request import keep_for_id_token, parse_claims_request
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
 from idp.oauth.responses import RESPONSE_MODES, added_params, create_platform_response
-from idp.oauth.server import oauth_server
+from idp.oauth.server import oauth_server, query_client
 
 bp = Blueprint("oauth", __name__)
-
-
-class RequestNotSupportedError(OAuth2Error):
-    error = "request_not_supported"
-
-
-class RequestUriNotSupportedError(OAuth2Error):
-    error = "request_uri_not_supported"
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -51,6 +44,12 @@ def authorize() -> ResponseReturnValue:
     params: Params = [(k, v) for k in request.values for v in request.values.getlist(k)]
     if sum(len(k) + len(v) for k, v in params) > settings().max_authorization_request:
         return error_page(InvalidRequestError("The authorization request is too large."))
+    try:
+        params = resolve(params)
+    except OAuth2Error as error:
+        outer = AuthorizationRequest(params)
+        error.state = outer.payload.state
+        return authorization_error(error, outer)
     return run(params, None)
 
 
@@ -90,17 +89,12 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
 def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> None:
     """OIDC-specific rules Authlib leaves to us:
     - the openid scope is required: this is an OpenID provider (OIDC Core 3.1.2.1);
-    - request objects are not supported yet: say so with the OIDC error (3.1.2.6);
     - response_mode: query, the default of the code flow, or form_post;
     - max_age is a non-negative whole number of seconds;
     - claims, when sent, is a well-formed claims request (5.5); it is kept on the request."""
     data = oauth_request.payload.data
     if "openid" not in (data.get("scope") or "").split():
         raise InvalidScopeError("The 'openid' scope is required.", redirect_uri=redirect_uri)
-    if "request" in data:
-        raise RequestNotSupportedError(redirect_uri=redirect_uri)
-    if "request_uri" in data:
-        raise RequestUriNotSupportedError(redirect_uri=redirect_uri)
     if data.get("response_mode", "query") not in RESPONSE_MODES:
         raise InvalidRequestError("response_mode must be query or form_post.",
                                   redirect_uri=redirect_uri)
@@ -109,6 +103,36 @@ def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> N
         raise InvalidRequestError("'max_age' must be a whole number of seconds.",
                                   redirect_uri=redirect_uri)
     oauth_request.claims_request = parse_claims_request(data.get("claims"), redirect_uri)
+
+
+def resolve(params: Params) -> Params:
+    """Where the parameters are (RFC 9126 4, RFC 9101 5): in a pushed request named by
+    ``request_uri``, in a request object, or in the query. Decided first, before any
+    other check, so that a platform learns what to change; an interaction keeps the
+    parameters found here. A client that must push may send nothing else (RFC 9126 6)."""
+    data = MultiDict(params)
+    client = query_client(data.get("client_id") or "")
+    if client is None:
+        return params  # Authlib answers invalid_client with a page
+    redirect_uri = trusted_redirect_uri(data)
+    if "request_uri" in data:
+        if "request" in data:
+            raise InvalidRequestError("Send 'request' or 'request_uri', not both.",
+                                      redirect_uri=redirect_uri)
+        return par.take(data["request_uri"], client.client_id, redirect_uri)
+    if client.require_pushed_authorization_requests:
+        raise InvalidRequestError("This platform must push its authorization requests "
+                                  "(RFC 9126).", redirect_uri=redirect_uri)
+    if "request" in data:
+        return request_objects.unpack(data["request"], client, params, redirect_uri)
+    return params
+
+
+def trusted_redirect_uri(data: MultiDict[str, str]) -> str | None:
+    """The redirect URI, when it is one the named client registered (exact match)."""
+    client = query_client(data.get("client_id") or "")
+    uri = data.get("redirect_uri")
+    return uri if client is not None and uri and client.check_redirect_uri(uri) else None
 
 
 def prompts_of(oauth_request: AuthorizationRequest) -> frozenset[str]:

@@ -104,8 +104,14 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": supported_claims(),
         "claims_parameter_supported": True,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        # RFC 9101 and RFC 9126: signed request objects, and request_uri values only from
+        # our own pushed authorization request endpoint (no fetching of platforms' URLs).
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": False,
+        "request_object_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "pushed_authorization_request_endpoint": issuer_url("par.push"),
+        "require_pushed_authorization_requests": False,
         "prompt_values_supported": ["none", "login", "consent"],
         "acr_values_supported": ACR_VALUES,
         "ui_locales_supported": list(settings.languages),

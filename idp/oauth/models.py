@@ -70,6 +70,13 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     # OIDC Registration 2: "web" or "native" (RFC 8252 redirect URIs).
     application_type: Mapped[str] = mapped_column(String(10), default="web",
                                                   server_default="web")
+    # RFC 9126 6: this client's authorization requests must come through /par.
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
+    # OIDC Dynamic Client Registration 2: the one alg its request objects use; None means
+    # RS256 or ES256 as its keys allow. "none" (unsigned) only if the operator set it.
+    request_object_signing_alg: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -100,6 +107,9 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
             "sector_identifier_uri": self.sector_identifier_uri,
             "jwks": self.jwks,
             "jwks_uri": self.jwks_uri,
+            "require_pushed_authorization_requests":
+                self.require_pushed_authorization_requests,
+            "request_object_signing_alg": self.request_object_signing_alg,
         }
 
     def get_client_id(self) -> str:
@@ -294,4 +304,18 @@ class UsedAssertion(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("client.client_id", ondelete="CASCADE"))
     jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PushedAuthorizationRequest(db.Model):  # type: ignore[name-defined,misc]
+    """An authorization request a client pushed (RFC 9126 2), until its single use or
+    expiry. Only the SHA-256 of its request_uri is stored: the row alone cannot be used."""
+
+    __tablename__ = "pushed_authorization_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_uri_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("client.client_id", ondelete="CASCADE"),
+                                           index=True)
+    params: Mapped[list[list[str]]] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -37,6 +37,9 @@ TOKEN = {
     "client_assertion_type": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
     "client_assertion": ["eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "a.b.c"],
 }
+PAR = {name: values for name, values in AUTHORIZE.items() if name != "id_token_hint"} | {
+    "client_secret": ["secret"], "client_assertion": TOKEN["client_assertion"],
+    "client_assertion_type": TOKEN["client_assertion_type"]}
 TOKEN_HINT = {"token": [], "token_type_hint": ["access_token", "refresh_token", "id_token"],
               "client_id": [], "client_secret": ["secret"]}
 REGISTRATION = {
@@ -72,6 +75,7 @@ TARGETS = [
     Target("/consent/{interaction}", ("POST",), {"decision": ["allow", "deny"],
            "scope": ["email"], "claim": ["email"]}, {"interaction": ["abc"]}, form=True),
     Target("/token", ("POST",), TOKEN),
+    Target("/par", ("POST",), PAR),
     Target("/userinfo", ("GET", "POST"), {"access_token": []}),
     Target("/jwks.json", ("GET",), NONE),
     Target("/.well-known/openid-configuration", ("GET",), NONE),

@@ -64,7 +64,7 @@ def test_only_the_code_response_type_is_supported(browser: Browser, platform: Pl
     ({"code_challenge_method": "plain"}, "invalid_request"),
     ({"code_challenge": "short"}, "invalid_request"),
     ({"scope": "profile email"}, "invalid_scope"),
-    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "invalid_request_object"),
     ({"request_uri": "https://carpool.example/request.jwt"}, "request_uri_not_supported"),
     ({"response_mode": "fragment"}, "invalid_request"),
     ({"max_age": "soon"}, "invalid_request"),
