@@ -26,8 +26,8 @@ def authenticate_platform() -> Client:
     server need not send its secret on every call, or else by its client credentials.
     Raises the OAuth error to answer (``invalid_token``, ``insufficient_scope``,
     ``invalid_client``)."""
-    scheme = request.headers.get("Authorization", "").strip().partition(" ")[0]
-    if scheme.lower() == "bearer":
+    scheme = (request.headers.get("Authorization") or "").split(None, 1)
+    if scheme and scheme[0].lower() == "bearer":
         token: PlatformToken = platform_protector().acquire_token([READ_SCOPE])
         return token.client
     server = oauth_server()

@@ -110,21 +110,23 @@ def test_a_platform_signing_its_assertion_gets_a_token(client: FlaskClient,
     assert response.get_json()["scope"] == "consent:read"
 
 
-@pytest.mark.parametrize("headers", [
-    {"Authorization": "Basic d3Jvbmc6d3Jvbmc="},  # wrong:wrong
-    {},
-])
+@pytest.mark.parametrize("how", ["unknown client", "no credentials", "client_id only",
+                                 "wrong secret", "wrong secret posted"])
 def test_a_platform_that_does_not_authenticate_gets_nothing(
-        client: FlaskClient, backend: Platform, headers: dict[str, str]) -> None:
-    response = client.post("/token", data={"grant_type": GRANT}, headers=headers)
+        client: FlaskClient, backend: Platform, how: str) -> None:
+    data = {"grant_type": GRANT}
+    headers: dict[str, str] = {}
+    if how == "unknown client":
+        headers = {"Authorization": "Basic d3Jvbmc6d3Jvbmc="}  # wrong:wrong
+    elif how == "client_id only":
+        data["client_id"] = backend.client_id
+    elif how == "wrong secret":
+        headers = basic(backend, "not-the-secret")
+    elif how == "wrong secret posted":
+        data |= {"client_id": backend.client_id, "client_secret": "not-the-secret"}
+    response = client.post("/token", data=data, headers=headers)
     assert response.status_code in (400, 401)
     assert response.get_json()["error"] == "invalid_client"
-    wrong = ask(client, backend, how="none")  # its client_id without its secret
-    assert wrong.get_json()["error"] == "invalid_client"
-    bad_secret = client.post("/token", data={"grant_type": GRANT},
-                             headers=basic(backend, "not-the-secret"))
-    assert bad_secret.status_code == 401
-    assert bad_secret.get_json()["error"] == "invalid_client"
     assert db.session.scalar(db.select(PlatformToken)) is None
 
 
@@ -182,6 +184,7 @@ def test_introspection_shows_a_token_without_a_traveller(client: FlaskClient,
 
 def test_a_revoked_token_is_spent(client: FlaskClient, backend: Platform) -> None:
     token = platform_token(client, backend)
+    assert records(client, "any-sub", token).status_code == 200
     other = allow_grant(make_platform())
     assert client.post("/revoke", data={"token": token}, headers=basic(other)).status_code == 400
     assert introspect(client, backend, token)["active"] is True
@@ -244,6 +247,7 @@ def test_a_token_without_consent_read_is_not_enough(client: FlaskClient,
 def test_a_token_of_a_platform_that_lost_the_grant_is_refused(client: FlaskClient,
                                                               backend: Platform) -> None:
     token = platform_token(client, backend)
+    assert records(client, "any-sub", token).status_code == 200
     backend.model.grant_types = ["authorization_code", "refresh_token"]
     db.session.commit()
     assert records(client, "any-sub", token).status_code == 401
