@@ -40,27 +40,41 @@ def generate_access_token(client: Client, user: User, scope: str, expires_in: in
                           context: AuthContext) -> str:
     """An RFC 9068 access token, signed with the key of the client's ID token alg. The
     audience is the client: we have no separate resource servers (RFC 8707)."""
+    return sign(client, access_token_claims(client, user, scope, expires_in, context))
+
+
+def generate_client_access_token(client: Client, scope: str, expires_in: int) -> str:
+    """An RFC 9068 access token of the client credentials grant: no resource owner, so
+    ``sub`` is the client's own id (2.2) and there is no authentication to describe."""
+    return sign(client, required_claims(client, client.client_id, scope, expires_in))
+
+
+def sign(client: Client, claims: dict[str, Any]) -> str:
     alg = client.id_token_signed_response_alg
     key = key_store().signing_key(alg)
     header = {"typ": TYPE, "alg": alg, "kid": str(key.kid)}
-    return jwt.encode(header, access_token_claims(client, user, scope, expires_in, context),
-                      key, algorithms=[alg])
+    return jwt.encode(header, claims, key, algorithms=[alg])
 
 
-def access_token_claims(client: Client, user: User, scope: str, expires_in: int,
-                        context: AuthContext) -> dict[str, Any]:
-    """RFC 9068 2.2: the required claims, then the authentication ones when known."""
+def required_claims(client: Client, sub: str, scope: str, expires_in: int) -> dict[str, Any]:
+    """RFC 9068 2.2: the claims every access token carries."""
     now = int(time.time())
-    claims: dict[str, Any] = {
+    return {
         "iss": str(current_app.extensions["idp.settings"].issuer),
         "exp": now + expires_in,
         "aud": client.client_id,
-        "sub": subject_for(user, client),
+        "sub": sub,
         "client_id": client.client_id,
         "iat": now,
         "jti": secrets.token_urlsafe(16),
         "scope": scope,
     }
+
+
+def access_token_claims(client: Client, user: User, scope: str, expires_in: int,
+                        context: AuthContext) -> dict[str, Any]:
+    """RFC 9068 2.2: the required claims, then the authentication ones when known."""
+    claims = required_claims(client, subject_for(user, client), scope, expires_in)
     if context.auth_time is not None:
         claims["auth_time"] = int(context.auth_time.timestamp())
     if context.acr:

@@ -16,6 +16,8 @@ from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.introspection import INTROSPECTION_AUTH_METHODS
+from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
+from idp.oauth.platform_tokens import PLATFORM_SCOPES
 from idp.oauth.revocation import REVOCATION_AUTH_METHODS
 from idp.oauth.server import oauth_server
 from idp.settings import Settings
@@ -87,10 +89,11 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         # Served by clients/, which idp does not know by its endpoint names.
         "registration_endpoint": f"{settings.issuer}/register",
         "end_session_endpoint": issuer_url("logout.end_session"),
-        "scopes_supported": supported_scopes(),
+        # The traveller's scopes, then the platform's own (client credentials).
+        "scopes_supported": supported_scopes() + list(PLATFORM_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", CLIENT_CREDENTIALS],
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,

@@ -9,6 +9,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from flask import current_app
 
 from idp.oauth.models import Client, Token
+from idp.oauth.platform_tokens import PlatformToken
 from idp.oauth.revocation import find_token
 from idp.oauth.subjects import subject_for
 
@@ -20,8 +21,8 @@ INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "priv
 class IntrospectedToken:
     """One of a grant's two tokens, with the rules for whether it is still active."""
 
-    row: Token
-    kind: str  # "access_token" or "refresh_token"
+    row: Token | PlatformToken
+    kind: str  # "access_token" or "refresh_token" (of a Token only)
 
     def check_client(self, client: Client) -> bool:
         return self.row.check_client(client)
@@ -30,15 +31,25 @@ class IntrospectedToken:
         return self.row.is_revoked()
 
     def is_expired(self) -> bool:
-        if self.kind == "refresh_token":
+        if self.kind == "refresh_token" and isinstance(self.row, Token):
             # A rotated refresh token is spent, as good as expired.
             return not self.row.is_refresh_token_active()
         return self.row.is_expired()
 
     @property
     def expires_at(self) -> int:
-        when = self.row.refresh_token_expires_at if self.kind == "refresh_token" else None
+        when = None
+        if self.kind == "refresh_token" and isinstance(self.row, Token):
+            when = self.row.refresh_token_expires_at
         return int((when or self.row.expires_at).timestamp())
+
+    @property
+    def sub(self) -> str:
+        """The traveller's `sub` at this platform; for a platform's own token, with no
+        traveller, the platform's client_id, as in its JWT form (RFC 9068 2.2)."""
+        if isinstance(self.row, Token):
+            return subject_for(self.row.user, self.row.client)
+        return self.row.client_id
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -61,7 +72,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "active": True,
             "scope": row.scope,
             "client_id": row.client_id,
-            "sub": subject_for(row.user, row.client),
+            "sub": token.sub,
             "exp": token.expires_at,
             "iat": int(row.issued_at.timestamp()),
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",

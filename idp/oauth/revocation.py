@@ -9,6 +9,7 @@ from sqlalchemy import update
 from idp.digests import digest
 from idp.extensions import db, utcnow
 from idp.oauth.models import AuthorizationCode, Token
+from idp.oauth.platform_tokens import PlatformToken
 
 # RFC 7009 2.1: a public client may revoke its own tokens, identified by client_id only.
 REVOCATION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt",
@@ -45,9 +46,11 @@ def last_use(user_id: int) -> dict[str, object]:
     return {client_id: when for client_id, when in rows}
 
 
-def find_token(token_string: str, hint: str | None) -> tuple[Token, str] | None:
+def find_token(token_string: str,
+               hint: str | None) -> tuple[Token | PlatformToken, str] | None:
     """The token row and which of its tokens this is. The hint only orders the search
-    (RFC 7009 2.1, RFC 7662 2.1): a wrong one must not hide the token."""
+    (RFC 7009 2.1, RFC 7662 2.1): a wrong one must not hide the token. A platform's own
+    token (client credentials) is an access token of the platform tokens' table."""
     if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
         return None
     wanted = digest(token_string)
@@ -57,7 +60,9 @@ def find_token(token_string: str, hint: str | None) -> tuple[Token, str] | None:
         row = db.session.scalar(db.select(Token).where(column == wanted))
         if row is not None:
             return row, kind
-    return None
+    platform = db.session.scalar(
+        db.select(PlatformToken).where(PlatformToken.access_token_hash == wanted))
+    return (platform, "access_token") if platform is not None else None
 
 
 class RevocationEndpoint(_RevocationEndpoint):
@@ -67,10 +72,11 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     CLIENT_AUTH_METHODS = REVOCATION_AUTH_METHODS
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+    def query_token(self, token_string: str,
+                    token_type_hint: str | None) -> Token | PlatformToken | None:
         found = find_token(token_string, token_type_hint)
         return found[0] if found else None
 
-    def revoke_token(self, token: Token, request: object) -> None:
+    def revoke_token(self, token: Token | PlatformToken, request: object) -> None:
         token.revoked_at = token.revoked_at or utcnow()
         db.session.commit()

@@ -25,10 +25,13 @@ from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
 from idp.oauth.claims import user_claims
 from idp.oauth.claims_request import requested, select
+from idp.oauth.client_credentials import ClientCredentialsGrant, generate_platform_token
 from idp.oauth.decisions import consent_step
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.introspection import IntrospectionEndpoint
 from idp.oauth.models import Client, Token, refresh_token_lifetime
+from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
+from idp.oauth.platform_tokens import PlatformTokenValidator
 from idp.oauth.revocation import RevocationEndpoint
 from idp.settings import Settings
 
@@ -156,6 +159,8 @@ def create_server(app: Flask) -> AuthorizationServer:
         [CodeChallenge(required=True), OpenIDCode(require_nonce=False)],
     )
     server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_token_generator(CLIENT_CREDENTIALS, generate_platform_token)
     server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
     server.register_client_auth_method(client_auth.METHOD,
                                        client_auth.authenticate_client_secret_basic)
@@ -167,10 +172,24 @@ def create_server(app: Flask) -> AuthorizationServer:
     return server
 
 
+def create_platform_protector() -> _ResourceProtector:
+    """Bearer platform tokens (the client credentials grant) at the endpoints platforms
+    call for themselves; travellers' tokens are not accepted there."""
+    protector = _ResourceProtector()
+    protector.register_token_validator(PlatformTokenValidator(realm="platform"))
+    return protector
+
+
 def init_app(app: Flask) -> None:
     app.extensions["idp.oauth_server"] = create_server(app)
+    app.extensions["idp.platform_protector"] = create_platform_protector()
 
 
 def oauth_server() -> AuthorizationServer:
     server: AuthorizationServer = current_app.extensions["idp.oauth_server"]
     return server
+
+
+def platform_protector() -> _ResourceProtector:
+    protector: _ResourceProtector = current_app.extensions["idp.platform_protector"]
+    return protector

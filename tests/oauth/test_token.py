@@ -149,7 +149,8 @@ def test_es256_id_tokens_for_clients_that_ask(logged_in: Browser) -> None:
 
 @pytest.mark.parametrize("data, status, error", [
     ({"grant_type": "password", "username": "a", "password": "b"}, 400, "unsupported_grant_type"),
-    ({"grant_type": "client_credentials"}, 400, "unsupported_grant_type"),
+    # Supported, for the platforms that registered it (tests/oauth/test_client_credentials.py).
+    ({"grant_type": "client_credentials"}, 400, "unauthorized_client"),
     ({"grant_type": "authorization_code"}, 400, "invalid_request"),
     ({"grant_type": "authorization_code", "code": "nope", "redirect_uri": "x"},
      400, "invalid_grant"),

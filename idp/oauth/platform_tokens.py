@@ -1,0 +1,93 @@
+"""Platform tokens: access tokens a platform holds for itself, issued by the client
+credentials grant (RFC 6749 4.4), with no traveller behind them.
+
+They live in their own table, apart from ``Token``: every ``Token`` row belongs to a
+traveller, and what reads it (userinfo, "My platforms", the data export, revocation on
+withdrawal, back-channel logout) can count on that. A platform token is found only by
+the endpoints that accept it (introspection, revocation, ``/consent/records``); userinfo
+does not know it, so it answers ``invalid_token``. Only its digest is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from authlib.oauth2.rfc6749 import TokenMixin
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.digests import digest
+from idp.extensions import db, utcnow
+from idp.oauth.models import Client
+from idp.types import UTCDateTime
+
+GRANT_TYPE = "client_credentials"
+# Platform-level scopes: what a platform may do as itself, never a traveller's data.
+# They are kept apart from the scope catalogue (idp.oauth.claims, consent.scopes), which
+# lists what a traveller consents to: a platform scope is never shown on a consent
+# screen, never asked at /authorize and never releases a claim. Each one may only reach
+# what the platform could already reach with its own credentials; a later scope that
+# reaches another party (another platform's API) must be granted per client.
+PLATFORM_SCOPES: dict[str, str] = {
+    "consent:read": "Read the platform's own consent records at /consent/records.",
+}
+
+
+class PlatformToken(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
+    """An access token of a platform for itself: no refresh token, no traveller."""
+
+    __tablename__ = "platform_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("client.client_id", ondelete="CASCADE"), index=True
+    )
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_in: Mapped[int] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client] = relationship()
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.expires_in
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.issued_at + timedelta(seconds=self.expires_in)
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def get_user(self) -> None:
+        return None
+
+    def get_client(self) -> Client:
+        return self.client
+
+
+def query_platform_token(token_string: str) -> PlatformToken | None:
+    return db.session.scalar(
+        db.select(PlatformToken).where(PlatformToken.access_token_hash == digest(token_string))
+    )
+
+
+class PlatformTokenValidator(BearerTokenValidator):
+    """Bearer platform tokens (RFC 6750) at the platforms' own endpoints. A traveller's
+    token is not one; a platform that no longer has the grant loses its tokens at once."""
+
+    def authenticate_token(self, token_string: str) -> PlatformToken | None:
+        token = query_platform_token(token_string)
+        if token is None or not token.client.check_grant_type(GRANT_TYPE):
+            return None
+        return token
