@@ -1,7 +1,7 @@
 """Pushed authorization requests (RFC 9126) and request object settings per client
 
 Revision ID: 0012c_request_objects_par
-Revises: 0011_pending_accounts
+Revises: 0012_application_type
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from idp.types import UTCDateTime
 
 revision = "0012c_request_objects_par"
-down_revision = "0011_pending_accounts"
+down_revision = "0012_application_type"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Platform tokens: access tokens of the client credentials grant, with no traveller
 
 Revision ID: 0012e_platform_tokens
-Revises: 0011_pending_accounts
+Revises: 0012c_request_objects_par
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import idp.types
 
 revision = "0012e_platform_tokens"
-down_revision = "0011_pending_accounts"
+down_revision = "0012c_request_objects_par"
 branch_labels = None
 depends_on = None
 
