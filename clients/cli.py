@@ -62,8 +62,13 @@ def clients() -> None:
 @click.option("--jwks-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A JSON file holding the platform's public keys (a JWK Set).")
 @click.option("--grant-type", "grant_types", multiple=True, metavar="GRANT",
-              help="authorization_code, refresh_token; repeat for several (default: from "
-                   "the scope).")
+              help="authorization_code, refresh_token, client_credentials; repeat for "
+                   "several (default: from the scope).")
+@click.option("--require-par", is_flag=True,
+              help="Every authorization request must be pushed to /par first (RFC 9126).")
+@click.option("--request-object-alg", type=click.Choice(["RS256", "ES256", "none"]),
+              default=None, help="The one algorithm of its request objects (RFC 9101); "
+              "none lets it send unsigned ones.")
 @click.option("--application-type", default="web", show_default=True, metavar="web|native",
               help="native: redirect URIs after RFC 8252 (loopback, private-use scheme).")
 @click.option("--no-require-pkce", is_flag=True,
@@ -100,7 +105,8 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
            sector_identifier_uri: str | None = None,
            access_token_format: str = OPAQUE_ACCESS_TOKENS, auth_method: str | None = None,
            jwks_uri: str | None = None, jwks_file: Path | None = None,
-           grant_types: tuple[str, ...] = (), application_type: str = "web") -> None:
+           grant_types: tuple[str, ...] = (), application_type: str = "web",
+           require_par: bool = False, request_object_alg: str | None = None) -> None:
     """Register a platform; prints its client_id and, once only, its secret. Checked by
     the same code as dynamic registration (clients.registration.configure)."""
     policy = scope_policy(required_scopes, optional_scopes, purpose_lang)
@@ -116,6 +122,8 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
         sector_identifier_uri=sector_identifier_uri, access_token_format=access_token_format,
         token_endpoint_auth_method=auth_method, jwks_uri=jwks_uri, jwks=read_jwks(jwks_file),
         grant_types=list(grant_types) or None, application_type=application_type,
+        require_pushed_authorization_requests=require_par,
+        request_object_signing_alg=request_object_alg, by_operator=True,
     )
     try:
         registration = register_client(meta)

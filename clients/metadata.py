@@ -18,7 +18,7 @@ from idp.oauth.models import OPAQUE_ACCESS_TOKENS, Client
 STRINGS = ("client_name", "logo_uri", "policy_uri", "tos_uri", "client_uri", "scope",
            "token_endpoint_auth_method", "id_token_signed_response_alg",
            "backchannel_logout_uri", "jwks_uri", "sector_identifier_uri", "subject_type",
-           "application_type", ACCESS_TOKEN_FORMAT_FIELD)
+           "application_type", "request_object_signing_alg", ACCESS_TOKEN_FORMAT_FIELD)
 LISTS = ("redirect_uris", "contacts", "grant_types", "response_types",
          "post_logout_redirect_uris")
 # Fields a client may not set: they are the provider's to issue (RFC 7592 2.2).
@@ -42,9 +42,9 @@ def check_types(data: dict[str, Any]) -> None:
                                       and all(isinstance(v, str) for v in value)):
             error = "invalid_redirect_uri" if name == "redirect_uris" else "invalid_client_metadata"
             raise ClientMetadataError(error, f"{name} must be an array of strings.")
-    required = data.get("backchannel_logout_session_required")
-    if required is not None and not isinstance(required, bool):
-        raise invalid("backchannel_logout_session_required must be a boolean.")
+    for flag in ("backchannel_logout_session_required", "require_pushed_authorization_requests"):
+        if data.get(flag) is not None and not isinstance(data[flag], bool):
+            raise invalid(f"{flag} must be a boolean.")
     if data.get("jwks") is not None and not isinstance(data["jwks"], dict):
         raise invalid("jwks must be an object with a 'keys' array.")
     if not isinstance(data.get(POLICY_FIELD) or {}, dict):
@@ -83,6 +83,9 @@ def from_json(data: Any) -> ClientMetadata:
         subject_type=data.get("subject_type"),
         access_token_format=data.get(ACCESS_TOKEN_FORMAT_FIELD) or OPAQUE_ACCESS_TOKENS,
         application_type=data.get("application_type") or "web",
+        require_pushed_authorization_requests=bool(
+            data.get("require_pushed_authorization_requests")),
+        request_object_signing_alg=data.get("request_object_signing_alg"),
     )
 
 

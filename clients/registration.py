@@ -75,6 +75,12 @@ class ClientMetadata:
     access_token_format: str = OPAQUE_ACCESS_TOKENS
     # OIDC Registration 2: "web" or "native" (RFC 8252 redirect URIs).
     application_type: str = "web"
+    # RFC 9126 6: every authorization request of this client must come through /par.
+    require_pushed_authorization_requests: bool = False
+    # OIDC Registration 2: the one alg its request objects use (RS256 or ES256); "none"
+    # (unsigned) only when the operator registers the client (``by_operator``).
+    request_object_signing_alg: str | None = None
+    by_operator: bool = False
 
 
 @dataclass
@@ -195,6 +201,16 @@ def validate_subject_type(client: Client, meta: ClientMetadata) -> None:
                                   "subjects are granted by the operator.")
 
 
+def validate_request_object_alg(meta: ClientMetadata) -> None:
+    """RFC 9101 with our keys' algorithms; an unsigned request object would let anyone
+    who sees a link change the request, so only the operator may allow one."""
+    allowed = ("RS256", "ES256", "none") if meta.by_operator else ("RS256", "ES256")
+    if meta.request_object_signing_alg not in (None, *allowed):
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"request_object_signing_alg must be one of "
+                                  f"{', '.join(allowed)}.")
+
+
 def configure(client: Client, meta: ClientMetadata) -> str | None:
     """Check every field of ``meta``, then write them on ``client``. Returns a new secret
     when the client becomes confidential without one; a public client keeps none."""
@@ -205,11 +221,9 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     validate_response_types(meta.response_types)
     scopes = (validate_scope(meta.scope) if meta.scope is not None
               else default_scopes(meta.grant_types, method))
-    if "offline_access" in scopes and method == "none":
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "offline_access is for confidential clients only.")
     policy = validate_scope_policy(meta.scope_policy, scopes)
-    grant_types = validate_grant_types(meta.grant_types, scopes)
+    grant_types = validate_grant_types(meta.grant_types, scopes, method)
+    validate_request_object_alg(meta)
     validate_sector(meta)
     validate_subject_type(client, meta)
     validate_same_sector(client, meta)
@@ -231,6 +245,8 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     client.id_token_signed_response_alg = meta.id_token_signed_response_alg
     client.access_token_format = meta.access_token_format
     client.application_type = meta.application_type
+    client.require_pushed_authorization_requests = meta.require_pushed_authorization_requests
+    client.request_object_signing_alg = meta.request_object_signing_alg
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri", "backchannel_logout_uri",
                  "backchannel_logout_session_required"):
         setattr(client, name, getattr(meta, name))

@@ -10,7 +10,7 @@ from clients.errors import ClientMetadataError
 from consent.scopes import describe, undeclared_scopes
 from idp.oauth.claims import supported_scopes
 
-GRANT_TYPES = ("authorization_code", "refresh_token")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 MAX_PURPOSE_LANGUAGES = 10
 # The scope policy's name in client metadata; custom names carry the provider's prefix.
 POLICY_FIELD = "mob_scope_policy"
@@ -34,7 +34,8 @@ def default_scopes(grant_types: list[str] | None, method: str) -> list[str]:
     refresh_token grant and may hold refresh tokens. Sensitive mobility and verified
     scopes need an explicit ``scope``."""
     scopes = [s for s in undeclared_scopes() if s in supported_scopes()]
-    if "refresh_token" in (grant_types or []) and method != "none":
+    # Public clients too: their refresh tokens rotate and live shorter (RFC 9700 4.14.2).
+    if "refresh_token" in (grant_types or []):
         scopes.append("offline_access")
     return scopes
 
@@ -79,7 +80,8 @@ def validate_response_types(response_types: list[str] | None) -> None:
                                   "response_types: only code is supported.")
 
 
-def validate_grant_types(grant_types: list[str] | None, scopes: list[str]) -> list[str]:
+def validate_grant_types(grant_types: list[str] | None, scopes: list[str],
+                         method: str = "client_secret_basic") -> list[str]:
     """RFC 7591 2.1: the 'code' response type goes with the authorization_code grant.
     Omitted grant types follow from the scope. refresh_token without offline_access is
     kept: refresh tokens are issued only when offline_access is asked and granted (OIDC
@@ -95,7 +97,13 @@ def validate_grant_types(grant_types: list[str] | None, scopes: list[str]) -> li
     if unsupported:
         raise ClientMetadataError("invalid_client_metadata",
                                   f"grant_types: {' '.join(unsupported)} not supported; "
-                                  "use authorization_code and refresh_token.")
+                                  "use authorization_code, refresh_token and "
+                                  "client_credentials.")
+    if "client_credentials" in kept and method == "none":
+        # RFC 6749 4.4: the client authenticates; a public client has nothing to show.
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "grant_types: client_credentials is for confidential "
+                                  "clients only.")
     if "authorization_code" not in kept:
         raise ClientMetadataError("invalid_client_metadata",
                                   "grant_types must include authorization_code, the grant of "

@@ -105,7 +105,6 @@ def test_a_native_app_may_use_an_http_loopback_redirect_uri(runner: CliRunner) -
 @pytest.mark.parametrize(("options", "reason"), [
     (["--public", "--no-require-pkce"], "PKCE"),
     (["--scope", "openid wallet"], "unknown scope: wallet"),
-    (["--public", "--scope", "openid offline_access"], "offline_access"),
     (["--redirect-uri", "https://carpool.example/callback#done"], "fragment"),
     (["--redirect-uri", "http://carpool.example/callback"], "https"),
     (["--redirect-uri", "http://192.168.1.10/callback"], "https"),
@@ -224,6 +223,23 @@ def test_clients_create_takes_grant_types_reconciled_with_the_scope(runner: CliR
     assert added.grant_types == ["authorization_code", "refresh_token"]
 
 
+def test_clients_create_registers_client_credentials_par_and_request_objects(
+        runner: CliRunner) -> None:
+    client = created(create(runner, "--grant-type", "authorization_code",
+                            "--grant-type", "client_credentials", "--require-par",
+                            "--request-object-alg", "ES256", "--json"))
+
+    assert client.grant_types == ["authorization_code", "client_credentials"]
+    assert client.require_pushed_authorization_requests is True
+    assert client.request_object_signing_alg == "ES256"
+
+
+def test_only_the_operator_may_allow_unsigned_request_objects(runner: CliRunner) -> None:
+    client = created(create(runner, "--request-object-alg", "none", "--json"))
+
+    assert client.request_object_signing_alg == "none"
+
+
 def test_clients_create_registers_a_native_app(runner: CliRunner) -> None:
     result = runner.invoke(args=[
         "clients", "create", "--name", "Carpool app", "--application-type", "native",
@@ -250,8 +266,10 @@ def test_clients_create_registers_a_native_app(runner: CliRunner) -> None:
     (["--jwks-file", "{bad}"], "not a readable JSON file"),
     (["--jwks-file", "{list}"], "a JWK Set is a JSON object"),
     (["--grant-type", "implicit"], "implicit not supported"),
-    (["--grant-type", "client_credentials", "--grant-type", "authorization_code"],
-     "client_credentials not supported"),
+    (["--public", "--grant-type", "client_credentials", "--grant-type", "authorization_code"],
+     "client_credentials is for confidential clients only"),
+    (["--grant-type", "password", "--grant-type", "authorization_code"],
+     "password not supported"),
     (["--application-type", "desktop"], "application_type must be web or native"),
     (["--application-type", "native", "--redirect-uri", "http://localhost/cb"],
      "a native app uses https"),

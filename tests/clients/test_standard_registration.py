@@ -164,19 +164,52 @@ def test_mod_auth_openidc_is_registered_for_the_code_flow(client: FlaskClient,
     assert "initiate_login_uri" not in info  # not understood, so not registered
 
 
-def test_a_public_client_without_scope_gets_no_offline_access(
+def test_a_public_client_asking_for_refresh_gets_offline_access(
         client: FlaskClient, initial_token: str) -> None:
+    # A phone app stays signed in: its refresh tokens rotate, and live 7 days at most and
+    # 1 day unused (RFC 9700 4.14.2; tests/oauth/test_public_refresh.py).
     info = register(client, initial_token, openid_client(token_endpoint_auth_method="none"))
 
-    assert info["scope"].split() == EVERYDAY
+    assert info["scope"].split() == [*EVERYDAY, "offline_access"]
     assert info["grant_types"] == ["authorization_code", "refresh_token"]
+
+
+def test_a_public_client_may_declare_offline_access(client: FlaskClient,
+                                                    initial_token: str) -> None:
+    info = register(client, initial_token, native_app(scope="openid offline_access"))
+
+    assert info["scope"].split() == ["openid", "offline_access"]
+    assert info["grant_types"] == ["authorization_code", "refresh_token"]
+
+
+def test_a_platform_back_end_registers_client_credentials_and_uses_it(
+        client: FlaskClient, initial_token: str) -> None:
+    info = register(client, initial_token, openid_client(
+        grant_types=["authorization_code", "client_credentials"]))
+    assert info["grant_types"] == ["authorization_code", "client_credentials"]
+
+    token = client.post("/token", data={"grant_type": "client_credentials",
+                                        "scope": "consent:read"},
+                        auth=(info["client_id"], info["client_secret"]))
+    assert token.status_code == 200, token.get_json()
+    assert token.get_json()["scope"] == "consent:read"
+
+
+def test_request_object_and_par_settings_are_registered(client: FlaskClient,
+                                                        initial_token: str) -> None:
+    info = register(client, initial_token, openid_client(
+        require_pushed_authorization_requests=True, request_object_signing_alg="ES256"))
+
+    assert info["require_pushed_authorization_requests"] is True
+    assert info["request_object_signing_alg"] == "ES256"
+    assert stored(info["client_id"]).require_pushed_authorization_requests
 
 
 @pytest.mark.parametrize(("body", "description"), [
     ({"response_types": ["id_token", "code id_token"]}, "only code"),
     ({"grant_types": ["implicit"]}, "implicit not supported"),
-    ({"grant_types": ["authorization_code", "client_credentials"]},
-     "client_credentials not supported"),
+    ({"grant_types": ["authorization_code", "client_credentials"],
+      "token_endpoint_auth_method": "none"}, "client_credentials is for confidential clients"),
     ({"application_type": "desktop"}, "application_type must be web or native"),
     ({"application_type": 7}, "application_type must be a string"),
 ])
