@@ -168,6 +168,7 @@ def build_context(oauth_request, grant, login: BrowserSession,  # type: ignore[n
         login=login,
         scopes=oauth_request.scope.split(),
         prompts=prompts_of(oauth_request),
+        claims_request=oauth_request.claims_request,
     )
 
 
@@ -186,6 +187,7 @@ def ask_consent(grant, context: AuthorizationContext, params: Params,  # type: i
             login=context.login,
             scopes=context.scopes,
             prompts=context.prompts,
+            claims_request=context.claims_request,
         )
     )
 

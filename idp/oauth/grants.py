@@ -188,13 +188,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 def id_token_claims(user: User, client: Client, code: AuthorizationCode) -> dict[str, Any]:
-    """Claims the platform asked for in the ID token (OIDC Core 5.5). The stored request
-    names only released claims of non-sensitive scopes (see the authorize view)."""
+    """Claims the platform asked for in the ID token (OIDC Core 5.5), by scope or one by
+    one. The stored request names only released claims of non-sensitive scopes (see the
+    authorize view)."""
     wanted = requested(code.claims_request, "id_token")
     if not wanted:
         return {}
     allowed = set(wanted) & set(code.claims)
-    values = user_claims(user, client, code.scope.split(), allowed)
+    values = user_claims(user, client, code.scope.split(), allowed, asked=wanted)
     return {k: v for k, v in select(values, wanted).items() if k != "sub"}
 
 
