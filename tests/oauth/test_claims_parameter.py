@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from idp.accounts.login import ACR_PASSWORD
 from idp.extensions import db
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, Traveller
@@ -118,3 +119,34 @@ def test_a_malformed_claims_parameter_is_invalid_request(browser: Browser, platf
 def test_discovery_says_the_parameter_is_supported(browser: Browser) -> None:
     document = browser.get("/.well-known/openid-configuration").get_json()
     assert document["claims_parameter_supported"] is True
+
+
+def acr_request(platform: Platform, spec: dict[str, Any]) -> AuthorizationRequest:
+    return AuthorizationRequest(platform.client_id, platform.redirect_uri, scope="openid",
+                                extra={"claims": json.dumps({"id_token": {"acr": spec}})})
+
+
+def test_an_essential_acr_no_session_can_meet_is_unmet(logged_in: Browser,
+                                                        platform: Platform) -> None:
+    """5.5.1.1: an essential acr with values is a requirement, never silently ignored."""
+    request = acr_request(platform, {"essential": True, "values": ["urn:elsewhere:loa3"]})
+    response = logged_in.authorize(request)
+    assert response.location.startswith(platform.redirect_uri + "?")
+    params = query_of(response.location)
+    assert params["error"] == "unmet_authentication_requirements"
+    assert params["state"] == request.state
+
+
+@pytest.mark.parametrize("spec", [
+    {"essential": True, "value": ACR_PASSWORD},
+    {"essential": True, "values": ["urn:elsewhere:loa3", ACR_PASSWORD]},
+    {"values": ["urn:elsewhere:loa3"]},  # voluntary: a wish, not a requirement
+])
+def test_an_acr_the_session_meets_signs_in(logged_in: Browser, platform: Platform,
+                                           spec: dict[str, Any]) -> None:
+    request = acr_request(platform, spec)
+    logged_in.authorize(request)
+    response = logged_in.follow_local(logged_in.consent("allow"))
+    tokens = redeem(logged_in.client, platform, query_of(response.location)["code"],
+                    request.verifier).get_json()
+    assert verify_id_token(logged_in.client, tokens["id_token"])["acr"] == ACR_PASSWORD
