@@ -53,6 +53,16 @@ def check_satisfied(wanted: list[str], login: BrowserSession) -> bool:
     return login.acr in wanted or (login.acr == ACR_MFA and ACR_PASSWORD in wanted)
 
 
+def acr_for(claims_request: Any, login: BrowserSession) -> str | None:
+    """The class the ID token states (5.5.1.1: one of the values of an essential ``acr``):
+    the session's own, or the password class when only that one was asked of a session
+    that gave a second factor too; ``amr`` still says every method used."""
+    wanted = essential_acr(claims_request)
+    if wanted is None or login.acr in wanted or not check_satisfied(wanted, login):
+        return login.acr
+    return ACR_PASSWORD
+
+
 def validate_acr(claims_request: Any, login: BrowserSession, redirect_uri: str) -> None:
     """5.5.1.1: with an essential ``acr`` and values, a session that meets none of them
     (once a step-up, if any, is done) is a failed authentication: the platform hears

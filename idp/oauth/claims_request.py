@@ -64,10 +64,11 @@ def requested(claims_request: Mapping[str, Any] | None, member: str) -> dict[str
 def keep_for_id_token(claims_request: ClaimsRequest | None,
                       allowed: Iterable[str]) -> ClaimsRequest | None:
     """The request as stored with the code: its ``id_token`` member cut down to the
-    claims the traveller released that may travel in an ID token."""
+    claims the traveller released that may travel in an ID token, and ``acr``, whose
+    values choose the class the ID token states."""
     if claims_request is None or "id_token" not in claims_request:
         return claims_request
-    kept = set(allowed)
+    kept = {*allowed, "acr"}
     id_token = {k: v for k, v in claims_request["id_token"].items() if k in kept}
     return {**claims_request, "id_token": id_token}
 

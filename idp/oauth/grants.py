@@ -18,6 +18,7 @@ from idp.digests import digest
 from idp.extensions import db, utcnow
 from idp.keys import JoseKey, key_store
 from idp.oauth.access_tokens import generate_access_token, wants_jwt
+from idp.oauth.acr import acr_for
 from idp.oauth.claims import subject_for, user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.models import AuthorizationCode, Client, Token
@@ -107,7 +108,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
                 auth_time=login.auth_time,
-                acr=login.acr,
+                acr=acr_for(request.claims_request, login),
                 amr=list(login.amr),
                 sid=login.sid,
                 claims=list(request.granted_claims),
