@@ -57,7 +57,7 @@ def decide(interaction_id: str) -> ResponseReturnValue:
                           shown["purposes"], shown["language"])
     requested = client.get_allowed_scope(requested_scope(interaction.params)).split()
     return complete(interaction_id, decision_from(record.scopes_granted, record.claims_granted,
-                                                  requested))
+                                                  requested, shown.get("asked")))
 
 
 def check_answer(shown: dict[str, Any], ticked: list[str], claims: list[str]) -> str | None:
@@ -75,17 +75,21 @@ def check_answer(shown: dict[str, Any], ticked: list[str], claims: list[str]) ->
 def chosen(shown: dict[str, Any], ticked: list[str],
            ticked_claims: list[str]) -> tuple[list[str], list[str]]:
     """The scopes and claims agreed to. A scope whose claims are ticked one by one counts
-    as chosen when at least one of its claims is."""
+    as chosen when at least one of its claims is; one asked claim by claim (the claims
+    parameter) gives only the claims ticked."""
     scopes = ["openid"]
     claims = ["sub"]
+    one_by_one = set(shown.get("one_by_one", []))
     for scope in shown["offered"]:
         group = shown["claims"].get(scope)
         if group is not None:
             picked = [c for c in group if c in ticked_claims]
             if picked:
                 scopes.append(scope)
+                claims.extend(picked)
+            if picked and scope not in one_by_one:
                 # Claims not offered one by one (updated_at) come with the scope.
-                claims.extend(picked + [c for c in claims_for_scopes([scope]) if c not in group])
+                claims.extend(c for c in claims_for_scopes([scope]) if c not in group)
         elif scope in ticked:
             scopes.append(scope)
             claims.extend(claims_for_scopes([scope]))

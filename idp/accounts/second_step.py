@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
@@ -32,6 +31,7 @@ from idp.accounts.models import BrowserSession, User
 from idp.accounts.redirects import safe_next
 from idp.extensions import db
 from idp.oauth import authorize, interactions
+from idp.oauth.acr import UnmetAuthenticationRequirementsError
 from idp.oauth.models import Client
 from idp.oauth.server import query_client
 
@@ -40,13 +40,6 @@ PENDING_KEY = "second_step"
 PENDING_LIFETIME = 300
 AMR_OTP = ["pwd", "otp", "mfa"]
 AMR_RECOVERY = ["pwd", "mfa"]
-
-
-class UnmetAuthenticationRequirementsError(OAuth2Error):
-    """OpenID Connect Core Error Code unmet_authentication_requirements 1.0: the platform
-    asked for an authentication the traveller cannot, or will not, give."""
-
-    error = "unmet_authentication_requirements"
 
 
 @dataclass

@@ -28,7 +28,7 @@ from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
 from idp.oauth import interactions, par, request_objects
-from idp.oauth.acr import needs_step_up, requested_acr
+from idp.oauth.acr import needs_step_up, requested_acr, validate_acr
 from idp.oauth.claims_request import keep_for_id_token, parse_claims_request
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
@@ -76,6 +76,7 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
         if needs_step_up(requested_acr(oauth_request.payload.data,
                                        oauth_request.claims_request), login):
             return send_to_step_up(grant, params, login, interaction)
+        validate_acr(oauth_request.claims_request, login, grant.redirect_uri)
         context = build_context(oauth_request, grant, login, interaction)
         decision = None if "consent" in context.prompts else consent_step().decide(context)
         if decision is None:
@@ -192,6 +193,7 @@ def build_context(oauth_request, grant, login: BrowserSession,  # type: ignore[n
         login=login,
         scopes=oauth_request.scope.split(),
         prompts=prompts_of(oauth_request),
+        claims_request=oauth_request.claims_request,
     )
 
 
@@ -210,6 +212,7 @@ def ask_consent(grant, context: AuthorizationContext, params: Params,  # type: i
             login=context.login,
             scopes=context.scopes,
             prompts=context.prompts,
+            claims_request=context.claims_request,
         )
     )
 

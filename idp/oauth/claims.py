@@ -110,6 +110,12 @@ def supported_claims() -> list[str]:
     return sorted(names | set(PROTOCOL_CLAIMS))
 
 
+def scope_of(claim: str) -> str | None:
+    """The catalogue scope a claim belongs to (each belongs to one), or None: a protocol
+    claim such as ``acr``, or a name we do not know (OIDC Core 5.5 ignores those)."""
+    return next((scope for scope, claims in SCOPE_CLAIMS.items() if claim in claims), None)
+
+
 def claims_for_scopes(scopes: Iterable[str]) -> list[str]:
     names: list[str] = []
     for scope in scopes:
@@ -120,11 +126,15 @@ def claims_for_scopes(scopes: Iterable[str]) -> list[str]:
 
 
 def user_claims(user: User, client: Client, scopes: Iterable[str],
-                allowed: Iterable[str] | None = None) -> dict[str, Any]:
-    """The values of the scopes' claims, limited to ``allowed`` when given."""
+                allowed: Iterable[str] | None = None,
+                asked: Iterable[str] = ()) -> dict[str, Any]:
+    """The values of the scopes' claims and of the catalogue claims ``asked`` one by one
+    (OIDC Core 5.5), limited to ``allowed`` when given."""
     kept = None if allowed is None else set(allowed)
     claims: dict[str, Any] = {"sub": subject_for(user, client)}
-    for name in claims_for_scopes(scopes):
+    names = claims_for_scopes(scopes)
+    names += [c for c in asked if c not in names and scope_of(c) is not None]
+    for name in names:
         if name == "sub" or (kept is not None and name not in kept):
             continue
         value = CLAIM_GETTERS[name](user)

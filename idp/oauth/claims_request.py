@@ -1,8 +1,9 @@
 """The ``claims`` request parameter (OIDC Core 5.5): which claims a platform would like,
 in the ID token or from userinfo, as essential or voluntary, and with which values.
 
-It never widens a release: whatever it names is still limited to the claims the
-traveller agreed to, and the ID token only carries claims of non-sensitive scopes
+A claim it names beyond the scopes is put to the traveller by the consent step (which
+decides what may be asked); whatever it names is released only once the traveller
+agreed to it, and the ID token only carries claims of non-sensitive scopes
 (shared/SCOPES.md: sensitive data goes through userinfo only)."""
 
 from __future__ import annotations
@@ -63,10 +64,11 @@ def requested(claims_request: Mapping[str, Any] | None, member: str) -> dict[str
 def keep_for_id_token(claims_request: ClaimsRequest | None,
                       allowed: Iterable[str]) -> ClaimsRequest | None:
     """The request as stored with the code: its ``id_token`` member cut down to the
-    claims the traveller released that may travel in an ID token."""
+    claims the traveller released that may travel in an ID token, and ``acr``, whose
+    values choose the class the ID token states."""
     if claims_request is None or "id_token" not in claims_request:
         return claims_request
-    kept = set(allowed)
+    kept = {*allowed, "acr"}
     id_token = {k: v for k, v in claims_request["id_token"].items() if k in kept}
     return {**claims_request, "id_token": id_token}
 
@@ -85,7 +87,7 @@ def matches(spec: Mapping[str, Any] | None, value: Any) -> bool:
 
 def select(claims: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
     """OIDC Core 5.5: claims asked one by one come in addition to the scopes' claims —
-    here never beyond what the traveller released — and one asked with ``value`` or
+    never beyond what the traveller released — and one asked with ``value`` or
     ``values`` is left out when the traveller's value is not among them."""
     return {name: value for name, value in claims.items()
             if name == "sub" or name not in wanted or matches(wanted[name], value)}

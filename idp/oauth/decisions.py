@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from flask.typing import ResponseReturnValue
 
 from idp.accounts.models import BrowserSession, User
+from idp.oauth.claims_request import ClaimsRequest
 from idp.oauth.models import Client
 
 
@@ -24,12 +25,16 @@ class AuthorizationContext:
     login: BrowserSession
     scopes: list[str]  # requested and allowed for this client, in request order
     prompts: frozenset[str]
+    # The ``claims`` parameter as parsed (OIDC Core 5.5): claims asked one by one.
+    claims_request: ClaimsRequest | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
     scopes: list[str]
-    claims: list[str]  # the claims of those scopes the traveller agreed to release
+    # The claims the traveller agreed to release: of those scopes, and those asked one by
+    # one with the claims parameter.
+    claims: list[str]
     # Those of ``claims`` that may travel inside an ID token (none of a sensitive scope).
     id_token_claims: list[str] = field(default_factory=list)
 

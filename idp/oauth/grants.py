@@ -24,6 +24,7 @@ from idp.digests import digest
 from idp.extensions import db, utcnow
 from idp.keys import JoseKey, key_store
 from idp.oauth.access_tokens import generate_access_token, wants_jwt
+from idp.oauth.acr import acr_for
 from idp.oauth.claims import subject_for, user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.models import AuthorizationCode, Client, Token
@@ -113,7 +114,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
                 auth_time=login.auth_time,
-                acr=login.acr,
+                acr=acr_for(request.claims_request, login),
                 amr=list(login.amr),
                 sid=login.sid,
                 claims=list(request.granted_claims),
@@ -199,13 +200,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 def id_token_claims(user: User, client: Client, code: AuthorizationCode) -> dict[str, Any]:
-    """Claims the platform asked for in the ID token (OIDC Core 5.5). The stored request
-    names only released claims of non-sensitive scopes (see the authorize view)."""
+    """Claims the platform asked for in the ID token (OIDC Core 5.5), by scope or one by
+    one. The stored request names only released claims of non-sensitive scopes (see the
+    authorize view)."""
     wanted = requested(code.claims_request, "id_token")
     if not wanted:
         return {}
     allowed = set(wanted) & set(code.claims)
-    values = user_claims(user, client, code.scope.split(), allowed)
+    values = user_claims(user, client, code.scope.split(), allowed, asked=wanted)
     return {k: v for k, v in select(values, wanted).items() if k != "sub"}
 
 

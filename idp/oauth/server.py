@@ -94,9 +94,9 @@ class UserInfoEndpoint(_UserInfoEndpoint):
     def generate_user_info(self, user: User, scope: str) -> UserInfo:
         token: Token = current_token._get_current_object()
         allowed = set(token.claims) & consent_step().released_claims(user, token.client)
-        claims = user_claims(user, token.client, scope.split(), allowed)
         wanted = requested(token.claims_request, "userinfo")
         # OIDC Core 5.5: a userinfo member adds to the scopes' claims, within the consent.
+        claims = user_claims(user, token.client, scope.split(), allowed, asked=wanted or {})
         return UserInfo(claims if wanted is None else select(claims, wanted))
 
     def get_issuer(self) -> str:

@@ -1,6 +1,7 @@
 """The claims request parameter (OIDC Core 5.5): a platform names the claims it wants in
-the ID token or from userinfo; it gets them only within what the traveller released, and
-the ID token never carries a sensitive claim."""
+the ID token or from userinfo; those beyond its scopes are asked on the consent screen,
+it gets them only once the traveller released them, and the ID token never carries a
+sensitive claim."""
 
 from __future__ import annotations
 
@@ -8,11 +9,22 @@ import json
 from typing import Any
 
 import pytest
+from werkzeug.test import TestResponse
 
+from idp.accounts.login import ACR_PASSWORD
 from idp.extensions import db
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, Traveller
 from tests.tokens import redeem, userinfo, verify_id_token
+
+
+def answer(browser: Browser, scopes: list[str] = (),  # type: ignore[assignment]
+           claims: list[str] = (), decision: str = "allow") -> TestResponse:  # type: ignore[assignment]
+    """Answer the consent screen with these boxes ticked, and no other."""
+    html = browser.page.get_data(as_text=True)  # type: ignore[union-attr]
+    action = html.split('<form method="post" action="')[1].split('"')[0]
+    data = {"decision": decision, "scope": list(scopes), "claim": list(claims)}
+    return browser.submit(action, data, html)
 
 
 def sign_in(browser: Browser, platform: Platform, claims: dict[str, Any],
@@ -47,21 +59,27 @@ def test_sensitive_claims_never_go_into_the_id_token(logged_in: Browser, platfor
     assert info["address"]["locality"] == "Lyon"  # still there, by userinfo
 
 
-def test_unreleased_claims_are_never_added(logged_in: Browser, platform: Platform) -> None:
-    id_token, info = sign_in(logged_in, platform,
-                             {"id_token": {"phone_number": {"essential": True}},
-                              "userinfo": {"phone_number": {"essential": True}, "email": None}},
-                             scope="openid email")
-    assert "phone_number" not in id_token and "phone_number" not in info
+def test_claims_the_traveller_unticks_are_never_added(logged_in: Browser,
+                                                     platform: Platform) -> None:
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri,
+                                   scope="openid email", extra={"claims": json.dumps(
+                                       {"id_token": {"given_name": {"essential": True}},
+                                        "userinfo": {"given_name": None, "email": None}})})
+    logged_in.authorize(request)
+    response = logged_in.follow_local(answer(logged_in, scopes=["email"]))  # given_name unticked
+    tokens = redeem(logged_in.client, platform, query_of(response.location)["code"],
+                    request.verifier).get_json()
+    id_token = verify_id_token(logged_in.client, tokens["id_token"])
+    info = userinfo(logged_in.client, tokens["access_token"]).get_json()
+    assert "given_name" not in id_token
     assert set(info) == {"sub", "email", "email_verified"}
 
 
-def test_a_userinfo_member_adds_to_the_scopes_never_beyond_consent(
+def test_a_userinfo_member_adds_to_the_scopes_within_consent(
         logged_in: Browser, platform: Platform) -> None:
-    _, info = sign_in(logged_in, platform, {"userinfo": {"given_name": None,
-                                                         "phone_number": None}},
+    _, info = sign_in(logged_in, platform, {"userinfo": {"given_name": None}},
                       scope="openid email")
-    assert set(info) == {"sub", "email", "email_verified"}  # given_name was not consented
+    assert set(info) == {"sub", "email", "email_verified", "given_name"}  # ticked when asked
     _, info = sign_in(logged_in, platform, {"userinfo": {"given_name": None}})
     assert {"given_name", "email", "family_name"} <= set(info)
 
@@ -101,3 +119,34 @@ def test_a_malformed_claims_parameter_is_invalid_request(browser: Browser, platf
 def test_discovery_says_the_parameter_is_supported(browser: Browser) -> None:
     document = browser.get("/.well-known/openid-configuration").get_json()
     assert document["claims_parameter_supported"] is True
+
+
+def acr_request(platform: Platform, spec: dict[str, Any]) -> AuthorizationRequest:
+    return AuthorizationRequest(platform.client_id, platform.redirect_uri, scope="openid",
+                                extra={"claims": json.dumps({"id_token": {"acr": spec}})})
+
+
+def test_an_essential_acr_no_session_can_meet_is_unmet(logged_in: Browser,
+                                                        platform: Platform) -> None:
+    """5.5.1.1: an essential acr with values is a requirement, never silently ignored."""
+    request = acr_request(platform, {"essential": True, "values": ["urn:elsewhere:loa3"]})
+    response = logged_in.authorize(request)
+    assert response.location.startswith(platform.redirect_uri + "?")
+    params = query_of(response.location)
+    assert params["error"] == "unmet_authentication_requirements"
+    assert params["state"] == request.state
+
+
+@pytest.mark.parametrize("spec", [
+    {"essential": True, "value": ACR_PASSWORD},
+    {"essential": True, "values": ["urn:elsewhere:loa3", ACR_PASSWORD]},
+    {"values": ["urn:elsewhere:loa3"]},  # voluntary: a wish, not a requirement
+])
+def test_an_acr_the_session_meets_signs_in(logged_in: Browser, platform: Platform,
+                                           spec: dict[str, Any]) -> None:
+    request = acr_request(platform, spec)
+    logged_in.authorize(request)
+    response = logged_in.follow_local(logged_in.consent("allow"))
+    tokens = redeem(logged_in.client, platform, query_of(response.location)["code"],
+                    request.verifier).get_json()
+    assert verify_id_token(logged_in.client, tokens["id_token"])["acr"] == ACR_PASSWORD

@@ -132,6 +132,27 @@ def test_an_mfa_session_is_not_asked_again(
     assert page.status_code == 302 and "code" in query_of(page.location)
 
 
+def test_an_mfa_session_states_the_password_class_when_only_that_is_essential(
+        browser: Browser, platform: Platform,
+        enrolled_elsewhere: tuple[str, list[str]]) -> None:
+    """OIDC Core 5.5.1.1: the acr returned is one of the essential values; amr still says
+    a second factor was given."""
+    key, _ = enrolled_elsewhere
+    request = request_for(platform, claims=ESSENTIAL_MFA)
+    page = browser.authorize(request)
+    page = browser.follow_local(browser.submit(page.request.full_path, {"code": code_at(key)}))
+    assert finish(browser, platform, request, page)["acr"] == ACR_MFA
+    password_only = json.dumps({"id_token": {"acr": {"essential": True,
+                                                     "values": [ACR_PASSWORD]}}})
+    second = request_for(platform, claims=password_only)
+    answer = browser.authorize(second)
+    assert answer.status_code == 302, "the consent on record covers it: no page"
+    tokens = redeem(browser.client, platform, query_of(answer.location)["code"],
+                    second.verifier).get_json()
+    claims = verify_id_token(browser.client, tokens["id_token"])
+    assert claims["acr"] == ACR_PASSWORD and "otp" in claims["amr"]
+
+
 def test_password_first_in_preference_needs_no_code(
         logged_in: Browser, platform: Platform,
         enrolled_elsewhere: tuple[str, list[str]]) -> None:
