@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
+from idp.oauth import dpop
 from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
@@ -29,6 +30,13 @@ bp = Blueprint("endpoints", __name__)
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token() -> ResponseReturnValue:
+    """RFC 6749 3.2; a ``DPoP`` proof, checked before any grant runs, binds the tokens
+    to its key (RFC 9449 5)."""
+    try:
+        dpop.bind_request(dpop.thumbprint_of_request(
+            request.headers, request.method, issuer_url("endpoints.token")))
+    except dpop.InvalidDPoPProofError as error:
+        return oauth_server().handle_error_response(None, error)
     return oauth_server().create_token_response()
 
 
@@ -105,6 +113,7 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
         "introspection_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
         "claims_supported": supported_claims(),
         "claims_parameter_supported": True,
         # RFC 9101 and RFC 9126: signed request objects, and request_uri values only from

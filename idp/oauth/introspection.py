@@ -68,7 +68,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def introspect_token(self, token: IntrospectedToken) -> dict[str, Any]:
         row = token.row
-        return {
+        answer = {
             "active": True,
             "scope": row.scope,
             "client_id": row.client_id,
@@ -79,3 +79,10 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "iss": str(current_app.extensions["idp.settings"].issuer),
             "aud": row.client_id,
         }
+        jkt = row.dpop_jkt if isinstance(row, Token) else None
+        if jkt is not None:
+            # RFC 9449 6.2: the resource server learns which key the token is bound to.
+            answer["cnf"] = {"jkt": jkt}
+            if token.kind == "access_token":
+                answer["token_type"] = "DPoP"
+        return answer

@@ -20,13 +20,14 @@ from flask import request as flask_request
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
 from idp.extensions import db, utcnow
-from idp.oauth import client_auth
+from idp.oauth import client_auth, dpop
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
 from idp.oauth.claims import user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.client_credentials import ClientCredentialsGrant, generate_platform_token
 from idp.oauth.decisions import consent_step
+from idp.oauth.dpop import bound_key
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.introspection import IntrospectionEndpoint
 from idp.oauth.models import Client, Token, refresh_token_lifetime
@@ -34,6 +35,7 @@ from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
 from idp.oauth.revocation import RevocationEndpoint
 from idp.settings import Settings
+from idp.urls import issuer_url
 
 
 class AuthorizationServer(_AuthorizationServer):
@@ -73,6 +75,35 @@ class TokenValidator(BearerTokenValidator):
         return db.session.scalar(
             db.select(Token).where(Token.access_token_hash == digest(token_string))
         )
+
+    def validate_token(self, token: Token | None, scopes: Any, request: Any) -> None:
+        super().validate_token(token, scopes, request)
+        if token is not None and token.dpop_jkt is not None:
+            # RFC 9449 7.2: a bound token is not a bearer token.
+            raise dpop.DPoPChallenge("invalid_token", "This access token needs DPoP.")
+
+
+class DPoPTokenValidator(TokenValidator):
+    """``Authorization: DPoP <token>`` with a proof of the token's key (RFC 9449 7.1)."""
+
+    TOKEN_TYPE = "dpop"
+
+    def validate_token(self, token: Token | None, scopes: Any, request: Any) -> None:
+        BearerTokenValidator.validate_token(self, token, scopes, request)
+        assert token is not None
+        if token.dpop_jkt is None:
+            raise dpop.DPoPChallenge("invalid_token", "This access token is not DPoP-bound.")
+        access_token = flask_request.headers["Authorization"].split(None, 1)[1]
+        try:
+            jkt = dpop.thumbprint_of_request(flask_request.headers, flask_request.method,
+                                             issuer_url("endpoints.userinfo"), access_token)
+        except dpop.InvalidDPoPProofError as error:
+            raise dpop.DPoPChallenge(error.error, str(error.description)) from None
+        if jkt is None:
+            raise dpop.DPoPChallenge("invalid_dpop_proof", "A DPoP proof is required.")
+        if jkt != token.dpop_jkt:
+            raise dpop.DPoPChallenge("invalid_dpop_proof",
+                                     "The DPoP proof's key is not the token's.")
 
 
 class MissingTokenError(ForbiddenError):
@@ -124,6 +155,7 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         sid=origin.sid,
         claims=list(origin.claims),
         claims_request=origin.claims_request,
+        dpop_jkt=bound_key(),
     )
     if request.authorization_code is not None:
         row.authorization_code_id = request.authorization_code.id
@@ -168,6 +200,7 @@ def create_server(app: Flask) -> AuthorizationServer:
     server.register_endpoint(IntrospectionEndpoint)
     protector = ResourceProtector()
     protector.register_token_validator(TokenValidator(realm="userinfo"))
+    protector.register_token_validator(DPoPTokenValidator(realm="userinfo"))
     server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
     return server
 
