@@ -86,10 +86,10 @@ def thumbprint_of_request(headers: Any, method: str, url: str,
         return None
     if len(values) != 1:
         raise InvalidDPoPProofError("Send exactly one DPoP header.")
-    return check_proof(values[0], method, url, access_token)
+    return validate_proof(values[0], method, url, access_token)
 
 
-def check_proof(proof: str, method: str, url: str, access_token: str | None = None) -> str:
+def validate_proof(proof: str, method: str, url: str, access_token: str | None = None) -> str:
     """RFC 9449 4.3: check a proof for this request; returns its key's thumbprint."""
     if len(proof) > MAX_PROOF_LENGTH:
         raise InvalidDPoPProofError("The DPoP proof is too long.")
@@ -103,7 +103,7 @@ def check_proof(proof: str, method: str, url: str, access_token: str | None = No
                                 registry=proof_registry()).claims)
     except (JoseError, ValueError, TypeError):
         raise InvalidDPoPProofError("The DPoP proof's signature does not verify.") from None
-    check_claims(claims, method, url, access_token)
+    validate_claims(claims, method, url, access_token)
     jkt = str(key.thumbprint())
     remember(jkt, str(claims["jti"]))
     return jkt
@@ -128,7 +128,7 @@ def proof_key(header: dict[str, Any]) -> RSAKey | ECKey:
     return key
 
 
-def check_claims(claims: dict[str, Any], method: str, url: str,
+def validate_claims(claims: dict[str, Any], method: str, url: str,
                  access_token: str | None) -> None:
     """RFC 9449 4.3 steps 8 to 12: jti, htm, htu, iat and, at resources, ath."""
     jti, iat = claims.get("jti"), claims.get("iat")

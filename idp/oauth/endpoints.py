@@ -30,13 +30,6 @@ bp = Blueprint("endpoints", __name__)
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token() -> ResponseReturnValue:
-    """RFC 6749 3.2; a ``DPoP`` proof, checked before any grant runs, binds the tokens
-    to its key (RFC 9449 5)."""
-    try:
-        dpop.bind_request(dpop.thumbprint_of_request(
-            request.headers, request.method, issuer_url("endpoints.token")))
-    except dpop.InvalidDPoPProofError as error:
-        return oauth_server().handle_error_response(None, error)
     return oauth_server().create_token_response()
 
 

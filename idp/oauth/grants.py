@@ -179,7 +179,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
-        check_refresh_binding(self.request.refresh_token)
+        validate_refresh_binding(self.request.refresh_token)
 
     def authenticate_user(self, refresh_token: Token) -> User:
         return refresh_token.user
@@ -232,7 +232,7 @@ def with_access_token_format(token: dict[str, Any], request: OAuth2Request,
     return token
 
 
-def check_refresh_binding(refresh_token: Token) -> None:
+def validate_refresh_binding(refresh_token: Token) -> None:
     """RFC 9449 5: a public client's refresh token bound to a key is used only with a
     proof of that same key; a confidential client's is held by its authentication."""
     if refresh_token.dpop_jkt is None or not refresh_token.client.is_public:

@@ -45,6 +45,16 @@ class AuthorizationServer(_AuthorizationServer):
             return request
         return super().create_oauth2_request(request)
 
+    def create_token_response(self, request: Any = None) -> Any:
+        """A ``DPoP`` proof is validated before any grant runs (a bad proof must not
+        spend the code), and binds the tokens issued to its key (RFC 9449 5)."""
+        try:
+            dpop.bind_request(dpop.thumbprint_of_request(
+                flask_request.headers, flask_request.method, issuer_url("endpoints.token")))
+        except dpop.InvalidDPoPProofError as error:
+            return self.handle_error_response(self.create_oauth2_request(request), error)
+        return super().create_token_response(request)
+
     def get_authorization_grant(self, request: OAuth2Request) -> Any:
         """Authlib quotes ``redirect_uri`` and ``response_type`` in its error descriptions,
         which RFC 6749 4.1.2.1 restricts to printable ASCII without ``"`` and ``\\``: a
