@@ -127,6 +127,8 @@ class MissingTokenError(ForbiddenError):
             ("Content-Type", "application/json"),
             ("Cache-Control", "no-store"),
             ("WWW-Authenticate", 'Bearer realm="userinfo"'),
+            # RFC 9449 7.1: the DPoP scheme is offered too, with the algorithms accepted.
+            ("WWW-Authenticate", f'DPoP algs="{" ".join(dpop.ALGORITHMS)}"'),
         ]
         return headers
 

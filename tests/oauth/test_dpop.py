@@ -279,6 +279,13 @@ def test_jwt_access_tokens_carry_the_key_and_introspection_shows_it(
     assert answer["token_type"] == "DPoP"
 
 
+def test_a_request_without_a_token_is_offered_both_schemes(client: FlaskClient) -> None:
+    response = client.get("/userinfo")
+    assert response.status_code == 401
+    assert response.headers.getlist("WWW-Authenticate") == [
+        'Bearer realm="userinfo"', 'DPoP algs="ES256 RS256"']
+
+
 def test_discovery_lists_the_proof_algorithms(client: FlaskClient) -> None:
     document = client.get("/.well-known/openid-configuration").get_json()
     assert document["dpop_signing_alg_values_supported"] == ["ES256", "RS256"]
