@@ -252,6 +252,7 @@ def test_the_bound_refresh_token_needs_a_proof_of_the_same_key(
         logged_in: Browser, mobile_app: Platform, key: ECKey) -> None:
     tokens = bound_tokens(logged_in, mobile_app, key)
     for proof in (None, make_proof(new_key(), "POST", TOKEN_URL)):
+        # RFC 9449 5: a public client's refresh token is bound to the key.
         refused = refresh(logged_in.client, mobile_app, tokens["refresh_token"], proof)
         assert refused.status_code == 400
         assert refused.get_json()["error"] == "invalid_dpop_proof"
@@ -277,6 +278,11 @@ def test_jwt_access_tokens_carry_the_key_and_introspection_shows_it(
     assert answer["active"] is True
     assert answer["cnf"] == {"jkt": thumbprint(key)}
     assert answer["token_type"] == "DPoP"
+    # RFC 9449 5: a confidential client's refresh token is not bound to the key.
+    held = logged_in.client.post("/introspect", headers=basic(platform),
+                                 data={"token": tokens["refresh_token"]}).get_json()
+    assert held["active"] is True
+    assert "cnf" not in held
 
 
 def test_a_request_without_a_token_is_offered_both_schemes(client: FlaskClient) -> None:
