@@ -22,6 +22,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.datastructures import Headers
 
 from idp.digests import digest
 from idp.extensions import db, utcnow
@@ -77,11 +78,10 @@ class UsedProof(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-def thumbprint_of_request(headers: Any, method: str, url: str,
+def thumbprint_of_request(headers: Headers, method: str, url: str,
                           access_token: str | None = None) -> str | None:
     """The checked key thumbprint of the request's ``DPoP`` header, None without one."""
-    values = headers.getlist("DPoP") if hasattr(headers, "getlist") else [headers.get("DPoP")]
-    values = [v for v in values if v is not None]
+    values: list[str] = headers.getlist("DPoP")
     if not values:
         return None
     if len(values) != 1:

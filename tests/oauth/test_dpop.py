@@ -162,6 +162,13 @@ def test_a_garbage_proof_is_an_invalid_dpop_proof(
     assert response.get_json()["error"] == "invalid_dpop_proof"
 
 
+def test_two_proofs_in_one_request_are_refused(client: FlaskClient, key: ECKey) -> None:
+    proofs = [("DPoP", make_proof(key, "POST", TOKEN_URL)) for _ in range(2)]
+    response = client.post("/token", headers=proofs,
+                           data={"grant_type": "refresh_token", "refresh_token": "x"})
+    assert response.get_json()["error"] == "invalid_dpop_proof"  # RFC 9449 4.3 step 1
+
+
 def test_a_proof_with_a_private_key_in_its_header_is_refused(
         client: FlaskClient, key: ECKey) -> None:
     header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=True)}
