@@ -36,13 +36,6 @@ def wants_jwt(client: Client) -> bool:
     return client.access_token_format == JWT_ACCESS_TOKENS
 
 
-def generate_access_token(client: Client, user: User, scope: str, expires_in: int,
-                          context: AuthContext) -> str:
-    """An RFC 9068 access token, signed with the key of the client's ID token alg. The
-    audience is the client: we have no separate resource servers (RFC 8707)."""
-    return sign(client, access_token_claims(client, user, scope, expires_in, context))
-
-
 def generate_client_access_token(client: Client, scope: str, expires_in: int) -> str:
     """An RFC 9068 access token of the client credentials grant: no resource owner, so
     ``sub`` is the client's own id (2.2) and there is no authentication to describe."""

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
+from idp.oauth import dpop
 from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
@@ -105,6 +106,7 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
         "introspection_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
         "claims_supported": supported_claims(),
         "claims_parameter_supported": True,
         # RFC 9101 and RFC 9126: signed request objects, and request_uri values only from

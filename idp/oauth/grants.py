@@ -23,10 +23,11 @@ from idp.accounts.models import User
 from idp.digests import digest
 from idp.extensions import db, utcnow
 from idp.keys import JoseKey, key_store
-from idp.oauth.access_tokens import generate_access_token, wants_jwt
+from idp.oauth.access_tokens import access_token_claims, sign, wants_jwt
 from idp.oauth.acr import acr_for
 from idp.oauth.claims import subject_for, user_claims
 from idp.oauth.claims_request import requested, select
+from idp.oauth.dpop import InvalidDPoPProofError, bound_key
 from idp.oauth.models import AuthorizationCode, Client, Token
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -177,6 +178,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         return token if token.is_refresh_token_active() else None
 
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        validate_refresh_binding(self.request.refresh_token)
+
     def authenticate_user(self, refresh_token: Token) -> User:
         return refresh_token.user
 
@@ -216,11 +221,26 @@ def with_access_token_format(token: dict[str, Any], request: OAuth2Request,
     """Swap the random access token for an RFC 9068 JWT when the client chose that format;
     the authentication context comes from the code, or from the token being refreshed."""
     client: Client = request.client
+    jkt = bound_key()
     if wants_jwt(client):
         context = request.authorization_code or request.refresh_token
-        token["access_token"] = generate_access_token(
-            client, user, token.get("scope", ""), token["expires_in"], context)
+        claims = access_token_claims(client, user, token.get("scope", ""),
+                                     token["expires_in"], context)
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}  # RFC 9449 6.1
+        token["access_token"] = sign(client, claims)
+    if jkt is not None:
+        token["token_type"] = "DPoP"  # RFC 9449 5
     return token
+
+
+def validate_refresh_binding(refresh_token: Token) -> None:
+    """RFC 9449 5: a public client's refresh token bound to a key is used only with a
+    proof of that same key; a confidential client's is held by its authentication."""
+    if refresh_token.dpop_jkt is None or not refresh_token.client.is_public:
+        return
+    if bound_key() != refresh_token.dpop_jkt:
+        raise InvalidDPoPProofError("This refresh token needs a DPoP proof of its key.")
 
 
 def wants_refresh_token(scope: str | None) -> bool:

@@ -68,7 +68,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def introspect_token(self, token: IntrospectedToken) -> dict[str, Any]:
         row = token.row
-        return {
+        answer = {
             "active": True,
             "scope": row.scope,
             "client_id": row.client_id,
@@ -79,3 +79,21 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "iss": str(current_app.extensions["idp.settings"].issuer),
             "aud": row.client_id,
         }
+        jkt = bound_key_of(token)
+        if jkt is not None:
+            # RFC 9449 6.2: the resource server learns which key the token is bound to.
+            answer["cnf"] = {"jkt": jkt}
+            if token.kind == "access_token":
+                answer["token_type"] = "DPoP"
+        return answer
+
+
+def bound_key_of(token: IntrospectedToken) -> str | None:
+    """The key a token is bound to: access tokens with a proof at issue, and refresh
+    tokens of public clients only (RFC 9449 5: a confidential client's are not bound)."""
+    row = token.row
+    if not isinstance(row, Token) or row.dpop_jkt is None:
+        return None
+    if token.kind == "refresh_token" and not row.client.is_public:
+        return None
+    return row.dpop_jkt

@@ -228,6 +228,8 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
     sid: Mapped[str | None] = mapped_column(String(64))
     claims: Mapped[list[str]] = mapped_column(JSON, default=list)
     claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # RFC 9449 6: the thumbprint of the key the tokens are bound to, None for bearer ones.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
 
     user: Mapped[User] = relationship()
     client: Mapped[Client] = relationship()

@@ -20,13 +20,14 @@ from flask import request as flask_request
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
 from idp.extensions import db, utcnow
-from idp.oauth import client_auth
+from idp.oauth import client_auth, dpop
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
 from idp.oauth.claims import user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.client_credentials import ClientCredentialsGrant, generate_platform_token
 from idp.oauth.decisions import consent_step
+from idp.oauth.dpop import bound_key
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.introspection import IntrospectionEndpoint
 from idp.oauth.models import Client, Token, refresh_token_lifetime
@@ -34,6 +35,7 @@ from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
 from idp.oauth.revocation import RevocationEndpoint
 from idp.settings import Settings
+from idp.urls import issuer_url
 
 
 class AuthorizationServer(_AuthorizationServer):
@@ -42,6 +44,16 @@ class AuthorizationServer(_AuthorizationServer):
         if isinstance(request, OAuth2Request):
             return request
         return super().create_oauth2_request(request)
+
+    def create_token_response(self, request: Any = None) -> Any:
+        """A ``DPoP`` proof is validated before any grant runs (a bad proof must not
+        spend the code), and binds the tokens issued to its key (RFC 9449 5)."""
+        try:
+            dpop.bind_request(dpop.thumbprint_of_request(
+                flask_request.headers, flask_request.method, issuer_url("endpoints.token")))
+        except dpop.InvalidDPoPProofError as error:
+            return self.handle_error_response(self.create_oauth2_request(request), error)
+        return super().create_token_response(request)
 
     def get_authorization_grant(self, request: OAuth2Request) -> Any:
         """Authlib quotes ``redirect_uri`` and ``response_type`` in its error descriptions,
@@ -74,6 +86,35 @@ class TokenValidator(BearerTokenValidator):
             db.select(Token).where(Token.access_token_hash == digest(token_string))
         )
 
+    def validate_token(self, token: Token | None, scopes: Any, request: Any) -> None:
+        super().validate_token(token, scopes, request)
+        if token is not None and token.dpop_jkt is not None:
+            # RFC 9449 7.2: a bound token is not a bearer token.
+            raise dpop.DPoPChallenge("invalid_token", "This access token needs DPoP.")
+
+
+class DPoPTokenValidator(TokenValidator):
+    """``Authorization: DPoP <token>`` with a proof of the token's key (RFC 9449 7.1)."""
+
+    TOKEN_TYPE = "dpop"
+
+    def validate_token(self, token: Token | None, scopes: Any, request: Any) -> None:
+        BearerTokenValidator.validate_token(self, token, scopes, request)
+        assert token is not None
+        if token.dpop_jkt is None:
+            raise dpop.DPoPChallenge("invalid_token", "This access token is not DPoP-bound.")
+        access_token = flask_request.headers["Authorization"].split(None, 1)[1]
+        try:
+            jkt = dpop.thumbprint_of_request(flask_request.headers, flask_request.method,
+                                             issuer_url("endpoints.userinfo"), access_token)
+        except dpop.InvalidDPoPProofError as error:
+            raise dpop.DPoPChallenge(error.error, str(error.description)) from None
+        if jkt is None:
+            raise dpop.DPoPChallenge("invalid_dpop_proof", "A DPoP proof is required.")
+        if jkt != token.dpop_jkt:
+            raise dpop.DPoPChallenge("invalid_dpop_proof",
+                                     "The DPoP proof's key is not the token's.")
+
 
 class MissingTokenError(ForbiddenError):
     """RFC 6750 3.1: a request with no token gets a bare challenge, without an error code."""
@@ -86,6 +127,8 @@ class MissingTokenError(ForbiddenError):
             ("Content-Type", "application/json"),
             ("Cache-Control", "no-store"),
             ("WWW-Authenticate", 'Bearer realm="userinfo"'),
+            # RFC 9449 7.1: the DPoP scheme is offered too, with the algorithms accepted.
+            ("WWW-Authenticate", f'DPoP algs="{" ".join(dpop.ALGORITHMS)}"'),
         ]
         return headers
 
@@ -124,6 +167,7 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         sid=origin.sid,
         claims=list(origin.claims),
         claims_request=origin.claims_request,
+        dpop_jkt=bound_key(),
     )
     if request.authorization_code is not None:
         row.authorization_code_id = request.authorization_code.id
@@ -168,6 +212,7 @@ def create_server(app: Flask) -> AuthorizationServer:
     server.register_endpoint(IntrospectionEndpoint)
     protector = ResourceProtector()
     protector.register_token_validator(TokenValidator(realm="userinfo"))
+    protector.register_token_validator(DPoPTokenValidator(realm="userinfo"))
     server.register_endpoint(UserInfoEndpoint(resource_protector=protector))
     return server
 

@@ -108,3 +108,55 @@ def json_body(fields: dict[str, list[Any]]) -> st.SearchStrategy[bytes]:
         st.integers(100, 100_000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
         raw_bytes,
     )
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned_jwt(header: Any, claims: Any) -> str:
+    return ".".join([b64(json.dumps(header).encode()), b64(json.dumps(claims).encode()),
+                     b64(b"not a signature")])
+
+
+@cache
+def signed_proof_key() -> Any:
+    from joserfc.jwk import ECKey
+
+    return ECKey.generate_key("P-256")
+
+
+def signed_proof(claims: dict[str, Any]) -> str:
+    """A proof with a valid signature and hostile claims, so the claim checks are reached."""
+    from joserfc import jws
+
+    key = signed_proof_key()
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    # Escaped JSON: lone surrogates in claims stay representable, as on the wire.
+    return jws.serialize_compact(header, json.dumps(claims).encode(), key,
+                                 algorithms=["ES256"])
+
+
+PROOF_CLAIMS: dict[str, list[Any]] = {"jti": ["j"], "htm": ["GET", "POST"], "iat": [0, 1e309, "1"],
+                "htu": ["https://idp.test/token", "https://idp.test/userinfo"], "ath": ["x"]}
+
+
+@cache
+def dpop_proof() -> st.SearchStrategy[str]:
+    """A ``DPoP`` header (RFC 9449): garbage, JWTs with hostile headers (wrong typ, alg,
+    jwk of the wrong kind or with private parts), or signed ones with hostile claims."""
+    headers = st.fixed_dictionaries({}, optional={
+        "typ": st.sampled_from(["dpop+jwt", "JWT"]) | hostile_text(),
+        "alg": st.sampled_from(["ES256", "RS256", "none", "HS256"]) | hostile_text(),
+        "jwk": json_value | st.just({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"})
+        | st.just({"kty": "RSA", "n": "AQAB", "e": "AQAB", "d": "AQ"}),
+    })
+    claims = st.dictionaries(st.sampled_from(sorted(PROOF_CLAIMS)) | hostile_text(),
+                             json_value | st.sampled_from(
+                                 [v for vs in PROOF_CLAIMS.values() for v in vs]),
+                             max_size=6)
+    return st.one_of(
+        header_value(("eyJhbGciOiJub25lIn0.e30.", "a.b.c")),
+        st.builds(unsigned_jwt, headers | json_value, claims | json_value),
+        claims.map(signed_proof),
+    )

@@ -15,6 +15,7 @@ class Target:
     segments: dict[str, list[str]] = field(default_factory=dict)
     form: bool = False  # a browser form, protected by a CSRF token
     json: bool = False  # a JSON body
+    dpop: bool = False  # may carry a DPoP proof header (RFC 9449)
 
 
 NONE: dict[str, list[str]] = {}
@@ -74,9 +75,9 @@ TARGETS = [
     Target("/authorize/continue/{interaction}", ("GET",), NONE, {"interaction": ["abc"]}),
     Target("/consent/{interaction}", ("POST",), {"decision": ["allow", "deny"],
            "scope": ["email"], "claim": ["email"]}, {"interaction": ["abc"]}, form=True),
-    Target("/token", ("POST",), TOKEN),
+    Target("/token", ("POST",), TOKEN, dpop=True),
     Target("/par", ("POST",), PAR),
-    Target("/userinfo", ("GET", "POST"), {"access_token": []}),
+    Target("/userinfo", ("GET", "POST"), {"access_token": []}, dpop=True),
     Target("/jwks.json", ("GET",), NONE),
     Target("/.well-known/openid-configuration", ("GET",), NONE),
     Target("/register", ("POST",), REGISTRATION, json=True),

@@ -26,6 +26,7 @@ from tests.factories import Platform, Traveller
 from tests.fuzz.failures import Failure, Sent, capture
 from tests.fuzz.strategies import (
     authorization,
+    dpop_proof,
     header_value,
     hostile_text,
     json_body,
@@ -119,6 +120,10 @@ def draw_request(draw: st.DrawFn, target: Target, world: World) -> tuple[FlaskCl
         headers["Referer"] = "https://idp.test/login"
     if draw(st.booleans()):
         headers["Authorization"] = draw(authorization(world.basic, world.bearer))
+    if target.dpop and draw(st.booleans()):
+        headers["DPoP"] = draw(dpop_proof())
+        if "Authorization" in headers and draw(st.booleans()):
+            headers["Authorization"] = "DPoP " + headers["Authorization"].split(" ", 1)[-1]
     if draw(st.booleans()):
         headers["Accept-Language"] = draw(header_value(("en", "fr-FR;q=0.8")))
     in_body = method in ("POST", "PUT") and draw(st.integers(0, 3)) > 0
