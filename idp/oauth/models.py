@@ -202,7 +202,38 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
         return utcnow() >= self.expires_at
 
 
-class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
+class IssuedToken(TokenMixin):  # type: ignore[misc]
+    """Authlib's TokenMixin for the tokens this provider issues and stores by digest: a
+    traveller's (``Token``) and a platform's own (``PlatformToken``). Each subclass maps
+    client_id, scope, issued_at, expires_in and revoked_at."""
+
+    client_id: Mapped[str]
+    scope: Mapped[str]
+    issued_at: Mapped[datetime]
+    expires_in: Mapped[int]
+    revoked_at: Mapped[datetime | None]
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.expires_in
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.issued_at + timedelta(seconds=self.expires_in)
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class Token(db.Model, IssuedToken):  # type: ignore[name-defined,misc]
     __tablename__ = "token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -234,24 +265,6 @@ class Token(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
     user: Mapped[User] = relationship()
     client: Mapped[Client] = relationship()
 
-    def check_client(self, client: Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return self.expires_in
-
-    @property
-    def expires_at(self) -> datetime:
-        return self.issued_at + timedelta(seconds=self.expires_in)
-
-    def is_expired(self) -> bool:
-        return utcnow() >= self.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
     def is_refresh_token_active(self) -> bool:
         deadline = self.refresh_token_deadline

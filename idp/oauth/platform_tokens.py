@@ -9,16 +9,15 @@ does not know it, so it answers ``invalid_token``. Only its digest is stored."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.digests import digest
 from idp.extensions import db, utcnow
-from idp.oauth.models import Client
+from idp.oauth.models import Client, IssuedToken
 from idp.types import UTCDateTime
 
 GRANT_TYPE = "client_credentials"
@@ -33,7 +32,7 @@ PLATFORM_SCOPES: dict[str, str] = {
 }
 
 
-class PlatformToken(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
+class PlatformToken(db.Model, IssuedToken):  # type: ignore[name-defined,misc]
     """An access token of a platform for itself: no refresh token, no traveller."""
 
     __tablename__ = "platform_token"
@@ -50,24 +49,6 @@ class PlatformToken(db.Model, TokenMixin):  # type: ignore[name-defined,misc]
 
     client: Mapped[Client] = relationship()
 
-    def check_client(self, client: Client) -> bool:
-        return self.client_id == client.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return self.expires_in
-
-    @property
-    def expires_at(self) -> datetime:
-        return self.issued_at + timedelta(seconds=self.expires_in)
-
-    def is_expired(self) -> bool:
-        return utcnow() >= self.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
     def get_user(self) -> None:
         return None
