@@ -21,6 +21,7 @@ from idp.urls import trusted_hosts
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT.parent / "templates"
 MIGRATIONS = ROOT / "migrations"
+DATABASE_CONNECT_TIMEOUT = 5  # seconds (libpq's connect_timeout: the whole handshake)
 
 
 def create_app(
@@ -58,7 +59,7 @@ def configure(app: Flask, settings: Settings) -> None:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         # The __Host- prefix needs Secure: not on the http loopback issuer of a test bench.
         SESSION_COOKIE_NAME="__Host-idp_session"
         if settings.is_production and settings.is_https else "idp_session",
@@ -80,6 +81,16 @@ def configure(app: Flask, settings: Settings) -> None:
         # else is refused with 400 before it reaches a view (Host header injection).
         TRUSTED_HOSTS=trusted_hosts(settings),
     )
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    """A database that accepts connections but does not answer (a failover, a full
+    backlog) must not hold a worker for minutes: connecting gives up after
+    DATABASE_CONNECT_TIMEOUT, and the request gets the 503 page (idp.health)."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
+    return options
 
 
 def trust_proxies(app: Flask, settings: Settings) -> None:
