@@ -16,6 +16,7 @@ from flask_migrate import upgrade
 
 from idp import create_app
 from idp.extensions import db
+from idp.keys import key_store
 from idp.settings import generate_key
 from tests import factories
 from tests.browser import Browser
@@ -69,6 +70,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     app = create_app(settings=test_settings(url), config=TEST_CONFIG)
     with app.app_context():
         upgrade(revision="heads")
+        # The session's signing keys, made now on the real clock: made later by a test
+        # whose clock is moved ahead, they would not sign yet for the tests after it.
+        key_store().ensure_keys()
+        db.session.remove()
         db.engine.dispose()
     return url
 
