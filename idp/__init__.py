@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from idp import errors, guard, health, i18n, keys, outbox, security
+from idp import access_log, errors, guard, health, i18n, keys, outbox, security
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
@@ -40,7 +40,8 @@ def create_app(
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     setup_extensions(app)
     for init in (guard.init_app, errors.init_app, i18n.init_app, security.init_app,
-                 passwords.init_app, keys.init_app, outbox.init_app, health.init_app):
+                 passwords.init_app, keys.init_app, outbox.init_app, health.init_app,
+                 access_log.init_app):
         init(app)
     setup_oauth(app)
     setup_accounts(app)
@@ -58,7 +59,9 @@ def configure(app: Flask, settings: Settings) -> None:
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
-        SESSION_COOKIE_NAME="__Host-idp_session" if settings.is_production else "idp_session",
+        # The __Host- prefix needs Secure: not on the http loopback issuer of a test bench.
+        SESSION_COOKIE_NAME="__Host-idp_session"
+        if settings.is_production and settings.is_https else "idp_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_https,

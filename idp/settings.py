@@ -91,6 +91,10 @@ class Settings:
     # production never reaches it. Seconds to connect and between two reads of an answer.
     outbound_allow_loopback: bool | None = None
     outbound_timeout: float = 3.0
+    # Production wants an https issuer. A test bench (or a host whose own TLS-terminating
+    # proxy forwards to the provider on loopback) may run the production command with an
+    # http loopback issuer, and only by saying so with this setting.
+    allow_http_loopback_issuer: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -139,7 +143,10 @@ ENV_NAMES = {
     "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
+    "allow_http_loopback_issuer": "IDP_ALLOW_HTTP_LOOPBACK_ISSUER",
 }
+
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def decode_key(value: str) -> bytes:
@@ -216,6 +223,10 @@ def _read_secret_file(var: str, path: str) -> str:
 
 
 def _convert(var: str, raw: str, kind: Any) -> Any:
+    if kind in (bool, "bool"):
+        if raw.strip().lower() not in TRUE + FALSE:
+            raise ConfigError(f"{var} must be one of {', '.join(TRUE + FALSE)}.")
+        return raw.strip().lower() in TRUE
     if kind in (int, "int"):
         try:
             return int(raw)
@@ -271,8 +282,9 @@ def validate_production(settings: Settings) -> None:
         )
     if len(settings.secret_key) < 32:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters in production.")
-    if not settings.issuer.startswith("https://"):
-        raise ConfigError("IDP_ISSUER must be an https URL in production.")
+    if not settings.issuer.startswith("https://") and not allowed_http_issuer(settings):
+        raise ConfigError("IDP_ISSUER must be an https URL in production (an http loopback "
+                          "issuer needs IDP_ALLOW_HTTP_LOOPBACK_ISSUER=1).")
     if not settings.smtp_url:
         # Without mail, nobody could verify an address or reset a password.
         raise ConfigError("IDP_ENV=production needs IDP_SMTP_URL (smtp://host:port or smtps://).")
@@ -281,6 +293,12 @@ def validate_production(settings: Settings) -> None:
         # multiply by the number of workers.
         raise ConfigError("IDP_ENV=production needs IDP_REDIS_URL (redis://host:6379/0), "
                           "shared by every worker for throttling.")
+
+
+def allowed_http_issuer(settings: Settings) -> bool:
+    """An http issuer in production: on a loopback address, and only when asked for."""
+    host = urlsplit(settings.issuer).hostname
+    return settings.allow_http_loopback_issuer and bool(host) and is_loopback(str(host))
 
 
 def _fill_development_secrets(settings: Settings, instance_path: Path) -> Settings:

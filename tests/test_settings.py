@@ -154,6 +154,36 @@ def test_production_refuses_an_http_issuer_even_on_loopback(tmp_path: Path,
         load_settings(tmp_path, environ={**PRODUCTION, "IDP_ISSUER": issuer})
 
 
+@pytest.mark.parametrize("issuer", [
+    "http://127.0.0.1:5000", "http://localhost:8080", "http://[::1]:5000",
+])
+def test_production_takes_an_http_loopback_issuer_only_when_told(tmp_path: Path,
+                                                                 issuer: str) -> None:
+    environ = {**PRODUCTION, "IDP_ISSUER": issuer, "IDP_ALLOW_HTTP_LOOPBACK_ISSUER": "1"}
+
+    settings = load_settings(tmp_path, environ=environ)
+
+    assert settings.is_production and settings.issuer == issuer
+    with pytest.raises(ConfigError, match="IDP_ALLOW_HTTP_LOOPBACK_ISSUER"):
+        load_settings(tmp_path, environ={**environ, "IDP_ALLOW_HTTP_LOOPBACK_ISSUER": "0"})
+
+
+@pytest.mark.parametrize("issuer", ["http://id.mobility.example", "http://10.0.0.5:8000",
+                                    "http://127.0.0.1.example.net"])
+def test_the_http_loopback_setting_never_allows_another_host(tmp_path: Path,
+                                                             issuer: str) -> None:
+    environ = {**PRODUCTION, "IDP_ISSUER": issuer, "IDP_ALLOW_HTTP_LOOPBACK_ISSUER": "true"}
+
+    with pytest.raises(ConfigError, match="IDP_ISSUER"):
+        load_settings(tmp_path, environ=environ)
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "oui"])
+def test_a_yes_no_setting_refuses_what_it_cannot_read(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="IDP_ALLOW_HTTP_LOOPBACK_ISSUER must be one of"):
+        load_settings(tmp_path, environ={**PRODUCTION, "IDP_ALLOW_HTTP_LOOPBACK_ISSUER": value})
+
+
 def test_production_refuses_the_default_http_issuer(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="IDP_ISSUER"):
         load_settings(tmp_path, environ=without(PRODUCTION, "IDP_ISSUER"))

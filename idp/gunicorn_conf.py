@@ -1,0 +1,107 @@
+"""gunicorn settings for Mobility ID: ``gunicorn -c python:idp.gunicorn_conf idp.wsgi:app``.
+
+Every value comes from the environment, with defaults fit for a container of two CPUs
+behind a buffering reverse proxy (README, "Production"). The app is loaded once in the
+master (``preload_app``): settings are checked and signing keys decrypted before any
+worker starts, and each fork inherits them; the database connections used for that are
+dropped before forking, so no two processes share a socket."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from idp.access_log import loggable_path
+
+
+def number(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"error: {name} must be a whole number, not {raw!r}.") from None
+    if value < 0:
+        raise SystemExit(f"error: {name} must not be negative.")
+    return value
+
+
+bind = os.environ.get("IDP_BIND", "0.0.0.0:8000").split(",")
+# Threads let a worker wait on the database or an outbound fetch (a platform's JWKS,
+# 3 s at most) while serving others; argon2 releases the GIL.
+worker_class = os.environ.get("IDP_WORKER_CLASS", "gthread")
+workers = number("IDP_WORKERS", max(2, 2 * (os.cpu_count() or 1)))
+threads = number("IDP_THREADS", 4)
+timeout = number("IDP_WORKER_TIMEOUT", 30)
+# On SIGTERM (a rolling deploy) requests in flight get this long to finish.
+graceful_timeout = number("IDP_GRACEFUL_TIMEOUT", 30)
+keepalive = number("IDP_KEEPALIVE", 5)
+# A worker is replaced after about this many requests, at staggered times.
+max_requests = number("IDP_MAX_REQUESTS", 2000)
+max_requests_jitter = number("IDP_MAX_REQUESTS_JITTER", max_requests // 10)
+# Room for a signed request object in a query string (RFC 9101), as nginx allows (8 KiB).
+limit_request_line = 8190
+preload_app = True
+# The heartbeat file in memory: a container's overlay disk can stall it. gunicorn makes
+# it with mkstemp (a fresh name, mode 0600), so a shared directory is safe.
+SHM = "/dev/shm"  # noqa: S108
+worker_tmp_dir = os.environ.get("IDP_WORKER_TMP_DIR") or (SHM if os.path.isdir(SHM) else None)
+# Forwarded headers are the app's business (IDP_TRUSTED_PROXIES), in one place only.
+forwarded_allow_ips = ""
+proxy_allow_ips = ""
+
+accesslog = os.environ.get("IDP_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("IDP_LOG_LEVEL", "info").lower()
+# No client address, no referrer (it holds the previous page's query), no query string.
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+class AccessLogger(Logger):
+    """Only these fields reach the access log, whatever format an operator sets: the
+    path is the matched route (idp.access_log), never the path or query as sent."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
+              request_time: Any) -> dict[str, Any]:
+        full = super().atoms(resp, req, environ, request_time)
+        path = loggable_path(environ)
+        kept = {name: full[name] for name in ("t", "s", "m", "H", "b", "B", "T", "D", "M",
+                                              "L", "p")}
+        kept["U"] = path
+        kept["r"] = f"{full['m']} {path} {full['H']}"
+        return kept
+
+
+logger_class = AccessLogger
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """Warm what every worker needs: the signing keys, decrypted once, in the master.
+    If the database is away, the worker loads them itself later: an exception here would
+    stop the master, and with it every worker."""
+    from idp.extensions import db
+    from idp.keys import key_store
+
+    app = server.app.wsgi()
+    with app.app_context():
+        try:
+            key_store().jwks()
+        except Exception as error:  # noqa: BLE001 - any failure only skips the warm-up
+            server.log.warning("signing keys not warmed before fork: %s",
+                               type(error).__name__)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """A worker never uses a connection its parent opened (SQLAlchemy, "Using
+    connection pools with multiprocessing"): drop them without closing the parent's."""
+    app = server.app.wsgi()
+    with app.app_context():
+        from idp.extensions import db
+
+        db.engine.dispose(close=False)
