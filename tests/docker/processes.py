@@ -1,22 +1,22 @@
 """What the container tests start: the entrypoint as a real process, with the ``idp`` and
 ``gunicorn`` commands of this interpreter's virtualenv and this checkout's code, in
-production mode with its secrets given as files, on a scratch PostgreSQL database."""
+production mode with its secrets given as files (``IDP_*_FILE``), as compose mounts them."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.conftest import KEK, POSTGRES_URL, SECRET_KEY
+from tests import servers
+from tests.conftest import POSTGRES_URL
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = servers.ROOT
 DOCKER = ROOT / "docker"
 ENTRYPOINT = DOCKER / "entrypoint.sh"
-REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+SECRETS = ("IDP_SECRET_KEY", "IDP_KEY_ENCRYPTION_KEY")
 
 
 def scratch_url() -> str:
@@ -26,40 +26,30 @@ def scratch_url() -> str:
     configured = os.environ.get("IDP_TEST_POSTGRES_SCRATCH_URL")
     if configured:
         return configured
-    return sa.make_url(POSTGRES_URL).set(
-        database=f"{sa.make_url(POSTGRES_URL).database}_scratch").render_as_string(False)
+    url = sa.make_url(POSTGRES_URL)
+    return url.set(database=f"{url.database}_scratch").render_as_string(hide_password=False)
 
 
-def write_secrets(folder: Path) -> dict[str, str]:
-    """The secrets as files, as compose's ``secrets:`` mounts them: ``*_FILE`` variables."""
-    folder.mkdir(exist_ok=True)
-    values = {"IDP_SECRET_KEY": SECRET_KEY, "IDP_KEY_ENCRYPTION_KEY": KEK}
-    for name, value in values.items():
-        (folder / name.lower()).write_text(value + "\n")
-    return {f"{name}_FILE": str(folder / name.lower()) for name in values}
-
-
-def production_environ(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The container's environment: production, the issuer on loopback http (behind a
-    local TLS proxy, explicitly allowed), and nothing of the test process's IDP_ or FLASK_
-    variables."""
-    environ = {name: value for name, value in os.environ.items()
-               if not name.startswith(("IDP_", "FLASK_"))}
-    environ.update({
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}",
-        "PYTHONPATH": str(ROOT),
-        "IDP_ENV": "production",
-        "IDP_ISSUER": "https://id.mobility.example",
-        "IDP_DATABASE_URL": database_url.replace("postgresql://", "postgresql+psycopg://"),
-        "IDP_REDIS_URL": REDIS_URL,
-        "IDP_SMTP_URL": "smtp://127.0.0.1:1025",
-    })
-    environ.update(write_secrets(tmp_path / "secrets"))
-    environ.update(extra)
+def container_environ(database_url: str, port: int, secrets: Path,
+                      **extra: str) -> dict[str, str]:
+    """The production command's environment (tests/servers.py) with its secrets moved
+    into files under ``secrets``, named by ``*_FILE`` variables."""
+    environ = servers.production_environ(database_url, port, **extra)
+    secrets.mkdir(exist_ok=True)
+    for name in SECRETS:
+        path = secrets / name.lower()
+        path.write_text(environ.pop(name) + "\n")
+        path.chmod(0o400)
+        environ[f"{name}_FILE"] = str(path)
     return environ
 
 
-def start(role: str, environ: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
-    """The entrypoint with ``sh``, as the image's ENTRYPOINT runs it."""
-    return subprocess.Popen(["/bin/sh", str(ENTRYPOINT), role, *args], env=environ, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def entrypoint(role: str, *args: str) -> list[str]:
+    """The entrypoint run by ``/bin/sh``, as the image's ENTRYPOINT runs it."""
+    return ["/bin/sh", str(ENTRYPOINT), role, *args]
+
+
+def run(role: str, environ: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start a role that ends by itself (migrate, a command); output on ``stdout``."""
+    return subprocess.Popen(entrypoint(role), env=environ, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)

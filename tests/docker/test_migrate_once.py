@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from tests.docker.processes import ROOT, production_environ, start
+from tests.docker.processes import ROOT, container_environ, run
 
 MIGRATIONS = ROOT / "idp" / "migrations"
 
@@ -44,13 +44,13 @@ def wait_for_waiters(conn: sa.Connection, count: int, deadline: float) -> None:
 
 def test_two_instances_started_together_migrate_once(fresh_postgres: str,
                                                      tmp_path: Path) -> None:
-    environ = production_environ(fresh_postgres, tmp_path)
+    environ = container_environ(fresh_postgres, 8000, tmp_path / "secrets")
     engine = sa.create_engine(fresh_postgres)
     with engine.connect() as holder:
         # The test holds the lock first, so that both instances are surely at the gate
         # together when it opens: the race is certain, not left to timing.
         holder.execute(sa.select(sa.func.pg_advisory_lock(migration_lock_key())))
-        instances = [start("migrate", environ, tmp_path) for _ in range(2)]
+        instances = [run("migrate", environ, tmp_path) for _ in range(2)]
         try:
             wait_for_waiters(holder, 2, time.monotonic() + 60)
         finally:
@@ -73,9 +73,9 @@ def finish(instance: subprocess.Popen[str]) -> str:
 
 def test_an_upgrade_at_head_changes_nothing_and_releases_the_lock(fresh_postgres: str,
                                                                   tmp_path: Path) -> None:
-    environ = production_environ(fresh_postgres, tmp_path)
-    first = finish(start("migrate", environ, tmp_path))
-    again = finish(start("migrate", environ, tmp_path))
+    environ = container_environ(fresh_postgres, 8000, tmp_path / "secrets")
+    first = finish(run("migrate", environ, tmp_path))
+    again = finish(run("migrate", environ, tmp_path))
 
     assert "Running upgrade" in first and "Running upgrade" not in again
     engine = sa.create_engine(fresh_postgres)
