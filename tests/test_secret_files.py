@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from idp.settings import ENV_NAMES, ConfigError, load_settings
+from idp.settings import ENV_NAMES, ConfigError, Settings, load_settings
 from tests.conftest import KEK, SECRET_KEY
 from tests.test_settings import PRODUCTION, without
 
@@ -59,12 +60,21 @@ def example(variable: str) -> str:
     """A valid value, not the default, for each variable (in development)."""
     special = {"IDP_ENV": "testing", "IDP_ISSUER": "https://id.example",
                "IDP_KEY_ENCRYPTION_KEY": KEK, "IDP_TIMEZONE": "Europe/Lisbon",
-               "IDP_EXTRA_HOSTS": "localhost,idp", "IDP_TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8"}
+               "IDP_TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8"}
+    name = next(name for name, var in ENV_NAMES.items() if var == variable)
+    kind = str(TYPES[name])
     if variable in special:
         return special[variable]
-    if variable.endswith(("LIFETIME", "TIMEOUT", "IDLE", "MAX_AGE", "DELAY", "PROXIES")):
+    if kind == "int":
         return "7"
+    if kind == "bool":
+        return "1"
+    if kind.startswith("tuple"):
+        return "localhost,idp"
     return "value-of-" + variable.lower()
+
+
+TYPES = {f.name: f.type for f in fields(Settings)}
 
 
 def test_a_variable_and_its_file_together_are_refused_naming_both(tmp_path: Path) -> None:

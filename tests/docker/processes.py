@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
 
 from tests import servers
@@ -53,3 +55,17 @@ def run(role: str, environ: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     """Start a role that ends by itself (migrate, a command); output on ``stdout``."""
     return subprocess.Popen(entrypoint(role), env=environ, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+
+
+def wait_until_healthy(server: servers.Server, headers: dict[str, str]) -> None:
+    """Poll ``/healthz`` until a 200, with a deadline (the migrations run first)."""
+    deadline = time.monotonic() + servers.START_DEADLINE
+    while server.process.poll() is None and time.monotonic() < deadline:
+        try:
+            if requests.get(f"{server.url}/healthz", headers=headers, timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"serve did not become healthy:\n{server.output}")

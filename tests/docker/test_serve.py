@@ -14,8 +14,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.docker.processes import DOCKER, container_environ, entrypoint
-from tests.servers import START_DEADLINE, Server, free_port, launch
+from tests.docker.processes import DOCKER, container_environ, entrypoint, wait_until_healthy
+from tests.servers import Server, free_port, launch
 
 GRACEFUL = 5  # IDP_GRACEFUL_TIMEOUT in tests/servers.py
 
@@ -33,20 +33,6 @@ def served(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[Server, dict[s
         yield server, environ
     finally:
         server.stop()
-
-
-def wait_until_healthy(server: Server, headers: dict[str, str]) -> None:
-    """Poll ``/healthz`` until a 200, with a deadline (the migrations run first)."""
-    deadline = time.monotonic() + START_DEADLINE
-    while server.process.poll() is None and time.monotonic() < deadline:
-        try:
-            if requests.get(f"{server.url}/healthz", headers=headers, timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise AssertionError(f"serve did not become healthy:\n{server.output}")
 
 
 def test_serve_migrates_then_answers_health_and_readiness(
