@@ -170,7 +170,7 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Defaults, then the environment, then ``overrides``; then the safety checks."""
-    environ = os.environ if environ is None else environ
+    environ = read_secret_files(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     types = {f.name: f.type for f in fields(Settings)}
     for name, var in ENV_NAMES.items():
@@ -191,6 +191,35 @@ def load_settings(
     validate_timezone(settings.timezone)
     decode_key(settings.key_encryption_key)
     return settings
+
+
+# --- Secrets from files (IDP_*_FILE) ------------------------------------------------
+def read_secret_files(environ: Mapping[str, str]) -> Mapping[str, str]:
+    """Each ``IDP_*`` variable may come as ``IDP_*_FILE``, the path of a file holding the
+    value, as Docker and Kubernetes mount secrets: the secret then stays out of the
+    process environment (``docker inspect``, ``/proc/<pid>/environ``). One trailing
+    newline is dropped. Errors name the variable and the path, never the content."""
+    given = {var: environ[f"{var}_FILE"] for var in ENV_NAMES.values()
+             if environ.get(f"{var}_FILE")}
+    if not given:
+        return environ
+    both = [var for var in given if environ.get(var)]
+    if both:
+        raise ConfigError("Set either the variable or its _FILE form, not both: "
+                          + ", ".join(f"{var} and {var}_FILE" for var in both) + ".")
+    return {**environ, **{var: _read_secret_file(var, path) for var, path in given.items()}}
+
+
+def _read_secret_file(var: str, path: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{var}_FILE: cannot read {path} "
+                          f"({exc.strerror or type(exc).__name__}).") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{var}_FILE: cannot read {path} (not UTF-8 text).") from exc
+    return text.removesuffix("\n").removesuffix("\r")
+# --- end of secrets from files ------------------------------------------------------
 
 
 def _convert(var: str, raw: str, kind: Any) -> Any:

@@ -183,3 +183,45 @@ def test_states_follow_from_the_times_alone() -> None:
     assert states(start) == {"a": "active", "b": "next", "c": "active"}
     assert states(start + HOUR) == {"a": "retired", "b": "active", "c": "active"}
     assert states(start + 2 * HOUR) == {"a": "removed", "b": "active", "c": "active"}
+
+
+def test_a_scheduled_rotation_happens_only_once_the_active_key_is_old(
+        client: FlaskClient, runner: FlaskCliRunner, clock: Clock) -> None:
+    """``idp keys rotate --if-older-than DAYS``, as the container's scheduler runs it
+    every hour: nothing while the active key is young or a new key is waiting."""
+    fresh = rotate(runner, "--alg", "ES256", "--publish-delay", "0")
+    clock.now += timedelta(days=30) - timedelta(seconds=1)
+
+    young = rotate(runner, "--alg", "ES256", "--if-older-than", "30")
+    assert young == young | {"kid": fresh["kid"], "state": "active", "rotated": False}
+    assert key_store().signing_key("ES256").kid == fresh["kid"]
+
+    clock.now += timedelta(seconds=1)
+    new = rotate(runner, "--alg", "ES256", "--if-older-than", "30")
+    assert new["state"] == "next" and new["replaces"] == fresh["kid"]
+    assert new["kid"] in published(client)
+
+    waiting = runner.invoke(args=["keys", "rotate", "--alg", "ES256", "--if-older-than", "30"])
+    assert waiting.exit_code == 0  # not an error: the rotation is under way
+    assert waiting.stdout == f"no rotation: ES256 key {new['kid']} is waiting to activate\n"
+    assert {row["kid"] for row in listed(runner).values() if row["state"] == "next"} == {
+        new["kid"]}
+
+
+def test_a_scheduled_rotation_says_why_it_waits(runner: FlaskCliRunner, clock: Clock) -> None:
+    fresh = rotate(runner, "--alg", "RS256", "--publish-delay", "0")
+
+    result = runner.invoke(args=["keys", "rotate", "--if-older-than", "90"])
+
+    assert result.exit_code == 0
+    assert result.stdout == (f"no rotation: RS256 key {fresh['kid']} has signed since "
+                             f"{fresh['activates_at']}, less than 90 days\n")
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "ninety"])
+def test_a_scheduled_rotation_needs_a_positive_number_of_days(runner: FlaskCliRunner,
+                                                               days: str) -> None:
+    result = runner.invoke(args=["keys", "rotate", "--if-older-than", days])
+
+    assert result.exit_code == 2
+    assert "--if-older-than" in result.output

@@ -1,0 +1,1 @@
+"""The container: its entrypoint and gunicorn run for real, its files checked statically."""
