@@ -24,16 +24,20 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed translations
 install-test: $(VENV)/.installed-test translations browser
 
-# Real-browser tests drive Debian's chromium (never a browser download): installed with
-# apt only when missing. Without apt or root, say how and go on; those tests then skip.
+# Real-browser tests drive Debian's chromium (never a browser download), and the
+# container's reverse-proxy test runs Debian's caddy: each installed with apt only when
+# missing. Without apt or root, say how and go on; those tests then skip, saying so.
+TEST_TOOLS = /usr/bin/chromium:chromium /usr/bin/caddy:caddy
 browser:
-	@if [ -x /usr/bin/chromium ]; then :; \
+	@missing=""; for tool in $(TEST_TOOLS); do \
+		[ -x "$${tool%%:*}" ] || missing="$$missing $${tool##*:}"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
-		echo "make browser: no /usr/bin/chromium and no apt-get: install Chromium at /usr/bin/chromium for the browser tests" >&2; \
+		echo "make browser: no apt-get: install$$missing for the browser and proxy tests" >&2; \
 	elif [ "$$(id -u)" -ne 0 ]; then \
-		echo "make browser: no /usr/bin/chromium; as root run: apt-get update && apt-get install -y chromium" >&2; \
+		echo "make browser: as root run: apt-get update && apt-get install -y$$missing" >&2; \
 	else \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
 translations: $(VENV)/.installed
