@@ -91,6 +91,12 @@ class Settings:
     # production never reaches it. Seconds to connect and between two reads of an answer.
     outbound_allow_loopback: bool | None = None
     outbound_timeout: float = 3.0
+    # DPoP server nonces (RFC 9449 8 and 9), off by default. When on, a proof must carry
+    # a nonce the provider handed out in a DPoP-Nonce header: an HMAC of the current time
+    # window, keyed from the secret key, so every instance agrees without a shared store.
+    # A nonce is accepted in its window and the next one.
+    dpop_nonce: bool = False
+    dpop_nonce_window: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -139,6 +145,8 @@ ENV_NAMES = {
     "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
+    "dpop_nonce": "IDP_DPOP_NONCE",
+    "dpop_nonce_window": "IDP_DPOP_NONCE_WINDOW",
 }
 
 
@@ -182,11 +190,17 @@ def load_settings(
         settings = _fill_development_secrets(settings, instance_path)
     validate_issuer(settings.issuer)
     validate_timezone(settings.timezone)
+    if settings.dpop_nonce_window < 10:
+        raise ConfigError("IDP_DPOP_NONCE_WINDOW must be at least 10 seconds.")
     decode_key(settings.key_encryption_key)
     return settings
 
 
 def _convert(var: str, raw: str, kind: Any) -> Any:
+    if kind in (bool, "bool"):
+        if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"{var} must be true or false.")
+        return raw.lower() in ("1", "true", "yes", "on")
     if kind in (int, "int"):
         try:
             return int(raw)
