@@ -1,4 +1,5 @@
-"""Codes bound to a DPoP key (RFC 9449 10), and request objects used once (RFC 9101 10.8)
+"""Codes bound to a DPoP key (RFC 9449 10), request objects used once (RFC 9101 10.8), and
+an index to prune expired platform tokens
 
 Revision ID: 0014_dpop_jkt_jar_jti
 Revises: 0013_dpop
@@ -30,9 +31,12 @@ def upgrade():
     )
     op.create_index(op.f("ix_request_object_jti_expires_at"), "request_object_jti",
                     ["expires_at"])
+    # `idp sessions prune` deletes expired platform tokens by their issue time.
+    op.create_index(op.f("ix_platform_token_issued_at"), "platform_token", ["issued_at"])
 
 
 def downgrade():
+    op.drop_index(op.f("ix_platform_token_issued_at"), table_name="platform_token")
     op.drop_index(op.f("ix_request_object_jti_expires_at"), table_name="request_object_jti")
     op.drop_table("request_object_jti")
     with op.batch_alter_table("authorization_code") as batch:
