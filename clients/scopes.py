@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from clients.errors import ClientMetadataError
-from consent.scopes import describe, undeclared_scopes
+from consent.scopes import VERIFIED, describe, undeclared_scopes
 from idp.oauth.claims import supported_scopes
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
@@ -68,7 +68,19 @@ def validate_scope_policy(policy: dict[str, Any], scopes: list[str]) -> dict[str
                                       f"{scope} is sensitive and can never be required.")
         clean[scope] = {"required": required,
                         "purpose": {k: v.strip() for k, v in purpose.items()}}
+    validate_declared_purposes(scopes, clean)
     return clean
+
+
+def validate_declared_purposes(scopes: list[str], policy: dict[str, Any]) -> None:
+    """Special-category (GDPR Art. 9) and verified scopes only with the purpose the
+    traveller will read (shared/SCOPES.md): listing one in ``scope`` is not enough."""
+    bare = [s for s in scopes if (describe(s).special or s in VERIFIED) and s not in policy]
+    if bare:
+        raise ClientMetadataError(
+            "invalid_client_metadata",
+            f"{' '.join(bare)}: declare the purpose in {POLICY_FIELD} "
+            "(special-category and verified scopes).")
 
 
 def validate_response_types(response_types: list[str] | None) -> None:

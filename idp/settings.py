@@ -95,6 +95,12 @@ class Settings:
     # proxy forwards to the provider on loopback) may run the production command with an
     # http loopback issuer, and only by saying so with this setting.
     allow_http_loopback_issuer: bool = False
+    # DPoP server nonces (RFC 9449 8 and 9), off by default. When on, a proof must carry
+    # a nonce the provider handed out in a DPoP-Nonce header: an HMAC of the current time
+    # window, keyed from the secret key, so every instance agrees without a shared store.
+    # A nonce is accepted in its window and the next one.
+    dpop_nonce: bool = False
+    dpop_nonce_window: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,6 +150,8 @@ ENV_NAMES = {
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
     "allow_http_loopback_issuer": "IDP_ALLOW_HTTP_LOOPBACK_ISSUER",
+    "dpop_nonce": "IDP_DPOP_NONCE",
+    "dpop_nonce_window": "IDP_DPOP_NONCE_WINDOW",
 }
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -189,6 +197,8 @@ def load_settings(
         settings = _fill_development_secrets(settings, instance_path)
     validate_issuer(settings.issuer)
     validate_timezone(settings.timezone)
+    if settings.dpop_nonce_window < 10:
+        raise ConfigError("IDP_DPOP_NONCE_WINDOW must be at least 10 seconds.")
     decode_key(settings.key_encryption_key)
     return settings
 

@@ -279,3 +279,26 @@ def test_the_idp_command_explains_a_missing_production_secret_in_one_line(
 def test_an_unknown_time_zone_refuses_to_start(tmp_path: Path, zone: str) -> None:
     with pytest.raises(ConfigError, match="IDP_TIMEZONE"):
         load_settings(tmp_path, environ={}, overrides={"timezone": zone})
+
+
+# DPoP server nonces (RFC 9449 8, 9): off unless the operator turns them on.
+
+
+@pytest.mark.parametrize("raw, expected", [("true", True), ("1", True), ("on", True),
+                                           ("false", False), ("0", False), ("off", False)])
+def test_dpop_nonces_are_turned_on_by_the_environment(tmp_path: Path, raw: str,
+                                                      expected: bool) -> None:
+    assert load_settings(tmp_path, environ={}).dpop_nonce is False
+    settings = load_settings(tmp_path, environ={"IDP_DPOP_NONCE": raw,
+                                                "IDP_DPOP_NONCE_WINDOW": "120"})
+    assert settings.dpop_nonce is expected and settings.dpop_nonce_window == 120
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"IDP_DPOP_NONCE": "maybe"}, "IDP_DPOP_NONCE must be one of"),
+    ({"IDP_DPOP_NONCE_WINDOW": "0"}, "IDP_DPOP_NONCE_WINDOW must be at least 10 seconds"),
+])
+def test_a_bad_dpop_nonce_setting_refuses_to_start(tmp_path: Path, environ: dict[str, str],
+                                                   message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(tmp_path, environ=environ)

@@ -1,6 +1,7 @@
 """``idp sessions prune``: end the browser sessions that have lapsed, for cron. A lapsed
 session is refused when presented anyway; pruning removes the rows nobody presents
-again and tells their platforms (back-channel logout, reason ``session_expired``)."""
+again and tells their platforms (back-channel logout, reason ``session_expired``). It
+also deletes the expired platform tokens (``idp.oauth.platform_tokens``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from idp.accounts import expiry
 from idp.accounts.login import end_session
 from idp.accounts.models import BrowserSession
 from idp.extensions import db, utcnow
+from idp.oauth.platform_tokens import prune_expired as prune_platform_tokens
 
 BATCH = 200  # sessions per transaction: a long backlog never holds one huge transaction
 
@@ -41,5 +43,9 @@ def prune_sessions() -> int:
 @sessions.command("prune")
 @with_appcontext
 def prune() -> None:
-    """Delete the sessions past their absolute lifetime or idle timeout."""
+    """Delete the sessions past their absolute lifetime or idle timeout, and the expired
+    platform tokens (client credentials), which nothing else removes."""
     click.echo(f"ended {prune_sessions()} expired session(s)")
+    removed = prune_platform_tokens()
+    if removed:  # the usual answer stays one line for cron mail
+        click.echo(f"deleted {removed} expired platform token(s)")

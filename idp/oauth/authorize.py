@@ -2,7 +2,8 @@
 
 1. rebuild the request from its parameters (query, form, or a pending interaction);
 2. let Authlib validate client, redirect URI, response type, scope, PKCE, nonce, prompt;
-3. our extra checks (openid scope, request objects, response mode, max_age);
+3. our extra checks (openid scope, response mode, max_age, dpop_jkt, claims), in
+   ``idp.oauth.request_checks``, which /par runs too;
 4. send the traveller to login when there is no session, or a fresher one is asked for,
    and to the second step when the platform asks for two-step verification (``acr``);
 5. ask the consent step: a page to show, or a decision;
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,9 +30,10 @@ from idp.errors import error_page
 from idp.extensions import csrf
 from idp.oauth import interactions, par, request_objects
 from idp.oauth.acr import needs_step_up, requested_acr, validate_acr
-from idp.oauth.claims_request import keep_for_id_token, parse_claims_request
+from idp.oauth.claims_request import keep_for_id_token
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
+from idp.oauth.request_checks import validate_authorization_request
 from idp.oauth.responses import RESPONSE_MODES, added_params, create_platform_response
 from idp.oauth.server import oauth_server, query_client
 
@@ -66,10 +68,7 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
     g.ui_locales = oauth_request.payload.data.get("ui_locales")
     login = current_login()
     try:
-        grant = oauth_server().get_consent_grant(
-            request=oauth_request, end_user=login.user if login else None
-        )
-        validate_extras(oauth_request, grant.redirect_uri)
+        grant = validate_authorization_request(oauth_request, login.user if login else None)
         if needs_login(oauth_request, login, interaction):
             return send_to_login(grant, params, interaction)
         assert login is not None
@@ -85,25 +84,6 @@ def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
         error.state = oauth_request.payload.state
         return authorization_error(error, oauth_request)
     return issue(oauth_request, grant, login, decision)
-
-
-def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> None:
-    """OIDC-specific rules Authlib leaves to us:
-    - the openid scope is required: this is an OpenID provider (OIDC Core 3.1.2.1);
-    - response_mode: query, the default of the code flow, or form_post;
-    - max_age is a non-negative whole number of seconds;
-    - claims, when sent, is a well-formed claims request (5.5); it is kept on the request."""
-    data = oauth_request.payload.data
-    if "openid" not in (data.get("scope") or "").split():
-        raise InvalidScopeError("The 'openid' scope is required.", redirect_uri=redirect_uri)
-    if data.get("response_mode", "query") not in RESPONSE_MODES:
-        raise InvalidRequestError("response_mode must be query or form_post.",
-                                  redirect_uri=redirect_uri)
-    max_age = data.get("max_age")
-    if max_age is not None and not (max_age.isdigit() and len(max_age) <= 10):
-        raise InvalidRequestError("'max_age' must be a whole number of seconds.",
-                                  redirect_uri=redirect_uri)
-    oauth_request.claims_request = parse_claims_request(data.get("claims"), redirect_uri)
 
 
 def resolve(params: Params) -> Params:
@@ -230,8 +210,7 @@ def complete(interaction_id: str, decision: Decision | None,
     oauth_request = AuthorizationRequest(interaction.params)
     g.ui_locales = oauth_request.payload.data.get("ui_locales")
     try:
-        grant = oauth_server().get_consent_grant(request=oauth_request, end_user=login.user)
-        validate_extras(oauth_request, grant.redirect_uri)
+        grant = validate_authorization_request(oauth_request, login.user)
         if error is not None:
             error.redirect_uri = grant.redirect_uri
             raise error

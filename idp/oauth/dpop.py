@@ -3,7 +3,9 @@
 A platform that sends a ``DPoP`` proof at ``/token`` gets tokens bound to the proof's key
 (its RFC 7638 thumbprint, ``jkt``). Each later use of such a token comes with a new proof
 signed by the same key, so a stolen token is useless without the key. Replayed proofs are
-caught by their ``jti``, kept in the database so that several instances agree."""
+caught by their ``jti``, kept in the database so that several instances agree. When the
+operator turns nonces on (``idp.oauth.dpop_nonce``), a proof must also carry a nonce the
+provider handed out."""
 
 from __future__ import annotations
 
@@ -19,13 +21,14 @@ from flask import g
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
-from sqlalchemy import String, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.datastructures import Headers
 
 from idp.digests import digest
 from idp.extensions import db, utcnow
+from idp.oauth import dpop_nonce
+from idp.oauth.replay import remember_once
 from idp.types import UTCDateTime
 
 # What discovery advertises as dpop_signing_alg_values_supported (RFC 9449 5.1).
@@ -48,6 +51,13 @@ class InvalidDPoPProofError(OAuth2Error):
 
     error = "invalid_dpop_proof"
     status_code = 400
+
+
+class UseDPoPNonceError(InvalidDPoPProofError):
+    """RFC 9449 8: the proof lacks the current server nonce; the response's ``DPoP-Nonce``
+    header gives it (``idp.oauth.dpop_nonce``)."""
+
+    error = "use_dpop_nonce"
 
 
 class DPoPChallenge(OAuth2Error):
@@ -104,6 +114,8 @@ def validate_proof(proof: str, method: str, url: str, access_token: str | None =
     except (JoseError, ValueError, TypeError):
         raise InvalidDPoPProofError("The DPoP proof's signature does not verify.") from None
     validate_claims(claims, method, url, access_token)
+    if dpop_nonce.required() and not dpop_nonce.check_nonce(claims.get("nonce")):
+        raise UseDPoPNonceError("Send a DPoP proof with the nonce of the DPoP-Nonce header.")
     jkt = str(key.thumbprint())
     remember(jkt, str(claims["jti"]))
     return jkt
@@ -132,8 +144,8 @@ def validate_claims(claims: dict[str, Any], method: str, url: str,
                  access_token: str | None) -> None:
     """RFC 9449 4.3 steps 8 to 12: jti, htm, htu, iat and, at resources, ath."""
     jti, iat = claims.get("jti"), claims.get("iat")
-    if not isinstance(jti, str) or not jti or len(jti) > 256:
-        raise InvalidDPoPProofError("The DPoP proof needs a jti.")
+    if not isinstance(jti, str) or not 0 < len(jti) <= 256 or not jti.isprintable():
+        raise InvalidDPoPProofError("The DPoP proof needs a jti, short printable text.")
     if claims.get("htm") != method:
         raise InvalidDPoPProofError("The DPoP proof's htm does not match the request.")
     htu = claims.get("htu")
@@ -160,17 +172,11 @@ def token_hash(access_token: str) -> str:
 
 
 def remember(jkt: str, jti: str) -> None:
-    """Record the proof, refusing one already seen; proofs older than the window go."""
-    now = utcnow()
-    db.session.execute(delete(UsedProof).where(UsedProof.expires_at < now))
-    try:
-        with db.session.begin_nested():
-            db.session.add(UsedProof(proof_hash=digest(f"{jkt}:{jti}"),
-                                     expires_at=now + timedelta(seconds=2 * WINDOW)))
-    except IntegrityError:
-        db.session.commit()
-        raise InvalidDPoPProofError("The DPoP proof was already used.") from None
-    db.session.commit()
+    """Record the proof, refusing one already seen (RFC 9449 11.1)."""
+    seen = UsedProof(proof_hash=digest(f"{jkt}:{jti}"),
+                     expires_at=utcnow() + timedelta(seconds=2 * WINDOW))
+    if not remember_once(seen):
+        raise InvalidDPoPProofError("The DPoP proof was already used.")
 
 
 def bind_request(jkt: str | None) -> None:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
-from idp.oauth import dpop
+from idp.oauth import dpop, dpop_nonce
 from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
@@ -25,6 +25,15 @@ from idp.settings import Settings
 from idp.urls import issuer_url
 
 bp = Blueprint("endpoints", __name__)
+# Where DPoP proofs are checked, hence where the current nonce is handed out (RFC 9449 8, 9).
+DPOP_ENDPOINTS = ("endpoints.token", "endpoints.userinfo")
+
+
+@bp.after_request
+def hand_out_dpop_nonce(response: Response) -> Response:
+    if request.endpoint in DPOP_ENDPOINTS:
+        dpop_nonce.add_nonce_header(response)
+    return response
 
 
 @bp.route("/token", methods=["POST"])

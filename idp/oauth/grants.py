@@ -120,6 +120,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 sid=login.sid,
                 claims=list(request.granted_claims),
                 claims_request=request.claims_request,
+                dpop_jkt=data.get("dpop_jkt"),
                 created_at=now,
                 expires_at=now + timedelta(seconds=settings.code_lifetime),
             )
@@ -141,6 +142,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             db.session.commit()
             return None
         return item
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        validate_code_binding(self.request.authorization_code)
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         # The code row stays, marked used, so that a replay can be recognised.
@@ -232,6 +237,13 @@ def with_access_token_format(token: dict[str, Any], request: OAuth2Request,
     if jkt is not None:
         token["token_type"] = "DPoP"  # RFC 9449 5
     return token
+
+
+def validate_code_binding(code: AuthorizationCode) -> None:
+    """RFC 9449 10: a code asked for with ``dpop_jkt`` (or pushed with a proof) is
+    redeemed only with a proof of that key."""
+    if code.dpop_jkt is not None and bound_key() != code.dpop_jkt:
+        raise InvalidGrantError("This code is bound to a DPoP key: send a proof of it.")
 
 
 def validate_refresh_binding(refresh_token: Token) -> None:

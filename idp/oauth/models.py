@@ -174,6 +174,8 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     claims: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The `claims` request parameter (OIDC Core 5.5), checked; None when not sent.
     claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # RFC 9449 10: the key thumbprint the code is bound to (dpop_jkt, or the proof at /par).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

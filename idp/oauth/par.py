@@ -1,7 +1,10 @@
 """Pushed Authorization Requests (RFC 9126): a platform POSTs its authorization request
 to ``/par``, authenticated as at the token endpoint, and receives a ``request_uri`` it
-sends to ``/authorize`` with its ``client_id``. The request is kept in the database (every
-instance sees it), under the SHA-256 of its request_uri, for one use within a minute."""
+sends to ``/authorize`` with its ``client_id``. The request is checked here as /authorize
+would check it (RFC 9126 2.1), so that a bad one is refused to the platform, in JSON,
+before a traveller is ever sent. It is kept in the database (every instance sees it),
+under the SHA-256 of its request_uri, for one use within a minute. A ``DPoP`` proof sent
+with it binds the code to come to the proof's key (RFC 9449 10.1)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint, current_app, jsonify
 from flask import request as flask_request
 from flask.typing import ResponseReturnValue
@@ -17,12 +21,17 @@ from sqlalchemy import CursorResult, delete
 
 from idp.digests import digest, generate_secret
 from idp.extensions import csrf, db, utcnow
+from idp.oauth import dpop, dpop_nonce
 from idp.oauth.grants import CLIENT_AUTH_METHODS
+from idp.oauth.interactions import AuthorizationRequest
 from idp.oauth.models import Client, PushedAuthorizationRequest
+from idp.oauth.request_checks import validate_authorization_request, validate_extras
 from idp.oauth.request_objects import unpack
 from idp.oauth.server import oauth_server
+from idp.urls import issuer_url
 
 bp = Blueprint("par", __name__)
+bp.after_request(dpop_nonce.add_nonce_header)  # RFC 9449 8: proofs are checked here too
 URN_PREFIX = "urn:ietf:params:oauth:request_uri:"
 LIFETIME = 60  # seconds (RFC 9126 2.2: short-lived, a minute is ample)
 # Client authentication, not authorization parameters (RFC 9126 2.1).
@@ -52,6 +61,8 @@ def push() -> ResponseReturnValue:
         client = server.authenticate_client(oauth_request, CLIENT_AUTH_METHODS, "par")
         params = pushed_params(client)
     except OAuth2Error as error:
+        # RFC 9126 2.3: errors are answered to the platform, never redirected.
+        error.redirect_uri, error.state = None, None
         return server.handle_error_response(oauth_request, error)  # type: ignore[no-any-return]
     response = jsonify(request_uri=save(client.client_id, params), expires_in=LIFETIME)
     response.status_code = 201
@@ -74,18 +85,31 @@ def pushed_params(client: Client) -> Params:
         raise InvalidRequestError("'client_id' is not the authenticated client.")
     if "request" in data:
         params = unpack(data["request"], client, params, None)
-    params = [(k, v) for k, v in params if k != "client_id"]
-    validate_pushed(dict(params), client)
-    return [("client_id", client.client_id), *params]
+    params = [("client_id", client.client_id),
+              *[(k, v) for k, v in params if k != "client_id"], *bound_key(dict(params))]
+    validate_pushed(params)
+    return params
 
 
-def validate_pushed(data: dict[str, str], client: Client) -> None:
-    """What only the client can fix, refused now (RFC 9126 2.3); the rest of the request
-    is checked at /authorize, as any other, where errors go to the redirect URI."""
-    if not client.check_redirect_uri(data.get("redirect_uri") or ""):
-        raise InvalidRequestError("'redirect_uri' is missing or not registered.")
-    if not client.check_response_type(data.get("response_type") or ""):
-        raise InvalidRequestError("'response_type' is missing or not allowed.")
+def bound_key(data: dict[str, str]) -> Params:
+    """RFC 9449 10.1: a ``DPoP`` proof at /par binds the code to its key, as ``dpop_jkt``
+    would; when both are sent they must name the same key."""
+    jkt = dpop.thumbprint_of_request(flask_request.headers, "POST", issuer_url("par.push"))
+    if jkt is None:
+        return []
+    if data.get("dpop_jkt", jkt) != jkt:
+        raise InvalidRequestError("'dpop_jkt' is not the key of the DPoP proof.")
+    return [] if "dpop_jkt" in data else [("dpop_jkt", jkt)]
+
+
+def validate_pushed(params: Params) -> None:
+    """Every check /authorize makes (RFC 9126 2.1), with no traveller yet: whether one is
+    signed in, for ``prompt=none``, is known only at /authorize (OIDC Core 3.1.2.6)."""
+    oauth_request = AuthorizationRequest(params)
+    try:
+        validate_authorization_request(oauth_request, None)
+    except LoginRequiredError as error:
+        validate_extras(oauth_request, error.redirect_uri)
 
 
 def save(client_id: str, params: Params) -> str:

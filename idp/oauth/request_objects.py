@@ -2,7 +2,9 @@
 platform signed with a key it registered (``jwks`` or ``jwks_uri``). Only the parameters
 inside count (RFC 9101 6.3); ``client_id`` and ``response_type`` sent beside it must
 agree with it. Unsigned objects (``alg: none``) only for a client whose registered
-``request_object_signing_alg`` the operator set to ``none``."""
+``request_object_signing_alg`` the operator set to ``none``. An object with a ``jti`` is
+used once: a second use, while the object is still valid, is refused (RFC 9101 10.8), on
+every instance, since the ``jti`` is kept in the database until the object expires."""
 
 from __future__ import annotations
 
@@ -10,16 +12,23 @@ import base64
 import binascii
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Error
 from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.digests import digest
+from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS
 from idp.oauth.assertions import client_keys
 from idp.oauth.models import Client
+from idp.oauth.replay import remember_once
+from idp.types import UTCDateTime
 
 Params = list[tuple[str, str]]
 UNSIGNED = "none"
@@ -37,6 +46,17 @@ class InvalidRequestObjectError(OAuth2Error):
     error = "invalid_request_object"
 
 
+class UsedRequestObject(db.Model):  # type: ignore[name-defined,misc]
+    """A request object's ``jti`` seen, by digest with the client's id, until the object
+    expires: a replay is refused even when racing on two instances (unique constraint)."""
+
+    __tablename__ = "request_object_jti"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 def unpack(value: str, client: Client, outer: Params, redirect_uri: str | None) -> Params:
     """The authorization parameters of the request object ``value`` sent by ``client``,
     beside the ``outer`` parameters; errors go to ``redirect_uri`` (a page when None)."""
@@ -47,7 +67,9 @@ def unpack(value: str, client: Client, outer: Params, redirect_uri: str | None) 
     try:
         claims = decode(value, client)
         validate_claims(claims, client)
-        return merged(as_params(claims), client, dict(outer))
+        params = merged(as_params(claims), client, dict(outer))
+        remember_jti(claims, client)
+        return params
     except ValueError as exc:
         raise refuse(str(exc)) from None
 
@@ -113,6 +135,21 @@ def validate_claims(claims: dict[str, Any], client: Client) -> None:
         raise ValueError("The request object's 'iat' is in the future.")
     if any(name in claims for name in NESTED):
         raise ValueError("A request object cannot hold 'request' or 'request_uri'.")
+
+
+def remember_jti(claims: dict[str, Any], client: Client) -> None:
+    """RFC 9101 10.8: an object carrying a ``jti`` is used once while it is valid (the
+    row lives until ``exp``, plus the clock leeway under which it is still accepted)."""
+    jti = claims.get("jti")
+    if jti is None:
+        return
+    if not isinstance(jti, str) or not 0 < len(jti) <= 256 or not jti.isprintable():
+        raise ValueError("The request object's 'jti' must be a short printable string.")
+    expires_at = datetime.fromtimestamp(claims["exp"] + LEEWAY, UTC)
+    seen = UsedRequestObject(jti_hash=digest(f"{client.client_id}:{jti}"),
+                             expires_at=expires_at)
+    if not remember_once(seen):
+        raise ValueError("The request object was already used (its 'jti' was seen).")
 
 
 def seconds(claims: dict[str, Any], name: str) -> int | None:

@@ -114,7 +114,9 @@ def test_sensitive_and_verified_scopes_stay_behind_a_declaration(
     declared = stored(register(client, initial_token, openid_client(
         scope="openid email accessibility_needs identity_verified",
         mob_scope_policy={"accessibility_needs": {"required": False, "purpose": {
-            "en": "The driver keeps room for your wheelchair."}}}))["client_id"])
+            "en": "The driver keeps room for your wheelchair."}},
+            "identity_verified": {"required": False, "purpose": {
+                "en": "Drivers carry only checked travellers."}}}))["client_id"])
 
     asked = "openid email accessibility_needs eligibility identity_verified driving_licence"
     assert undeclared.get_allowed_scope(asked) == "openid email"

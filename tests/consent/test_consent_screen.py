@@ -146,7 +146,8 @@ def test_an_expired_consent_is_asked_again(logged_in: Browser, carpool: Platform
 
 
 def test_health_data_is_asked_every_time(logged_in: Browser) -> None:
-    platform = make_platform(scope="openid accessibility_needs")
+    platform = make_platform(scope="openid accessibility_needs", scope_policy={
+        "accessibility_needs": {"required": False, "purpose": {"en": "Room for a wheelchair."}}})
     ask(logged_in, platform, scope="openid accessibility_needs")
     answer(logged_in, scopes=["accessibility_needs"])
     assert records()[0].consent_type == "explicit"

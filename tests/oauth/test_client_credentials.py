@@ -310,3 +310,24 @@ def test_an_independent_client_gets_and_uses_a_token_over_http(
     # The same session's token is refused where a traveller is needed.
     assert session.get(config["userinfo_endpoint"], timeout=10).status_code == 401
     session.close()
+
+
+def test_prune_deletes_the_expired_platform_tokens_only(
+        client: FlaskClient, backend: Platform, runner: Any,
+        time_machine: Any) -> None:
+    start = time.time()
+    time_machine.move_to(start, tick=False)
+    old = platform_token(client, backend)
+    time_machine.move_to(start + 1800, tick=False)
+    recent = platform_token(client, backend)
+    time_machine.move_to(start + 3600, tick=False)  # the first one's lifetime is over
+    result = runner.invoke(args=["sessions", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 expired platform token(s)" in result.output
+    db.session.expire_all()
+    hashes = db.session.scalars(db.select(PlatformToken.access_token_hash)).all()
+    assert hashes == [digest(recent)]
+    assert introspect(client, backend, recent)["active"] is True
+    assert introspect(client, backend, old) == {"active": False}
+    again = runner.invoke(args=["sessions", "prune"])
+    assert "platform token" not in again.output

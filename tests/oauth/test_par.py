@@ -140,20 +140,52 @@ def test_a_wrong_secret_is_refused(browser: Browser, platform: Platform) -> None
     assert db.session.scalar(db.select(db.func.count(PushedAuthorizationRequest.id))) == 0
 
 
-@pytest.mark.parametrize("extra", [
-    pytest.param({"request_uri": URN_PREFIX + "abc"}, id="request-uri-pushed"),
-    pytest.param({"redirect_uri": "https://evil.example/cb"}, id="unregistered-redirect"),
-    pytest.param({"redirect_uri": None}, id="no-redirect-uri"),
-    pytest.param({"client_id": "someone-else"}, id="other-client-id"),
-    pytest.param({"response_type": "token"}, id="response-type"),
-    pytest.param({"state": "x" * 5000}, id="too-large"),
-    pytest.param({"request": "not-a-jwt"}, id="bad-request-object"),
+@pytest.mark.parametrize("extra, error", [
+    pytest.param({"request_uri": URN_PREFIX + "abc"}, "invalid_request", id="request-uri-pushed"),
+    pytest.param({"redirect_uri": "https://evil.example/cb"}, "invalid_request",
+                 id="unregistered-redirect"),
+    pytest.param({"redirect_uri": None}, "invalid_request", id="no-redirect-uri"),
+    pytest.param({"client_id": "someone-else"}, "invalid_request", id="other-client-id"),
+    pytest.param({"response_type": "token"}, "unsupported_response_type", id="response-type"),
+    pytest.param({"response_type": None}, "unsupported_response_type", id="no-response-type"),
+    pytest.param({"state": "x" * 5000}, "invalid_request", id="too-large"),
+    pytest.param({"request": "not-a-jwt"}, "invalid_request_object", id="bad-request-object"),
+    # RFC 9126 2.1: everything /authorize checks, checked when the request is pushed.
+    pytest.param({"code_challenge": None, "code_challenge_method": None}, "invalid_request",
+                 id="no-pkce"),
+    pytest.param({"code_challenge_method": "plain"}, "invalid_request", id="plain-pkce"),
+    pytest.param({"code_challenge": "short"}, "invalid_request", id="bad-code-challenge"),
+    pytest.param({"scope": "email"}, "invalid_scope", id="no-openid"),
+    pytest.param({"scope": "unknown"}, "invalid_scope", id="only-unknown-scopes"),
+    pytest.param({"response_mode": "fragment"}, "invalid_request", id="response-mode"),
+    pytest.param({"max_age": "-1"}, "invalid_request", id="max-age"),
+    pytest.param({"claims": "{not json"}, "invalid_request", id="claims"),
+    pytest.param({"prompt": "none login"}, "invalid_request", id="prompt-none-and-more"),
+    pytest.param({"dpop_jkt": "not-a-thumbprint"}, "invalid_request", id="dpop-jkt"),
 ])
-def test_a_bad_pushed_request_is_answered_in_json(browser: Browser, platform: Platform,
-                                                  extra: dict[str, Any]) -> None:
+def test_a_bad_pushed_request_is_refused_in_json_without_a_request_uri(
+        browser: Browser, platform: Platform, extra: dict[str, Any], error: str) -> None:
     response = push(browser, platform, **extra)
-    assert response.status_code == 400
-    assert response.get_json()["error"] in ("invalid_request", "invalid_request_object")
+    assert response.status_code == 400, response.get_json()
+    assert "Location" not in response.headers
+    assert response.get_json()["error"] == error
+    assert "state" not in response.get_json()
+    assert db.session.scalar(db.select(db.func.count(PushedAuthorizationRequest.id))) == 0
+
+
+def test_unknown_scopes_are_dropped_as_at_authorize(logged_in: Browser,
+                                                    platform: Platform) -> None:
+    request_uri = request_uri_of(push(logged_in, platform, scope="openid email unknown"))
+    page = authorize(logged_in, platform.client_id, request_uri)
+    assert page.status_code == 200 and "/consent/" in page.get_data(as_text=True)
+
+
+def test_prompt_none_is_pushed_and_decided_at_authorize(browser: Browser,
+                                                        platform: Platform) -> None:
+    request_uri = request_uri_of(push(browser, platform, prompt="none"))
+    # Nobody is signed in in this browser: the answer goes to the platform, as a code would.
+    assert_refused(authorize(browser, platform.client_id, request_uri), "login_required",
+                   platform)
 
 
 def test_a_public_client_pushes_with_its_client_id(logged_in: Browser,

@@ -15,12 +15,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import ECKey, RSAKey
 from werkzeug.test import TestResponse
 
+from idp import create_app
 from idp.extensions import db
+from idp.oauth.replay import PURGE_INTERVAL
+from idp.oauth.request_objects import UsedRequestObject
+from tests import conftest
 from tests.browser import AuthorizationRequest, Browser, pkce_pair, query_of
+from tests.conftest import TEST_CONFIG, IsolatedClient
 from tests.factories import Platform, make_platform
 from tests.live import HttpBrowser, LiveServer, live_server  # noqa: F401
 
@@ -124,12 +129,79 @@ def test_without_a_registered_redirect_uri_outside_the_refusal_is_a_page(
     pytest.param({"response_type": "token"}, id="response-type-differs"),
     pytest.param({"request_uri": "https://a.example/r"}, id="nested"),
     pytest.param({"max_age": [1]}, id="wrong-type"),
+    pytest.param({"jti": 5}, id="jti-not-a-string"),
+    pytest.param({"jti": ""}, id="jti-empty"),
 ])
 def test_a_bad_request_object_is_refused(logged_in: Browser, jar_platform: Platform,
                                          ec_key: ECKey, changes: dict[str, Any]) -> None:
     token = sign(request_claims(jar_platform, **changes), ec_key)
     response = send(logged_in, jar_platform, token, redirect_uri=jar_platform.redirect_uri)
     assert_refused(response, jar_platform, "invalid_request_object")
+
+
+def test_a_jti_that_is_not_text_is_refused(logged_in: Browser, jar_platform: Platform,
+                                           ec_key: ECKey) -> None:
+    # A lone surrogate, as JSON may escape it; it could not be hashed as UTF-8 text.
+    payload = json.dumps(request_claims(jar_platform, jti="\ud800")).encode()
+    token = jws.serialize_compact({"alg": "ES256", "kid": ec_key.kid}, payload, ec_key)
+    response = send(logged_in, jar_platform, token, redirect_uri=jar_platform.redirect_uri)
+    assert_refused(response, jar_platform, "invalid_request_object")
+
+
+def test_a_request_object_with_a_jti_is_used_once(
+        logged_in: Browser, jar_platform: Platform, ec_key: ECKey,
+        database_url: str, tmp_path: Any) -> None:
+    token = sign(request_claims(jar_platform, jti="once"), ec_key)
+    first = send(logged_in, jar_platform, token, redirect_uri=jar_platform.redirect_uri)
+    assert first.status_code == 200 and "/consent/" in first.get_data(as_text=True)
+    again = send(logged_in, jar_platform, token, redirect_uri=jar_platform.redirect_uri)
+    assert_refused(again, jar_platform, "invalid_request_object")  # RFC 9101 10.8
+    # Another instance sharing the database refuses it too.
+    other = create_app(settings=conftest.test_settings(database_url), config=TEST_CONFIG)
+    other.test_client_class = IsolatedClient
+    try:
+        replayed = send(Browser(other.test_client()), jar_platform, token,
+                        redirect_uri=jar_platform.redirect_uri)
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+    assert_refused(replayed, jar_platform, "invalid_request_object")
+
+
+def test_the_same_jti_from_another_platform_is_its_own(
+        logged_in: Browser, jar_platform: Platform, ec_key: ECKey) -> None:
+    twin = make_platform(token_endpoint_auth_method="private_key_jwt",
+                         jwks={"keys": [ec_key.as_dict(private=False)]})
+    for platform in (jar_platform, twin):
+        page = send(logged_in, platform, sign(request_claims(platform, jti="j-1"), ec_key),
+                    redirect_uri=platform.redirect_uri)
+        assert page.status_code == 200, page.get_data(as_text=True)
+
+
+def test_a_request_object_with_a_jti_is_pushed_once(
+        browser: Browser, jar_platform: Platform, ec_key: ECKey) -> None:
+    token = sign(request_claims(jar_platform, jti="pushed-once"), ec_key)
+    assertion = {"iss": jar_platform.client_id, "sub": jar_platform.client_id,
+                 "aud": ISSUER, "exp": int(time.time()) + 60}
+    answers = [browser.client.post("/par", data={
+        "client_id": jar_platform.client_id, "request": token,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": jwt.encode({"alg": "ES256", "kid": ec_key.kid},
+                                       {**assertion, "jti": f"assertion-{n}"}, ec_key)})
+        for n in range(2)]
+    assert answers[0].status_code == 201, answers[0].get_json()
+    assert answers[1].status_code == 400
+    assert answers[1].get_json()["error"] == "invalid_request_object"
+
+
+def test_used_jtis_are_deleted_once_their_object_expired(
+        logged_in: Browser, jar_platform: Platform, ec_key: ECKey, frozen: Any) -> None:
+    send(logged_in, jar_platform, sign(request_claims(jar_platform, jti="old"), ec_key))
+    assert db.session.scalar(db.select(db.func.count(UsedRequestObject.id))) == 1
+    frozen.shift(300 + 30 + PURGE_INTERVAL + 1)  # past exp and the leeway
+    send(logged_in, jar_platform, sign(request_claims(jar_platform, jti="new"), ec_key))
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count(UsedRequestObject.id))) == 1
 
 
 def test_a_request_object_expires_with_time(logged_in: Browser, jar_platform: Platform,
