@@ -66,7 +66,7 @@ def example(variable: str) -> str:
     if variable in special:
         return special[variable]
     if kind == "int":
-        return "7"
+        return "70"  # above every setting's own minimum (IDP_DPOP_NONCE_WINDOW: 10)
     if kind == "bool":
         return "1"
     if kind.startswith("tuple"):
