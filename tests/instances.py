@@ -95,10 +95,9 @@ def start_pair(database_url: str, logs: Path, **extra: str) -> Pair:
     environ: dict[str, str] = {}
     for name in ("a", "b"):
         port = free_port()
-        environ = production_environ(
-            database_url, port, IDP_ISSUER=issuer, IDP_REDIS_URL=REDIS_URL,
-            IDP_TRUSTED_PROXIES="1", IDP_KEY_RECHECK_SECONDS=str(KEY_RECHECK_SECONDS),
-            **extra)
+        environ = production_environ(database_url, port, **{
+            "IDP_ISSUER": issuer, "IDP_REDIS_URL": REDIS_URL, "IDP_TRUSTED_PROXIES": "1",
+            "IDP_KEY_RECHECK_SECONDS": str(KEY_RECHECK_SECONDS), **extra})
         servers.append(launch(environ, logs / f"{name}.log"))
     try:
         for server in servers:

@@ -8,9 +8,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
+import pytest
 import requests
+import sqlalchemy as sa
 from flask import Flask
+
+from idp.extensions import db
+from idp.keys import SUPPORTED_ALGS, SigningKey
 
 from tests.browser import csrf_token
 from tests.instances import (  # noqa: F401  (pair is a fixture)
@@ -26,12 +32,42 @@ from tests.instances import (  # noqa: F401  (pair is a fixture)
     published_kids,
     redeem,
     revoke_platform,
+    start_pair,
     via,
 )
 from tests.live import HttpBrowser
 from tests.servers import BIN, ROOT, Server
 
 POLL = 0.05
+
+
+def test_instances_started_together_on_no_keys_sign_with_the_same_ones(
+        app: Flask, database_url: str, tmp_path: Path) -> None:
+    """The first start of a deployment: both instances look for keys at once (pre-fork),
+    find none, and must end with one set, not one each that the other does not publish
+    (an hour's recheck here, so that a disagreement would last)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL is shared by several instances")
+    with db.engine.begin() as connection:
+        connection.execute(sa.delete(SigningKey))
+    both = start_pair(database_url, tmp_path, IDP_KEY_RECHECK_SECONDS="3600")
+    try:
+        published = [_kids_of_every_worker(both, server) for server in (both.a, both.b)]
+    finally:
+        both.a.stop(), both.b.stop()
+
+    algs = db.session.scalars(sa.select(SigningKey.alg)).all()
+    assert sorted(algs) == sorted(SUPPORTED_ALGS)
+    assert published[0] == published[1]
+
+
+def _kids_of_every_worker(pair: Pair, server: Server) -> set[str]:
+    """The kids in a JWKS, the same in answers from new connections (any worker)."""
+    http = pair.session(server)
+    http.headers["Connection"] = "close"
+    answers = {frozenset(published_kids(http, pair)) for _ in range(8)}
+    assert len(answers) == 1, answers
+    return set(answers.pop())
 
 
 def test_a_code_issued_by_one_is_redeemed_at_the_other(app: Flask, pair: Pair) -> None:
