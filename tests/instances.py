@@ -27,10 +27,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
+from flask import Flask
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from requests.adapters import HTTPAdapter
 
+from idp.extensions import db
+from idp.keys import SigningKey
 from tests.browser import csrf_token, pkce_pair, query_of
 from tests.factories import make_platform, make_user
 from tests.live import PLATFORMS_PATH, HttpBrowser
@@ -215,3 +218,20 @@ def revoke_platform(browser: HttpBrowser, pair: Pair, platform: Platform) -> Non
         data={"csrf_token": csrf_token(page.text)}, headers={"Referer": page.url},
         allow_redirects=False, timeout=10)
     assert response.status_code in (302, 303), response.text[:500]
+
+
+@pytest.fixture
+def kept_keys(app: Flask) -> Iterator[None]:
+    """The signing keys as they were before the test (a rotation, an emptied table): the
+    rest of the session signs with them again. Running instances notice the change at
+    their next recheck (the key count and newest id change)."""
+    columns = [c.name for c in SigningKey.__table__.columns]
+    saved = [{name: getattr(row, name) for name in columns}
+             for row in db.session.scalars(db.select(SigningKey))]
+    db.session.commit()
+    yield
+    db.session.rollback()
+    db.session.execute(db.delete(SigningKey))
+    if saved:
+        db.session.execute(db.insert(SigningKey), saved)
+    db.session.commit()

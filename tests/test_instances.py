@@ -17,9 +17,8 @@ from flask import Flask
 
 from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS, SigningKey
-
 from tests.browser import csrf_token
-from tests.instances import (  # noqa: F401  (pair is a fixture)
+from tests.instances import (  # noqa: F401  (pair and kept_keys are fixtures)
     KEY_RECHECK_SECONDS,
     Pair,
     Platform,
@@ -28,6 +27,7 @@ from tests.instances import (  # noqa: F401  (pair is a fixture)
     authorization,
     code_of,
     id_token_kid,
+    kept_keys,
     pair,
     published_kids,
     redeem,
@@ -42,7 +42,7 @@ POLL = 0.05
 
 
 def test_instances_started_together_on_no_keys_sign_with_the_same_ones(
-        app: Flask, database_url: str, tmp_path: Path) -> None:
+        app: Flask, kept_keys: None, database_url: str, tmp_path: Path) -> None:
     """The first start of a deployment: both instances look for keys at once (pre-fork),
     find none, and must end with one set, not one each that the other does not publish
     (an hour's recheck here, so that a disagreement would last)."""
@@ -87,6 +87,25 @@ def test_a_code_issued_by_one_is_redeemed_at_the_other(app: Flask, pair: Pair) -
     assert userinfo.status_code == 200, userinfo.text
     assert userinfo.json()["given_name"] == "Umberto"
     id_token_kid(pair.session(pair.a), pair, platform, tokens["id_token"])
+
+
+def test_on_an_http_issuer_the_session_cookie_is_not_secure_and_holds_the_csrf_token(
+        app: Flask, pair: Pair) -> None:
+    """What the cookie jar carried between the instances: one cookie, the signed session
+    (Flask-WTF keeps the CSRF token in it, so there is no CSRF cookie). An http issuer
+    cannot have ``Secure`` nor, therefore, the ``__Host-`` prefix; production on https
+    has both (idp.configure)."""
+    browser = pair.browser()
+    via(browser.session, pair, pair.a)
+
+    page = browser.get(f"{pair.issuer}/login")
+    cookies = {cookie.name: cookie for cookie in browser.session.cookies}
+
+    assert 'name="csrf_token"' in page.text
+    assert set(cookies) == {"idp_session"}
+    assert not cookies["idp_session"].secure
+    assert cookies["idp_session"].has_nonstandard_attr("HttpOnly")
+    assert "SameSite=Lax" in page.headers["Set-Cookie"]
 
 
 def test_a_consent_withdrawn_at_one_is_refused_at_the_other_at_once(
@@ -168,7 +187,7 @@ def test_an_interaction_started_on_one_finishes_on_the_other(app: Flask, pair: P
 
 
 def test_a_key_rotated_with_the_cli_is_published_then_used_by_both(
-        app: Flask, pair: Pair) -> None:
+        app: Flask, kept_keys: None, pair: Pair) -> None:
     """``idp keys rotate``: published by both instances within the key cache's recheck
     time (IDP_KEY_RECHECK_SECONDS), and signing at both once its publish delay is over."""
     traveller, platform = add_traveller(), add_platform(pair)
