@@ -54,7 +54,8 @@ def test_instances_started_together_on_no_keys_sign_with_the_same_ones(
     try:
         published = [_kids_of_every_worker(both, server) for server in (both.a, both.b)]
     finally:
-        both.a.stop(), both.b.stop()
+        for server in (both.a, both.b):
+            server.stop()
 
     algs = db.session.scalars(sa.select(SigningKey.alg)).all()
     assert sorted(algs) == sorted(SUPPORTED_ALGS)
@@ -199,7 +200,7 @@ def test_a_key_rotated_with_the_cli_is_published_then_used_by_both(
     at_a = pair.session(pair.a)
     tokens = redeem(at_a, pair, platform, first, code_of(browser.allow_all(), first, pair))
     old_kid = id_token_kid(at_a, pair, platform, tokens["id_token"])
-    delay = 4
+    delay = 3  # seconds; the key signs from then on, at every worker of both
 
     rotated = subprocess.run(
         [str(BIN / "idp"), "keys", "rotate", "--publish-delay", str(delay), "--json"],
@@ -207,10 +208,12 @@ def test_a_key_rotated_with_the_cli_is_published_then_used_by_both(
     stored = time.monotonic()
     new_kid = json.loads(rotated.stdout)["kid"]
     published = [_first_seen(pair, server, new_kid) - stored for server in (pair.a, pair.b)]
-    _wait_until(stored + delay + KEY_RECHECK_SECONDS)
+    _wait_until(stored + delay)  # stored after the CLI computed the activation
 
     assert new_kid != old_kid
-    assert max(published) <= KEY_RECHECK_SECONDS + 1.0, published
+    # Every worker rechecks at its first request past the recheck time; a little more
+    # for the polls themselves on a busy machine.
+    assert max(published) <= KEY_RECHECK_SECONDS + 2.0, published
     for server in (pair.a, pair.b):
         assert _id_token_kid_at(pair, browser, platform, server) == new_kid
 
