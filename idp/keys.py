@@ -23,17 +23,23 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 from joserfc.jwk import ECKey, RSAKey
-from sqlalchemy import LargeBinary, String, func
+from sqlalchemy import LargeBinary, String, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db, utcnow
+from idp.settings import ConfigError
 from idp.types import UTCDateTime
 
 SUPPORTED_ALGS = ("RS256", "ES256")
 DEFAULT_ALG = "RS256"
-# How often a process looks for keys added by another process (a rotation, another worker).
+# How often a process looks for keys added by another process (a rotation, another
+# worker): the default of IDP_KEY_RECHECK_SECONDS (``Settings.key_recheck_seconds``).
 RECHECK_SECONDS = 30.0
+
+# The advisory lock under which a process creates the first keys (any constant of our own;
+# PostgreSQL's advisory locks are one 64-bit namespace per database).
+KEYS_LOCK = 0x1D9_6B65_7973  # "idp" "keys"
 
 NEXT, ACTIVE, RETIRED, REMOVED = "next", "active", "retired", "removed"
 # A logout token's lifetime (idp.oauth.backchannel.LIFETIME); signed with these keys too.
@@ -174,14 +180,16 @@ class KeyCache:
 
 
 class KeyStore:
-    """Per-app key cache; one database round trip per RECHECK_SECONDS at most, to notice
-    another process's rotation by a version (count, newest id, removed count). A state
-    that changes with time is rebuilt from the cache, without the database."""
+    """Per-app key cache; one database round trip per ``recheck`` seconds at most, to
+    notice another process's rotation by a version (count, newest id, removed count). A
+    state that changes with time is rebuilt from the cache, without the database."""
 
     def __init__(self, kek: bytes, retention: timedelta,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 recheck: float = RECHECK_SECONDS) -> None:
         self._kek = kek
         self._retention = retention
+        self._recheck = max(recheck, 0.0)
         self.clock = clock  # tests replace it to move through a rotation
         self._cache: KeyCache | None = None
         self._checked = 0.0
@@ -204,11 +212,11 @@ class KeyStore:
         now = at or self.clock()
         tick = time.monotonic()
         cache = self._cache
-        if (cache is not None and tick - self._checked < RECHECK_SECONDS
+        if (cache is not None and tick - self._checked < self._recheck
                 and (cache.changes_at is None or now < cache.changes_at)):
             return cache
         with self._lock:
-            if self._cache is None or tick - self._checked >= RECHECK_SECONDS:
+            if self._cache is None or tick - self._checked >= self._recheck:
                 version = self._version()
                 if self._cache is None or version != self._cache.version:
                     keys = self._load()
@@ -252,28 +260,41 @@ class KeyStore:
         return KeyCache(version, keys, signing, body, etag, min(times, default=None))
 
     def ensure_keys(self) -> None:
-        """Create a signing key for every supported alg that has none (first start)."""
+        """Create a signing key for every supported alg that has none (first start).
+
+        Several instances starting together on an empty table would each create their
+        own keys and sign with a key the others do not publish until their next recheck:
+        on PostgreSQL the creation is serialised by a transaction-level advisory lock, so
+        the second instance finds the first one's keys and creates none."""
+        if not self._missing_algs():
+            return
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": KEYS_LOCK})
+        for alg in self._missing_algs():  # again: another process may have made them
+            create_signing_key(alg, self._kek)
+        try:
+            db.session.commit()  # also releases the lock
+        except IntegrityError:  # pragma: no cover - two workers racing on random kids
+            db.session.rollback()
+
+    @staticmethod
+    def _missing_algs() -> list[str]:
         present = set(
             db.session.scalars(
                 db.select(SigningKey.alg).where(SigningKey.removed_at.is_(None))
             ).all()
         )
-        missing = [alg for alg in SUPPORTED_ALGS if alg not in present]
-        if not missing:
-            return
-        for alg in missing:
-            create_signing_key(alg, self._kek)
-        try:
-            db.session.commit()
-        except IntegrityError:  # pragma: no cover - two workers racing on random kids
-            db.session.rollback()
+        return [alg for alg in SUPPORTED_ALGS if alg not in present]
 
 
 def init_app(app: Flask) -> None:
     from idp.keys_cli import keys
 
     settings = app.extensions["idp.settings"]
-    app.extensions["idp.keys"] = KeyStore(settings.kek_bytes, retention(settings))
+    if settings.key_recheck_seconds < 0:
+        raise ConfigError("IDP_KEY_RECHECK_SECONDS must be 0 or more seconds.")
+    app.extensions["idp.keys"] = KeyStore(settings.kek_bytes, retention(settings),
+                                          recheck=settings.key_recheck_seconds)
     app.cli.add_command(keys)
 
 

@@ -110,9 +110,18 @@ def deliver_due(now: datetime | None = None, session: requests.Session | None = 
 
 
 def claim_due(now: datetime, limit: int) -> Sequence[OutboxMessage]:
-    """Take a lease on the due messages, atomically: of two drains, only one gets each."""
+    """Take a lease on the due messages, atomically: of two drains, only one gets each.
+
+    On PostgreSQL the due rows are picked with ``FOR UPDATE SKIP LOCKED``: a drain passes
+    over the rows another drain is claiming instead of queueing behind its transaction,
+    so that several workers share a backlog side by side. SQLite has no row locks (its
+    writers take turns on the whole database), so it needs no such clause. On both, the
+    update checks again that each row is still due: a row leased in the meantime is not
+    taken twice."""
     due = (db.select(OutboxMessage.id).where(OutboxMessage.next_attempt_at <= now)
            .order_by(OutboxMessage.next_attempt_at).limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
     ids = db.session.scalars(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.next_attempt_at <= now)

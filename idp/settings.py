@@ -75,6 +75,10 @@ class Settings:
     # A new signing key is published this long before it signs, so that platforms'
     # cached JWKS already hold it (JWKS responses are cacheable for 5 minutes).
     key_publish_delay: int = 24 * 3600
+    # How often each process looks in the database for keys another process added (a
+    # rotation by `idp keys rotate`, another instance's first key): a new key is published
+    # by every instance at most this long after it was stored. 0: at every request.
+    key_recheck_seconds: int = 30
     # argon2id, OWASP's profile (m=19 MiB, t=2, p=1); lowered only in tests.
     argon2_time_cost: int = 2
     argon2_memory_cost: int = 19 * 1024
@@ -149,6 +153,7 @@ ENV_NAMES = {
     "geoip_database": "IDP_GEOIP_DATABASE",
     "consent_lifetime": "IDP_CONSENT_LIFETIME",
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
+    "key_recheck_seconds": "IDP_KEY_RECHECK_SECONDS",
     "allow_http_loopback_issuer": "IDP_ALLOW_HTTP_LOOPBACK_ISSUER",
     "dpop_nonce": "IDP_DPOP_NONCE",
     "dpop_nonce_window": "IDP_DPOP_NONCE_WINDOW",

@@ -92,7 +92,12 @@ def launch(environ: dict[str, str], log: Path, argv: list[str] | None = None) ->
 
 def start(environ: dict[str, str], log: Path, argv: list[str] | None = None) -> Server:
     """Start it and wait until it answers ``/healthz`` (a deadline, not a sleep)."""
-    server = launch(environ, log, argv)
+    return wait_ready(launch(environ, log, argv))
+
+
+def wait_ready(server: Server) -> Server:
+    """Wait until a launched server answers ``/healthz``; stop it and fail if it exits
+    or stays silent past the deadline. Several launched together start side by side."""
     deadline = time.monotonic() + START_DEADLINE
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
