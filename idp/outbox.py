@@ -9,17 +9,14 @@ Several of them may run at once: each claims the messages it sends with a short 
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import click
 import requests
 from blinker import NamedSignal
 from flask import Flask, current_app, has_app_context
-from flask.cli import with_appcontext
 from sqlalchemy import ForeignKey, String, Text, event, func, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -291,44 +288,6 @@ def _forget_on_rollback(session: Session) -> None:
     session.info.pop(QUEUED, None)
 
 
-@click.group("outbox", help="Deliver the messages waiting for platforms.")
-def outbox_cli() -> None:
-    pass
-
-
-@outbox_cli.command("drain")
-@with_appcontext
-def drain() -> None:
-    """Make one delivery pass over the messages that are due."""
-    click.echo(summary(deliver_due()))
-
-
-def summary(outcomes: Counter[str]) -> str:
-    return " ".join(f"{k}={outcomes[k]}" for k in ("delivered", "retrying", "dead", "failed"))
-
-
-@outbox_cli.command("work")
-@click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
-              help="Seconds between two passes.")
-@with_appcontext
-def work(interval: float) -> None:
-    """Deliver continuously until stopped with Ctrl-C (run one next to the web server)."""
-    click.echo(f"delivering every {interval:g} s; Ctrl-C to stop")
-    with outbound.new_session() as http:
-        try:
-            while True:
-                try:
-                    outcomes = deliver_due(session=http)
-                    if outcomes:
-                        click.echo(summary(outcomes))
-                except Exception as exc:  # a database restart must not stop the worker
-                    db.session.rollback()
-                    current_app.logger.error("outbox: pass failed (%s)", type(exc).__name__)
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            click.echo("stopped")
-
-
 def register_kind(app: Flask, kind: Kind) -> None:
     app.extensions["idp.outbox"].kinds[kind.name] = kind
 
@@ -337,4 +296,6 @@ def init_app(app: Flask) -> None:
     # Like Flask-Mail's suppression in tests: tests drain explicitly, with their own clock.
     app.config.setdefault("OUTBOX_WORKER", not app.testing)
     app.extensions["idp.outbox"] = Outbox()
+    from idp.outbox_cli import outbox_cli
+
     app.cli.add_command(outbox_cli)

@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tests.docker.processes import container_environ, entrypoint, run
@@ -67,8 +68,9 @@ def test_the_scheduler_prunes_and_rotates_only_when_due_then_stops_at_once(
     assert took < 5  # not after the day's wait
 
 
-def test_the_worker_drains_the_outbox_until_interrupted(fresh_postgres: str,
-                                                         tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_drains_the_outbox_until_stopped(fresh_postgres: str, tmp_path: Path,
+                                                    stop_signal: signal.Signals) -> None:
     environ = migrated(fresh_postgres, tmp_path)
     worker = subprocess.Popen(entrypoint("worker", "--interval", "0.2"), env=environ,
                               cwd=tmp_path, stdout=subprocess.PIPE,
@@ -77,8 +79,8 @@ def test_the_worker_drains_the_outbox_until_interrupted(fresh_postgres: str,
         read_until(worker, "delivering every 0.2 s")
         wait_for_a_connection(fresh_postgres)  # its first pass has begun
     finally:
-        # compose stops it with SIGINT (stop_signal): `idp outbox work` ends its loop.
-        code, rest, _ = stop(worker, signal.SIGINT)
+        # Docker and Kubernetes stop it with SIGTERM; Ctrl-C in a terminal.
+        code, rest, _ = stop(worker, stop_signal)
 
     assert code == 0, rest
     assert rest.strip().endswith("stopped")

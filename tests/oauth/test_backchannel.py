@@ -5,9 +5,11 @@ platform's back-channel logout endpoint; the clock of the deliveries is injected
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +57,7 @@ class Receiver:
     uri: str
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    on_receive: Callable[[], None] | None = None  # run after each delivery is recorded
 
 
 def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -63,6 +66,8 @@ def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers["Content-Length"])).decode()
             receiver.received.append(
                 Received(self.path, self.headers["Content-Type"], parse_qs(body)))
+            if receiver.on_receive is not None:
+                receiver.on_receive()
             self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -397,18 +402,19 @@ def test_the_operator_registers_and_drains_from_the_command_line(
     assert len(receiver.received) == 1
 
 
-def test_the_outbox_worker_command_stops_on_ctrl_c(
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_the_outbox_worker_command_ends_its_pass_then_stops_on_a_signal(
         runner: CliRunner, logged_in: Browser, receiver: Receiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        stop_signal: signal.Signals) -> None:
+    """The signal comes while the delivery is in flight: it is finished, not cut."""
     sign_in(logged_in, make_platform(backchannel_logout_uri=receiver.uri))
     log_out(logged_in)
+    receiver.on_receive = lambda: os.kill(os.getpid(), stop_signal)
+    before = signal.getsignal(stop_signal)
 
-    def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
+    result = runner.invoke(args=["outbox", "work", "--interval", "30"])
 
-    monkeypatch.setattr(outbox.time, "sleep", interrupt)
-    result = runner.invoke(args=["outbox", "work", "--interval", "2"])
-
+    assert signal.getsignal(stop_signal) is before  # the test runner's handler is back
     assert result.exit_code == 0
     assert result.output.splitlines()[1:] == ["delivered=1 retrying=0 dead=0 failed=0",
                                               "stopped"]
