@@ -208,8 +208,11 @@ def check_keys(settings: Settings) -> Iterator[Result]:
         yield Result("keys", PROBLEM, f"{len(unreadable)} key(s) cannot be decrypted with "
                      f"IDP_KEY_ENCRYPTION_KEY ({', '.join(unreadable)})",
                      "set the key-encryption key these keys were stored with")
+    else:
+        yield Result("keys", OK, f"{len(rows)} stored, each decryptable with "
+                     "IDP_KEY_ENCRYPTION_KEY")
     for alg in SUPPORTED_ALGS:
-        yield key_result(alg, [row for row in rows if row.alg == alg], states)
+        yield key_result(alg, [row for row in rows if row.alg == alg], states, set(unreadable))
 
 
 def decrypts(row: SigningKey, kek: bytes) -> bool:
@@ -220,12 +223,16 @@ def decrypts(row: SigningKey, kek: bytes) -> bool:
     return True
 
 
-def key_result(alg: str, rows: list[SigningKey], states: dict[str, KeyState]) -> Result:
+def key_result(alg: str, rows: list[SigningKey], states: dict[str, KeyState],
+               unreadable: set[str]) -> Result:
     active = [row.kid for row in rows if states[row.kid].state == ACTIVE]
     waiting = [row for row in rows if states[row.kid].state == NEXT]
     if not active:
         return Result(f"keys {alg}", PROBLEM, "no active key",
                       f"run `idp keys rotate --alg {alg} --publish-delay 0`")
+    if active[-1] in unreadable:
+        return Result(f"keys {alg}", PROBLEM, f"the active key {active[-1]} cannot sign",
+                      "set the key-encryption key it was stored with")
     detail = f"active {active[-1]}"
     if waiting:
         detail += f"; next {waiting[0].kid} signs from {waiting[0].activates_at.isoformat()}"

@@ -66,7 +66,7 @@ def test_a_good_configuration_passes(environ: dict[str, str], database_url: str)
     assert code == 0, report
     assert statuses(report) == {
         "configuration": "warning",  # the test bench's http loopback issuer
-        "database": "ok", "clock": "ok", "keys RS256": "ok", "keys ES256": "ok",
+        "database": "ok", "clock": "ok", "keys": "ok", "keys RS256": "ok", "keys ES256": "ok",
         "redis": "ok",
         "smtp": "warning",  # the test SMTP server offers no STARTTLS
     }
@@ -81,7 +81,7 @@ def test_the_idp_command_prints_one_line_per_check(environ: dict[str, str]) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert [line.split()[1] for line in lines] == [
-        "configuration", "database", "clock", "keys", "keys", "redis", "smtp"]
+        "configuration", "database", "clock", "keys", "keys", "keys", "redis", "smtp"]
     assert all(line.split()[0] in ("ok", "warning") for line in lines)
     assert "only behind a TLS-terminating proxy" in lines[0]  # a warning says what to do
 
@@ -127,6 +127,7 @@ def test_keys_that_the_kek_cannot_decrypt_are_a_problem(environ: dict[str, str])
     assert code == 1
     assert report["keys"]["status"] == "problem"
     assert "cannot be decrypted with IDP_KEY_ENCRYPTION_KEY" in report["keys"]["detail"]
+    assert report["keys RS256"]["status"] == report["keys ES256"]["status"] == "problem"
     assert report["database"]["status"] == "ok"
 
 
