@@ -25,19 +25,12 @@ from cryptography.exceptions import InvalidTag
 from flask import Flask, current_app
 from sqlalchemy.pool import NullPool
 
+from idp import keys as signing
+from idp.accounts.models import User
 from idp.extensions import db, utcnow
 from idp.health import connect_args
-from idp.keys import (
-    ACTIVE,
-    NEXT,
-    REMOVED,
-    SUPPORTED_ALGS,
-    KeyState,
-    SigningKey,
-    derive_states,
-    load_key,
-    retention,
-)
+from idp.oauth.subjects import PairwiseSubject, generate_pairwise_sub, pairwise_key
+from idp.rotation import query_keys
 from idp.settings import ConfigError, Settings
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
@@ -192,7 +185,7 @@ def check_keys(settings: Settings) -> Iterator[Result]:
     """An active key per supported alg, every stored key decryptable with the KEK, and
     when the next one signs."""
     try:
-        rows = list(db.session.scalars(db.select(SigningKey).order_by(SigningKey.id)))
+        rows = query_keys()
     except sa.exc.SQLAlchemyError as error:
         yield Result("keys", PROBLEM, f"cannot be read: {describe_error(error)}",
                      "fix the database first")
@@ -201,9 +194,9 @@ def check_keys(settings: Settings) -> Iterator[Result]:
         yield Result("keys", WARNING, "no signing key yet: the provider creates them at "
                      "its first start", "start the provider, or run `idp keys list`")
         return
-    states = derive_states(rows, utcnow(), retention(settings))
-    unreadable = [row.kid for row in rows
-                  if states[row.kid].state != REMOVED and not decrypts(row, settings.kek_bytes)]
+    states = signing.derive_states(rows, utcnow(), signing.retention(settings))
+    unreadable = [row.kid for row in rows if states[row.kid].state != signing.REMOVED
+                  and not decrypts(row, settings.kek_bytes)]
     if unreadable:
         yield Result("keys", PROBLEM, f"{len(unreadable)} key(s) cannot be decrypted with "
                      f"IDP_KEY_ENCRYPTION_KEY ({', '.join(unreadable)})",
@@ -211,22 +204,22 @@ def check_keys(settings: Settings) -> Iterator[Result]:
     else:
         yield Result("keys", OK, f"{len(rows)} stored, each decryptable with "
                      "IDP_KEY_ENCRYPTION_KEY")
-    for alg in SUPPORTED_ALGS:
+    for alg in signing.SUPPORTED_ALGS:
         yield key_result(alg, [row for row in rows if row.alg == alg], states, set(unreadable))
 
 
-def decrypts(row: SigningKey, kek: bytes) -> bool:
+def decrypts(row: signing.SigningKey, kek: bytes) -> bool:
     try:
-        load_key(row, kek)
+        signing.load_key(row, kek)
     except (InvalidTag, ValueError):
         return False
     return True
 
 
-def key_result(alg: str, rows: list[SigningKey], states: dict[str, KeyState],
+def key_result(alg: str, rows: list[signing.SigningKey], states: dict[str, signing.KeyState],
                unreadable: set[str]) -> Result:
-    active = [row.kid for row in rows if states[row.kid].state == ACTIVE]
-    waiting = [row for row in rows if states[row.kid].state == NEXT]
+    active = [row.kid for row in rows if states[row.kid].state == signing.ACTIVE]
+    waiting = [row for row in rows if states[row.kid].state == signing.NEXT]
     if not active:
         return Result(f"keys {alg}", PROBLEM, "no active key",
                       f"run `idp keys rotate --alg {alg} --publish-delay 0`")
@@ -237,6 +230,24 @@ def key_result(alg: str, rows: list[SigningKey], states: dict[str, KeyState],
     if waiting:
         detail += f"; next {waiting[0].kid} signs from {waiting[0].activates_at.isoformat()}"
     return Result(f"keys {alg}", OK, detail)
+
+
+def check_secret_key() -> Result:
+    """Pairwise subjects are HMACs under a key derived from IDP_SECRET_KEY (OIDC Core
+    8.1): recomputing the newest stored one tells whether this is the secret the
+    database was used with. Another one would show every traveller to platforms as a
+    new person (and sign everyone out, and change the audit log's pseudonyms)."""
+    row = db.session.execute(
+        db.select(PairwiseSubject.sector, PairwiseSubject.sub, User.subject)
+        .join(User, User.id == PairwiseSubject.user_id)
+        .order_by(PairwiseSubject.id.desc()).limit(1)).first()
+    if row is None:
+        return Result("secret key", OK, "no pairwise subject stored yet to compare with")
+    if generate_pairwise_sub(row.sector, row.subject, pairwise_key()) != row.sub:
+        return Result("secret key", PROBLEM, "IDP_SECRET_KEY is not the one this database "
+                      "was used with: platforms would not recognise their travellers",
+                      "set the secret key this database was used with")
+    return Result("secret key", OK, "IDP_SECRET_KEY matches the stored pairwise subjects")
 
 
 def run_checks(create_app: Callable[[], Flask]) -> list[Result]:
@@ -250,7 +261,7 @@ def run_checks(create_app: Callable[[], Flask]) -> list[Result]:
         try:
             results = [check_configuration(settings), *check_database(settings)]
             if not any(r.name == "database" and r.status == PROBLEM for r in results):
-                results.extend(check_keys(settings))
+                results += [*check_keys(settings), check_secret_key()]
             results += [check_redis(settings), check_smtp(settings)]
         finally:
             db.session.remove()

@@ -76,6 +76,7 @@ class InUse:
     platform: factories.Platform
     rotated_kid: str
     audit: dict[str, Any]
+    sub: str  # the pairwise subject the platform knows the traveller by
 
 
 def use_provider(url: str) -> InUse:
@@ -86,8 +87,12 @@ def use_provider(url: str) -> InUse:
         upgrade(revision="heads")
         traveller, platform = factories.make_user(), factories.make_platform()
         request = AuthorizationRequest(platform.client_id, platform.redirect_uri)
-        answer = log_in_and_allow(Browser(app.test_client()), traveller, request)
+        browser = Browser(app.test_client())
+        answer = log_in_and_allow(browser, traveller, request)
         assert answer.status_code == 302, answer.get_data(as_text=True)
+        tokens = redeem(browser.client, platform, query_of(answer.location)["code"],
+                        request.verifier).get_json()
+        sub = verify_id_token(browser.client, tokens["id_token"])["sub"]
         runner = app.test_cli_runner()
         rotation = runner.invoke(args=["keys", "rotate", "--publish-delay", "0", "--json"])
         assert rotation.exit_code == 0, rotation.output
@@ -96,7 +101,7 @@ def use_provider(url: str) -> InUse:
         db.engine.dispose()
     audit = json.loads(verified.stdout)
     assert audit["ok"] and audit["events"] >= 1, audit
-    return InUse(traveller, platform, json.loads(rotation.stdout)["kid"], audit)
+    return InUse(traveller, platform, json.loads(rotation.stdout)["kid"], audit, sub)
 
 
 def back_up_and_restore(copies: Copies, tmp_path: Path) -> None:
@@ -143,6 +148,7 @@ def test_a_restored_backup_is_the_same_provider(copies: Copies, tmp_path: Path) 
     assert states[before.rotated_kid] == "active"
     claims = sign_in_again(copies.restored, before)
     assert claims["_header"]["kid"] == before.rotated_kid
+    assert claims["sub"] == before.sub
 
 
 def sign_in_again(url: str, before: InUse) -> dict[str, Any]:
@@ -167,33 +173,45 @@ def sign_in_again(url: str, before: InUse) -> dict[str, Any]:
     return claims
 
 
-def test_a_restore_with_another_kek_is_caught_by_idp_check(copies: Copies,
-                                                           tmp_path: Path) -> None:
+def check_report(url: str, **extra: str) -> tuple[int, dict[str, dict[str, str]]]:
+    checked = idp(url, "check", "--json", **extra)
+    report = {check["name"]: check for check in json.loads(checked.stdout)["checks"]}
+    return checked.returncode, report
+
+
+def test_a_restore_with_other_secrets_is_caught_by_idp_check(copies: Copies,
+                                                             tmp_path: Path) -> None:
     use_provider(copies.source)
     back_up_and_restore(copies, tmp_path)
 
-    checked = idp(copies.restored, "check", "--json", IDP_KEY_ENCRYPTION_KEY=generate_key())
-
-    assert checked.returncode == 1, checked.stdout
-    report = {check["name"]: check for check in json.loads(checked.stdout)["checks"]}
+    code, report = check_report(copies.restored, IDP_KEY_ENCRYPTION_KEY=generate_key())
+    assert code == 1
     assert report["keys"]["status"] == "problem"
     assert "cannot be decrypted with IDP_KEY_ENCRYPTION_KEY" in report["keys"]["detail"]
     assert report["database"]["status"] == "ok"  # the data came through; the KEK did not
-    again = idp(copies.restored, "check", "--json")  # with the KEK of the backup
-    assert {c["name"]: c["status"] for c in json.loads(again.stdout)["checks"]}["keys"] == "ok"
+
+    code, report = check_report(copies.restored, IDP_SECRET_KEY=generate_key())
+    assert code == 1
+    assert report["secret key"]["status"] == "problem"
+
+    code, report = check_report(copies.restored)  # the secrets of the backed-up provider
+    assert report["keys"]["status"] == report["secret key"]["status"] == "ok"
 
 
 def test_the_audit_log_stays_append_only_after_a_restore(copies: Copies,
                                                          tmp_path: Path) -> None:
+    """pg_restore creates the triggers after loading the rows (pg_dump's post-data
+    section): the restore needs no setting, and the copy refuses deletions as before."""
+    if copies.source.startswith("sqlite"):
+        pytest.skip("the append-only triggers are PostgreSQL's")
     use_provider(copies.source)
     back_up_and_restore(copies, tmp_path)
 
     engine = sa.create_engine(copies.restored)
     try:
-        with engine.begin() as connection:
-            if connection.dialect.name == "sqlite":
-                pytest.skip("the append-only triggers are PostgreSQL's")
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM audit_event"))
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(sa.text("TRUNCATE audit_event"))
     finally:
         engine.dispose()

@@ -23,8 +23,10 @@ from idp import MIGRATIONS, create_app
 from idp.cli import main
 from idp.extensions import db
 from idp.keys import key_store
+from idp.oauth.subjects import subject_for
 from idp.settings import generate_key
 from tests import conftest
+from tests.factories import Platform, Traveller
 from tests.mail import Mailbox, smtp_server  # noqa: F401  (a fixture)
 from tests.servers import BIN, ROOT, free_port, production_environ
 
@@ -34,11 +36,14 @@ Report = dict[str, dict[str, str]]
 
 
 @pytest.fixture
-def environ(app: Flask, database_url: str,
+def environ(app: Flask, database_url: str, user: Traveller, platform: Platform,
             smtp_server: tuple[Controller, Mailbox]) -> dict[str, str]:  # noqa: F811
     """A production environment on the test database, Redis and a real SMTP server,
-    whose signing keys exist (as after a first start)."""
+    whose signing keys exist and where a platform knows a traveller by a pairwise sub
+    (as after a first sign-in)."""
     key_store().ensure_keys()
+    subject_for(user.model, platform.model)
+    db.session.commit()
     controller, _ = smtp_server
     return production_environ(
         database_url, free_port(), IDP_REDIS_URL=REDIS_URL,
@@ -67,6 +72,7 @@ def test_a_good_configuration_passes(environ: dict[str, str], database_url: str)
     assert statuses(report) == {
         "configuration": "warning",  # the test bench's http loopback issuer
         "database": "ok", "clock": "ok", "keys": "ok", "keys RS256": "ok", "keys ES256": "ok",
+        "secret key": "ok",
         "redis": "ok",
         "smtp": "warning",  # the test SMTP server offers no STARTTLS
     }
@@ -81,7 +87,7 @@ def test_the_idp_command_prints_one_line_per_check(environ: dict[str, str]) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert [line.split()[1] for line in lines] == [
-        "configuration", "database", "clock", "keys", "keys", "keys", "redis", "smtp"]
+        "configuration", "database", "clock", "keys", "keys", "keys", "secret", "redis", "smtp"]
     assert all(line.split()[0] in ("ok", "warning") for line in lines)
     assert "only behind a TLS-terminating proxy" in lines[0]  # a warning says what to do
 
@@ -131,6 +137,18 @@ def test_keys_that_the_kek_cannot_decrypt_are_a_problem(environ: dict[str, str])
     assert report["database"]["status"] == "ok"
 
 
+def test_another_secret_key_than_the_database_was_used_with_is_a_problem(
+        environ: dict[str, str]) -> None:
+    environ["IDP_SECRET_KEY"] = generate_key()
+
+    code, report, output = run_check(environ)
+
+    assert code == 1
+    assert report["secret key"]["status"] == "problem"
+    assert "would not recognise their travellers" in report["secret key"]["detail"]
+    assert environ["IDP_SECRET_KEY"] not in output
+
+
 @pytest.fixture
 def fresh_database(database_url: str, tmp_path: Path) -> Iterator[str]:
     """An empty database of the same backend, dropped after the test."""
@@ -176,6 +194,7 @@ def test_a_database_behind_head_is_a_problem_until_upgraded(
     code, report, _ = run_check(environ)
     assert report["database"]["status"] == "ok"
     assert report["keys"]["status"] == "warning"  # none yet: made at the first start
+    assert report["secret key"]["detail"] == "no pairwise subject stored yet to compare with"
     assert code == 0
 
 
