@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import trustme
 from aiosmtpd.controller import Controller
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
@@ -51,9 +53,11 @@ def environ(app: Flask, database_url: str, user: Traveller, platform: Platform,
 
 
 def run_check(environ: dict[str, str]) -> tuple[int, Report, str]:
-    """``idp check --json`` in this process, seeing only the ``IDP_*`` variables given."""
+    """``idp check --json`` in this process, seeing only the ``IDP_*`` variables given
+    (and ``SSL_CERT_FILE`` when given)."""
     env: dict[str, str | None] = {key: None for key in os.environ if key.startswith("IDP_")}
     env.update({key: value for key, value in environ.items() if key.startswith("IDP_")})
+    env["SSL_CERT_FILE"] = environ.get("SSL_CERT_FILE")  # None: the system's trust store
     result = CliRunner().invoke(main, ["check", "--json"], env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     body: dict[str, Any] = json.loads(result.stdout)
@@ -123,6 +127,40 @@ def test_a_broken_configuration_fails_naming_the_check(
     assert advice in report[check]["detail"] + report[check]["advice"]
     assert PASSWORD not in output
     assert [name for name, r in report.items() if r["status"] == "problem"] == [check]
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def starttls_server(authority: trustme.CA) -> Iterator[str]:
+    """An SMTP server that offers STARTTLS with a certificate for 127.0.0.1."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    controller = Controller(Mailbox(), hostname="127.0.0.1", port=free_port(),
+                            tls_context=context)
+    controller.start()
+    yield f"smtp://{controller.hostname}:{controller.port}"
+    controller.stop()
+
+
+def test_smtp_starttls_is_used_and_its_certificate_checked(
+        environ: dict[str, str], starttls_server: str, authority: trustme.CA,
+        tmp_path: Path) -> None:
+    environ["IDP_SMTP_URL"] = starttls_server
+    code, report, _ = run_check(environ)
+    assert code == 1  # the certificate is signed by an authority this host does not trust
+    assert report["smtp"]["status"] == "problem"
+    assert "SSLCertVerificationError" in report["smtp"]["detail"]
+
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    environ["SSL_CERT_FILE"] = str(tmp_path / "ca.pem")  # OpenSSL's default trust store
+    code, report, _ = run_check(environ)
+    assert code == 0
+    assert (report["smtp"]["status"], report["smtp"]["detail"]) == (
+        "ok", f"{starttls_server} answers, with TLS")
 
 
 def test_keys_that_the_kek_cannot_decrypt_are_a_problem(environ: dict[str, str]) -> None:
