@@ -8,12 +8,14 @@ by their type, never by their text (a driver's message may quote a connection st
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import click
@@ -51,12 +53,14 @@ class Result:
 
 
 def redact(url: str) -> str:
-    """The URL without its user and password (``smtp://***@host:587``)."""
+    """The URL without its user and password (``smtp://***@host:587``), nor a password
+    given in its query (``?password=``, which redis-py and libpq accept)."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    if "@" not in parts.netloc and "password=" not in parts.query.lower():
+        return url  # unchanged (urlunsplit would drop sqlite:////'s empty host)
+    netloc = re.sub(r"^.*@", "***@", parts.netloc)
+    query = re.sub(r"(?i)\b(password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def describe_error(error: BaseException) -> str:
@@ -80,6 +84,11 @@ def check_database(settings: Settings) -> Iterator[Result]:
     """Reachable within TIMEOUT, migrations at head; then the clock against its own."""
     url = sa.make_url(settings.database_url)
     where = redact(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        # Connecting would create an empty file; this command only reads.
+        yield Result("database", PROBLEM, f"{where}: no such file",
+                     "check IDP_DATABASE_URL, or create it with `idp db upgrade`")
+        return
     engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args(url))
     try:
         with engine.connect() as connection:
@@ -116,7 +125,8 @@ def clock_result(connection: sa.Connection) -> Result:
     server = connection.execute(sa.text("SELECT now()")).scalar_one()
     after = time.time()
     skew = server.timestamp() - (before + after) / 2
-    detail = f"{abs(skew):.1f} s {'behind' if skew < 0 else 'ahead of'} this host (database)"
+    side = "behind" if skew < 0 else "ahead of"
+    detail = f"the database's is {abs(skew):.1f} s {side} this host's"
     if abs(skew) > CLOCK_SKEW_LIMIT:
         return Result("clock", PROBLEM, detail,
                       f"synchronise both clocks (NTP); the limit is {CLOCK_SKEW_LIMIT:.0f} s")

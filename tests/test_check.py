@@ -104,8 +104,14 @@ BROKEN = {
     "database on a closed port": (
         "database", {"IDP_DATABASE_URL": "postgresql+psycopg://postgres:{password}"
                                          "@127.0.0.1:{port}/test_e"}, "IDP_DATABASE_URL"),
+    "a SQLite file that does not exist": (
+        "database", {"IDP_DATABASE_URL": "sqlite:////nonexistent/idp-{port}.sqlite3"},
+        "IDP_DATABASE_URL"),
     "redis on a closed port": (
         "redis", {"IDP_REDIS_URL": "redis://:{password}@127.0.0.1:{port}/5"}, "IDP_REDIS_URL"),
+    "redis with its password in the query": (
+        "redis", {"IDP_REDIS_URL": "redis://127.0.0.1:{port}/5?password={password}"},
+        "IDP_REDIS_URL"),
     "smtp on a closed port": (
         "smtp", {"IDP_SMTP_URL": "smtp://mailer:{password}@127.0.0.1:{port}"}, "IDP_SMTP_URL"),
     "a production setting missing": (
