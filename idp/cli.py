@@ -27,3 +27,10 @@ def _create_app():  # type: ignore[no-untyped-def]
 
 
 main = FlaskGroup(create_app=_create_app, help="Mobility ID, the mobility OpenID provider.")
+
+
+# Registered on the group itself, not on the app: `idp check` must still run (and report
+# the setting at fault) when the configuration does not load.
+from idp.check import check  # noqa: E402
+
+main.add_command(check)
