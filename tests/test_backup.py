@@ -58,12 +58,14 @@ def copies(database_url: str, tmp_path: Path) -> Iterator[Copies]:
         pytest.skip("pg_dump and pg_restore are not installed (Debian: postgresql-client)")
     url = sa.make_url(database_url)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    for name in ("test_e_source", "test_e_restore"):
+    # Named after the suite's database, so that two suites on one server never meet.
+    names = (f"{url.database}_backup_source", f"{url.database}_backup_restore")
+    for name in names:
         recreate(admin, name)
     yield Copies(*(url.set(database=name).render_as_string(hide_password=False)
-                   for name in ("test_e_source", "test_e_restore")))
+                   for name in names))
     with admin.connect() as connection:
-        for name in ("test_e_source", "test_e_restore"):
+        for name in names:
             connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 

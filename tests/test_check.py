@@ -201,7 +201,7 @@ def fresh_database(database_url: str, tmp_path: Path) -> Iterator[str]:
         return
     url = sa.make_url(database_url)
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    name = "test_e_fresh"
+    name = f"{url.database}_check_fresh"  # after the suite's database: suites never meet
     with admin.connect() as connection:
         connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         connection.execute(sa.text(f"CREATE DATABASE {name}"))
