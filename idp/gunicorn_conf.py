@@ -111,6 +111,11 @@ def cfg_says_no_access_log(cfg: Any) -> bool:
     return cfg.accesslog is None
 
 
+def pre_request(worker: Any, req: Any) -> None:
+    """Nothing: gunicorn's default writes each request's path as sent at debug level, a
+    link's token with it. The access line names the route instead."""
+
+
 logger_class = AccessLogger
 
 
