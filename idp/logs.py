@@ -32,6 +32,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
+from werkzeug.exceptions import HTTPException
 from werkzeug.wsgi import ClosingIterator
 
 from idp.redaction import Redactor, redact
@@ -43,6 +44,8 @@ TRAVELLER = "idp.traveller"
 # A proxy's id (a UUID, nginx's $request_id, a trace id): 8 to 64 safe characters.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,63}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s (request %(request_id)s)"
+# What a client_id may look like before it is looked up (ours are URL-safe base64).
+CLIENT_ID_SHAPE = re.compile(r"[A-Za-z0-9._~:-]{1,64}")
 request_id: ContextVar[str | None] = ContextVar("idp_request_id", default=None)
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
@@ -166,14 +169,14 @@ def known_client() -> str | None:
 
     from idp.oauth.server import query_client
 
-    basic = request.authorization
-    named = request.values.get("client_id") or (basic.username if basic else None)
-    if not named:
-        return None
     try:
-        client = query_client(named)
-    except SQLAlchemyError:
-        return None  # the database is away: the answer is already an error
+        basic = request.authorization
+        named = request.values.get("client_id") or (basic.username if basic else None)
+        client = query_client(named) if named and CLIENT_ID_SHAPE.fullmatch(named) else None
+    except (ValueError, HTTPException, SQLAlchemyError):
+        # A header that is not base64, a body too large, a database away: the answer
+        # already says so.
+        return None
     return client.client_id if client is not None else None
 
 

@@ -23,7 +23,9 @@ KEY_VALUE = re.compile(rf"(?i)\b({KEY})(=)([^\s&;,\"']+)")
 JSON_PAIR = re.compile(rf"(?i)([\"']{KEY}[\"']\s*:\s*[\"'])([^\"']*)")
 SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|dpop)(\s+)[\w.~+/=-]+")
 JWT = re.compile(r"\beyJ[\w-]*\.[\w-]*\.[\w-]*")
-EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# Local parts with "/", "=", "?" or "&" exist (RFC 5322) but are rare; leaving those out
+# keeps a path or query around an address readable.
+EMAIL = re.compile(r"[\w.!#$%'*+^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w./])")
 IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:/])")
 PREFIX = {4: 24, 6: 48}

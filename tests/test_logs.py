@@ -69,6 +69,7 @@ def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(("said", "written"), [
     ("mail to ada@example.org refused", "mail to [email] refused"),
+    ("GET /signup?next=/x&login=o'brien+a@mail.example.fr", "GET /signup?next=/x&login=[email]"),
     ("from 203.0.113.77", "from 203.0.113.0/24"),
     ("from 2001:db8:5:6::77 at 13:17:26", "from 2001:db8:5::/48 at 13:17:26"),
     ("http://127.0.0.1:8000/token", "http://127.0.0.0/24:8000/token"),

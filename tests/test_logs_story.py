@@ -25,7 +25,7 @@ from flask import Flask
 from tests import factories
 from tests.live import HttpBrowser
 from tests.mail import Mailbox, smtp_server  # noqa: F401  (a fixture)
-from tests.servers import REDIS_URL, Server, free_port, production_environ, start
+from tests.servers import REDIS_URL, Server, free_port, launch, production_environ, start
 from tests.totp import RECOVERY_CODE, code_at, read_key
 
 MAIL_DEADLINE = 15.0
@@ -222,3 +222,30 @@ def test_a_whole_story_leaves_json_lines_without_a_secret(
     assert userinfo["client_id"] == tale.platform.client_id
     assert re.fullmatch(r"[0-9a-f]{16}", userinfo["traveller"])
     assert isinstance(userinfo["duration_ms"], float)
+
+
+def test_text_lines_carry_the_request_id_too(database_url: str, tmp_path: Path) -> None:
+    environ = production_environ(database_url, free_port(), IDP_LOG_FORMAT="text")
+    server = start(environ, tmp_path / "gunicorn.log")
+    answer = requests.get(f"{server.url}/userinfo", headers={"X-Request-ID": PROXY_ID},
+                          timeout=5)
+    server.stop()
+
+    assert answer.headers["X-Request-ID"] == PROXY_ID
+    [line] = [line for line in server.output.splitlines() if "/userinfo" in line]
+    assert '"GET /userinfo HTTP/1.1" 401' in line
+    assert f"request={PROXY_ID} client=- traveller=-" in line
+    assert "127.0.0.1" not in server.output
+
+
+def test_a_wrong_log_format_stops_the_server_with_one_clear_line(
+        database_url: str, tmp_path: Path) -> None:
+    environ = production_environ(database_url, free_port(), IDP_LOG_FORMAT="yaml")
+
+    server = launch(environ, tmp_path / "gunicorn.log")
+    server.process.wait(30)
+    server.stop()
+
+    assert server.process.returncode != 0
+    assert "IDP_LOG_FORMAT must be json or text" in server.output
+    assert "Traceback" not in server.output
