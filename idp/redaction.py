@@ -46,6 +46,8 @@ def network_of(match: re.Match[str]) -> str:
         address = ipaddress.ip_address(match.group(0))
     except ValueError:
         return match.group(0)
+    if address.is_unspecified:  # 0.0.0.0 or :: (a listening socket's), never a client's
+        return match.group(0)
     network = ipaddress.ip_network(f"{address}/{PREFIX[address.version]}", strict=False)
     return str(network)
 

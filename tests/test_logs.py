@@ -73,6 +73,7 @@ def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
     ("from 203.0.113.77", "from 203.0.113.0/24"),
     ("from 2001:db8:5:6::77 at 13:17:26", "from 2001:db8:5::/48 at 13:17:26"),
     ("http://127.0.0.1:8000/token", "http://127.0.0.0/24:8000/token"),
+    ("listening at http://0.0.0.0:8000, [::]:8000", "listening at http://0.0.0.0:8000, [::]:8000"),
     ("/cb?code=Abc123&state=xyz", "/cb?code=[redacted]&state=xyz"),
     ("refresh_token=r3fresh password=hunter2", "refresh_token=[redacted] password=[redacted]"),
     ('{"id_token_hint": "eyJx.eyJ.sig"}', '{"id_token_hint": "[redacted]"}'),
