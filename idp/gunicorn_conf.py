@@ -74,11 +74,11 @@ class AccessLogger(Logger):
     the line is an object of the same fields (idp.logs)."""
 
     def setup(self, cfg: Any) -> None:
+        """gunicorn's handlers (new at each reload) get the request id and the redaction;
+        in JSON, our formatter too (its text lines keep their look)."""
         super().setup(cfg)
-        for handler in self.error_log.handlers:
-            logs.prepare(handler, log_format if log_format == "json" else None)
-        for handler in self.access_log.handlers:
-            logs.prepare(handler, log_format if log_format == "json" else None)
+        for handler in (*self.error_log.handlers, *self.access_log.handlers):
+            logs.prepare(handler, "json" if log_format == "json" else None)
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
               request_time: Any) -> dict[str, Any]:
@@ -95,7 +95,7 @@ class AccessLogger(Logger):
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any],
                request_time: Any) -> None:
-        if log_format != "json" or cfg_says_no_access_log(self.cfg):
+        if log_format != "json" or self.cfg.accesslog is None:
             super().access(resp, req, environ, request_time)
             return
         atoms = self.atoms(resp, req, environ, request_time)
@@ -105,10 +105,6 @@ class AccessLogger(Logger):
             "duration_ms": round(atoms["D"] / 1000, 3), "request_id": atoms["rid"],
             "client_id": environ.get(logs.CLIENT_ID), "traveller": environ.get(logs.TRAVELLER),
         })
-
-
-def cfg_says_no_access_log(cfg: Any) -> bool:
-    return cfg.accesslog is None
 
 
 def pre_request(worker: Any, req: Any) -> None:

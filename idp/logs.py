@@ -110,7 +110,9 @@ class JsonLines(RedactedTraceback, JsonFormatter):
 
 
 class TextLines(RedactedTraceback, logging.Formatter):
-    pass
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's
+        text = super().formatMessage(record)
+        return text.removesuffix(" (request None)")
 
 
 def formatter(log_format: str) -> logging.Formatter:
