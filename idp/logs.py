@@ -187,14 +187,26 @@ def stamp_request(response: Response) -> Response:
     (written by gunicorn after the response) finds them."""
     if CLIENT_ID not in request.environ:
         note(client_id=known_client())
-    login = g.get("idp_login")
-    if TRAVELLER not in request.environ and login is not None:
-        note(user_id=login.user_id)
+    if TRAVELLER not in request.environ:
+        note(user_id=traveller_id())
     return response
 
 
-def on_client_authenticated(sender: Any, client: Any = None, **_: Any) -> None:
+def traveller_id() -> int | None:
+    """The traveller a browser session or a token grant (the code's, the refresh token's
+    owner) concerns, when this request already knows it."""
+    login = g.get("idp_login")
+    if login is not None:
+        return int(login.user_id)
+    grant = g.get("idp_log_grant")
+    user = getattr(getattr(grant, "request", None), "user", None)
+    return getattr(user, "id", None)
+
+
+def on_client_authenticated(sender: Any, client: Any = None, grant: Any = None,
+                            **_: Any) -> None:
     note(client_id=getattr(client, "client_id", None))
+    g.idp_log_grant = grant  # its request names the user once the grant is validated
 
 
 def on_token_authenticated(sender: Any, token: Any = None, **_: Any) -> None:

@@ -22,7 +22,7 @@ from tests import conftest
 from tests.browser import Browser
 from tests.conftest import KEK, SECRET_KEY
 from tests.factories import Platform, Traveller
-from tests.tokens import basic, issue_tokens, userinfo
+from tests.tokens import basic, issue_tokens, refresh, userinfo
 
 
 @pytest.fixture
@@ -160,6 +160,20 @@ def test_a_platform_request_names_the_platform_and_a_pseudonym(
     environ = seen[-1]
     assert environ[logs.CLIENT_ID] == platform.client_id
     assert environ[logs.TRAVELLER] == logs.pseudonym(user.model.id, SECRET_KEY)
+
+
+def test_a_code_exchange_and_a_refresh_name_the_traveller(
+        seen: list[dict[str, Any]], logged_in: Browser, user: Traveller,
+        platform: Platform) -> None:
+    tokens = issue_tokens(logged_in, platform)
+    exchange = seen[-1]
+
+    assert refresh(logged_in.client, platform, tokens["refresh_token"]).status_code == 200
+
+    expected = logs.pseudonym(user.model.id, SECRET_KEY)
+    assert exchange[logs.TRAVELLER] == expected
+    assert seen[-1][logs.TRAVELLER] == expected
+    assert seen[-1][logs.CLIENT_ID] == platform.client_id
 
 
 def test_a_revocation_names_the_platform_of_its_basic_credentials(

@@ -222,6 +222,8 @@ def test_a_whole_story_leaves_json_lines_without_a_secret(
     assert userinfo["client_id"] == tale.platform.client_id
     assert re.fullmatch(r"[0-9a-f]{16}", userinfo["traveller"])
     assert isinstance(userinfo["duration_ms"], float)
+    grants = [line for line in access if line["route"] == "/token"]
+    assert [line["traveller"] for line in grants] == [userinfo["traveller"]] * 2
 
 
 def test_text_lines_carry_the_request_id_too(database_url: str, tmp_path: Path) -> None:
