@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from idp import access_log, errors, guard, health, i18n, keys, outbox, security
+from idp import access_log, errors, guard, health, i18n, keys, logs, outbox, security
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
@@ -42,7 +42,7 @@ def create_app(
     setup_extensions(app)
     for init in (guard.init_app, errors.init_app, i18n.init_app, security.init_app,
                  passwords.init_app, keys.init_app, outbox.init_app, health.init_app,
-                 access_log.init_app):
+                 access_log.init_app, logs.init_app):
         init(app)
     setup_oauth(app)
     setup_accounts(app)

@@ -32,5 +32,13 @@ def loggable_path(environ: Mapping[str, Any]) -> str:
     return f"/{first}…" if first else "/"
 
 
+def current_route() -> str:
+    """The request's route for a line logged while it runs (an error handler's), before
+    ``stamp_route`` has had its turn."""
+    if request.url_rule is not None:
+        return request.url_rule.rule
+    return loggable_path(request.environ)
+
+
 def init_app(app: Flask) -> None:
     app.after_request(stamp_route)

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from idp.access_log import current_route
 from idp.guard import UnstorableInput
 from idp.urls import issuer_adapter
 
@@ -59,7 +60,7 @@ def render_error(status: int, **context: object) -> ResponseReturnValue:
     try:
         return render_template("error.html", **context), status
     except Exception:
-        log.exception("the error page failed on %s", request.path)
+        log.exception("the error page failed on %s", current_route())
         return Response(FALLBACK_PAGE, status, content_type="text/html; charset=utf-8")
 
 
@@ -107,7 +108,7 @@ def handle_csrf(error: CSRFError) -> ResponseReturnValue:
 
 def handle_unexpected(error: Exception) -> ResponseReturnValue:
     # The exception goes to the log only; the answer never echoes it.
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", request.method, current_route())
     if is_api_request():
         return jsonify(error="server_error"), 500
     return render_error(500, title=TITLES[500], message=HTTP_MESSAGES[500], code=500)

@@ -13,7 +13,9 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
+from idp import logs
 from idp.access_log import loggable_path
+from idp.settings import ConfigError, choose_log_format
 
 
 def number(name: str, default: int) -> int:
@@ -57,12 +59,26 @@ accesslog = os.environ.get("IDP_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("IDP_LOG_LEVEL", "info").lower()
 # No client address, no referrer (it holds the previous page's query), no query string.
-access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+access_log_format = ('%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request=%(rid)s '
+                     'client=%(client)s traveller=%(traveller)s')
+try:
+    log_format = choose_log_format(os.environ.get("IDP_LOG_FORMAT", ""),
+                                   os.environ.get("IDP_ENV", "development"))
+except ConfigError as error:
+    raise SystemExit(f"error: {error}") from None
 
 
 class AccessLogger(Logger):
     """Only these fields reach the access log, whatever format an operator sets: the
-    path is the matched route (idp.access_log), never the path or query as sent."""
+    path is the matched route (idp.access_log), never the path or query as sent. In JSON,
+    the line is an object of the same fields (idp.logs)."""
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's handlers (new at each reload) get the request id and the redaction;
+        in JSON, our formatter too (its text lines keep their look)."""
+        super().setup(cfg)
+        for handler in (*self.error_log.handlers, *self.access_log.handlers):
+            logs.prepare(handler, "json" if log_format == "json" else None)
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
               request_time: Any) -> dict[str, Any]:
@@ -72,7 +88,28 @@ class AccessLogger(Logger):
                                               "L", "p")}
         kept["U"] = path
         kept["r"] = f"{full['m']} {path} {full['H']}"
+        kept["rid"] = environ.get(logs.REQUEST_ID, "-")
+        kept["client"] = environ.get(logs.CLIENT_ID, "-")
+        kept["traveller"] = environ.get(logs.TRAVELLER, "-")
         return kept
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any],
+               request_time: Any) -> None:
+        if log_format != "json" or self.cfg.accesslog is None:
+            super().access(resp, req, environ, request_time)
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        self.access_log.info("request", extra={
+            "method": atoms["m"], "route": atoms["U"], "protocol": atoms["H"],
+            "status": int(atoms["s"]), "bytes": atoms["B"],
+            "duration_ms": round(atoms["D"] / 1000, 3), "request_id": atoms["rid"],
+            "client_id": environ.get(logs.CLIENT_ID), "traveller": environ.get(logs.TRAVELLER),
+        })
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """Nothing: gunicorn's default writes each request's path as sent at debug level, a
+    link's token with it. The access line names the route instead."""
 
 
 logger_class = AccessLogger

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
+from idp.access_log import current_route
 from idp.errors import handle_unexpected, is_api_request
 from idp.extensions import csrf, db
 
@@ -62,7 +63,7 @@ def handle_unavailable(error: Exception) -> ResponseReturnValue:
     """One log line per request, no traceback; JSON for platforms, a page for people."""
     if not is_unavailable(error):
         return handle_unexpected(error)
-    log.warning("database unavailable on %s %s: %s", request.method, request.path,
+    log.warning("database unavailable on %s %s: %s", request.method, current_route(),
                 describe(error))
     if is_api_request():
         response: Response = jsonify(error="temporarily_unavailable")

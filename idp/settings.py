@@ -105,6 +105,10 @@ class Settings:
     # A nonce is accepted in its window and the next one.
     dpop_nonce: bool = False
     dpop_nonce_window: int = 300
+    # Logs (idp.logs): "json" (one object a line, for a log collector) or "text" (a
+    # console); empty: JSON in production, text elsewhere. The level is gunicorn's too.
+    log_format: str = ""
+    log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -159,6 +163,28 @@ ENV_NAMES = {
     "dpop_nonce_window": "IDP_DPOP_NONCE_WINDOW",
 }
 
+# Logs: their own block.
+ENV_NAMES.update({"log_format": "IDP_LOG_FORMAT", "log_level": "IDP_LOG_LEVEL"})
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def choose_log_format(value: str, env: str) -> str:
+    """IDP_LOG_FORMAT, or by default JSON in production and text elsewhere."""
+    chosen = value.strip().lower() or ("json" if env == "production" else "text")
+    if chosen not in LOG_FORMATS:
+        raise ConfigError(f"IDP_LOG_FORMAT must be json or text, not {value!r}.")
+    return chosen
+
+
+def settle_logging(settings: Settings) -> Settings:
+    level = settings.log_level.strip().lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"IDP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}.")
+    return replace(settings, log_level=level,
+                   log_format=choose_log_format(settings.log_format, settings.env))
+
+
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -194,6 +220,7 @@ def load_settings(
     if settings.env not in ENVIRONMENTS:
         raise ConfigError(f"IDP_ENV must be one of {', '.join(ENVIRONMENTS)}.")
     settings = replace(settings, issuer=settings.issuer.rstrip("/"))
+    settings = settle_logging(settings)
     if not settings.database_url:
         settings = replace(settings, database_url=f"sqlite:///{instance_path / 'idp.sqlite3'}")
     if settings.is_production:

@@ -19,7 +19,9 @@ SECRETS = ("S3cretResetT0ken", "S3cretQueryValue", "S3cretHintValue", "S3cretMis
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     port = free_port()
-    running = start(production_environ(database_url, port), tmp_path / "gunicorn.log")
+    # Text lines, as an operator reads them; tests/test_logs_story.py reads the JSON ones.
+    environ = production_environ(database_url, port, IDP_LOG_FORMAT="text")
+    running = start(environ, tmp_path / "gunicorn.log")
     yield running
     running.stop()
 
