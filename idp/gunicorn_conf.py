@@ -9,6 +9,9 @@ dropped before forking, so no two processes share a socket."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -49,6 +52,14 @@ preload_app = True
 # it with mkstemp (a fresh name, mode 0600), so a shared directory is safe.
 SHM = "/dev/shm"  # noqa: S108
 worker_tmp_dir = os.environ.get("IDP_WORKER_TMP_DIR") or (SHM if os.path.isdir(SHM) else None)
+# Metrics (idp.metrics): each worker writes its counts to files that the worker serving
+# a scrape sums (prometheus_client's multiprocess mode). The directory must be named
+# before prometheus_client is first imported (the app imports it); unless the operator
+# names one, a private one (mode 0700) is made for this run and removed at exit.
+MADE_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if MADE_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="idp-metrics-", dir=SHM if os.path.isdir(SHM) else None)
 # Forwarded headers are the app's business (IDP_TRUSTED_PROXIES), in one place only.
 forwarded_allow_ips = ""
 proxy_allow_ips = ""
@@ -105,3 +116,22 @@ def post_fork(server: Any, worker: Any) -> None:
         from idp.extensions import db
 
         db.engine.dispose(close=False)
+
+
+def on_starting(server: Any) -> None:
+    """Counts of an earlier run in the operator's metrics directory are not this run's."""
+    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        if stale.name.startswith(("counter_", "gauge_", "histogram_", "summary_")):
+            stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker's live gauges leave with it; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    if MADE_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

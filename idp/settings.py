@@ -95,6 +95,10 @@ class Settings:
     # proxy forwards to the provider on loopback) may run the production command with an
     # http loopback issuer, and only by saying so with this setting.
     allow_http_loopback_issuer: bool = False
+    # Metrics (idp.metrics): /metrics answers only a request bearing this token
+    # (Authorization: Bearer ...); empty, /metrics is 404. At least 32 characters in
+    # production: a scraper's secret, never the public's.
+    metrics_token: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -145,6 +149,9 @@ ENV_NAMES = {
     "key_publish_delay": "IDP_KEY_PUBLISH_DELAY",
     "allow_http_loopback_issuer": "IDP_ALLOW_HTTP_LOOPBACK_ISSUER",
 }
+# Metrics.
+ENV_NAMES["metrics_token"] = "IDP_METRICS_TOKEN"
+MIN_METRICS_TOKEN = 32
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -185,6 +192,7 @@ def load_settings(
         settings = replace(settings, database_url=f"sqlite:///{instance_path / 'idp.sqlite3'}")
     if settings.is_production:
         validate_production(settings)
+        validate_metrics(settings)
     else:
         settings = _fill_development_secrets(settings, instance_path)
     validate_issuer(settings.issuer)
@@ -264,6 +272,13 @@ def validate_production(settings: Settings) -> None:
         # multiply by the number of workers.
         raise ConfigError("IDP_ENV=production needs IDP_REDIS_URL (redis://host:6379/0), "
                           "shared by every worker for throttling.")
+
+
+def validate_metrics(settings: Settings) -> None:
+    """A guessable metrics token would show anyone the traffic and the platforms' names."""
+    if settings.metrics_token and len(settings.metrics_token) < MIN_METRICS_TOKEN:
+        raise ConfigError(f"IDP_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} "
+                          "characters in production.")
 
 
 def allowed_http_issuer(settings: Settings) -> bool:
