@@ -163,6 +163,7 @@ def test_not_ready_without_an_active_signing_key(database_url: str, client: Flas
     still "next", none signs."""
     client.get("/readyz")  # the keys exist (made at first need)
     first = db.session.scalar(sa.select(sa.func.min(SigningKey.activates_at)))
+    assert first is not None
     time_machine.move_to(first - timedelta(days=1), tick=False)
     starting = create_app(settings=conftest.test_settings(database_url), config=TEST_CONFIG)
     response = starting.test_client().get("/readyz")
