@@ -8,6 +8,7 @@ dropped before forking, so no two processes share a socket."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -55,11 +56,17 @@ worker_tmp_dir = os.environ.get("IDP_WORKER_TMP_DIR") or (SHM if os.path.isdir(S
 # Metrics (idp.metrics): each worker writes its counts to files that the worker serving
 # a scrape sums (prometheus_client's multiprocess mode). The directory must be named
 # before prometheus_client is first imported (the app imports it); unless the operator
-# names one, a private one (mode 0700) is made for this run and removed at exit.
-MADE_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if MADE_METRICS_DIR:
+# names one, a private one (mode 0700) is made for this run and removed when the master
+# exits, even on a failed start (atexit; the workers, forked, inherit the handler).
+def remove_metrics_dir(path: str, master: int) -> None:
+    if os.getpid() == master:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
         prefix="idp-metrics-", dir=SHM if os.path.isdir(SHM) else None)
+    atexit.register(remove_metrics_dir, os.environ["PROMETHEUS_MULTIPROC_DIR"], os.getpid())
 # Forwarded headers are the app's business (IDP_TRUSTED_PROXIES), in one place only.
 forwarded_allow_ips = ""
 proxy_allow_ips = ""
@@ -130,8 +137,3 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-
-
-def on_exit(server: Any) -> None:
-    if MADE_METRICS_DIR:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from html import unescape
@@ -18,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser import CHECKBOX, AuthorizationRequest, csrf_token, query_of
 from tests.factories import Platform, Traveller
-from tests.servers import Server, free_port, production_environ, start
+from tests.servers import Server, free_port, launch, production_environ, start
 
 TOKEN = secrets.token_urlsafe(32)
 REDIS_URL = "redis://127.0.0.1:6379/3"
@@ -133,3 +134,35 @@ def follow(http: requests.Session, server: Server, url: str,
             return response
         response = http.get(location, timeout=10, allow_redirects=False)
     return response
+
+
+def made_dirs() -> set[Path]:
+    return set(Path(gunicorn_conf_shm()).glob("idp-metrics-*"))
+
+
+def gunicorn_conf_shm() -> str:
+    shm = "/dev/shm"  # noqa: S108 - where idp.gunicorn_conf makes its directory
+    return shm if Path(shm).is_dir() else tempfile.gettempdir()
+
+
+def test_without_a_directory_named_one_is_made_for_the_run_and_removed(
+        database_url: str, tmp_path: Path) -> None:
+    before = made_dirs()
+    environ = production_environ(database_url, free_port(), IDP_METRICS_TOKEN=TOKEN,
+                                 IDP_REDIS_URL=REDIS_URL)
+    server = start(environ, tmp_path / "gunicorn.log")
+    try:
+        requests.get(f"{server.url}/healthz", timeout=10)
+        assert value(scrape(server), "idp_http_requests_total",
+                     endpoint="health.liveness") >= 1
+        (made,) = made_dirs() - before
+        assert made.stat().st_mode & 0o777 == 0o700
+    finally:
+        assert server.stop() == 0
+    assert made_dirs() == before
+
+    failed = launch(environ | {"IDP_SECRET_KEY": "too short"}, tmp_path / "failed.log")
+    failed.process.wait(30)
+    failed.stop()
+    assert failed.process.returncode != 0
+    assert made_dirs() == before
