@@ -190,14 +190,17 @@ def scrape_registry() -> CollectorRegistry:
 
 @bp.get("/metrics")
 def scrape() -> ResponseReturnValue:
-    """404 unless a token is configured; 401 unless the request bears it, compared in
-    constant time."""
+    """404 unless a token is configured; 401 unless the request bears it (RFC 6750 2.1,
+    the scheme's case aside), compared in constant time."""
     token = current_app.extensions["idp.settings"].metrics_token
     if not token:
         abort(404)
-    given = request.headers.get("Authorization", "").encode()
-    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
-        return Response("", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'})
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    bearer = scheme.lower() == "bearer"
+    if not bearer or not hmac.compare_digest(given.encode(), token.encode()):
+        # RFC 6750 3.1: a bearer token that was sent and is not the one: invalid_token.
+        error = ', error="invalid_token"' if bearer and given else ""
+        return Response("", 401, {"WWW-Authenticate": f'Bearer realm="metrics"{error}'})
     return Response(generate_latest(scrape_registry()),
                     headers={"Content-Type": CONTENT_TYPE_LATEST})
 

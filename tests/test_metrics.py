@@ -170,15 +170,29 @@ def test_signing_keys_are_counted_by_state_and_alg(client: FlaskClient) -> None:
         assert state.value("idp_signing_keys", state="next", alg=alg) == 0
 
 
-@pytest.mark.parametrize("header", [
-    None, "Bearer", "Bearer wrong-token", f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}",
-    TOKEN, f"Basic {TOKEN}", f"bearer  {TOKEN}",
+@pytest.mark.parametrize(("header", "challenge"), [
+    (None, 'Bearer realm="metrics"'),
+    ("Bearer", 'Bearer realm="metrics"'),
+    ("Bearer wrong-token", 'Bearer realm="metrics", error="invalid_token"'),
+    (f"Bearer {TOKEN}x", 'Bearer realm="metrics", error="invalid_token"'),
+    (f"Bearer {TOKEN[:-1]}", 'Bearer realm="metrics", error="invalid_token"'),
+    (f"Bearer  {TOKEN}", 'Bearer realm="metrics", error="invalid_token"'),
+    (f"Bearer {TOKEN}é", 'Bearer realm="metrics", error="invalid_token"'),
+    (TOKEN, 'Bearer realm="metrics"'),
+    (f"Basic {TOKEN}", 'Bearer realm="metrics"'),
 ])
-def test_metrics_are_refused_without_the_token(client: FlaskClient, header: str | None) -> None:
+def test_metrics_are_refused_without_the_token(client: FlaskClient, header: str | None,
+                                               challenge: str) -> None:
     response = client.get("/metrics", headers={"Authorization": header} if header else {})
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert response.headers["WWW-Authenticate"] == challenge
     assert "idp_" not in response.get_data(as_text=True)
+
+
+def test_the_scheme_s_case_does_not_matter(client: FlaskClient) -> None:
+    """RFC 9110 11.1: authentication schemes are case-insensitive."""
+    response = client.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"})
+    assert response.status_code == 200
 
 
 def test_without_a_configured_token_there_are_no_metrics(database_url: str) -> None:
