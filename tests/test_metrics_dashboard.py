@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 import consent.metrics
@@ -155,3 +156,16 @@ def test_panels_are_laid_out_and_use_the_chosen_data_source(dashboard: dict[str,
             assert panel["datasource"]["uid"] == "${datasource}"
             assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
             assert all(t["refId"] and t["expr"] for t in panel["targets"])
+
+
+def test_grafana_provisioning_loads_the_dashboard_from_prometheus() -> None:
+    """The provisioning files parse, and load the dashboard from the directory their
+    comment mounts it into, with a Prometheus data source for its variable."""
+    provisioning = DASHBOARD.parent / "provisioning"
+    dashboards = yaml.safe_load((provisioning / "dashboards" / "mobility-id.yaml").read_text())
+    sources = yaml.safe_load((provisioning / "datasources" / "prometheus.yaml").read_text())
+    (provider,) = dashboards["providers"]
+    mount = f"{provider['options']['path']}/{DASHBOARD.name}:ro"
+    assert provider["type"] == "file"
+    assert mount in (provisioning / "dashboards" / "mobility-id.yaml").read_text()
+    assert [s["type"] for s in sources["datasources"]] == ["prometheus"]
