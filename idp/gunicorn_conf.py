@@ -126,8 +126,11 @@ def post_fork(server: Any, worker: Any) -> None:
 
 
 def on_starting(server: Any) -> None:
-    """Counts of an earlier run in the operator's metrics directory are not this run's."""
-    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+    """The operator's metrics directory exists (a worker could not count otherwise), and
+    the counts of an earlier run in it are not this run's."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
         if stale.name.startswith(("counter_", "gauge_", "histogram_", "summary_")):
             stale.unlink()
 

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urljoin
 
 import pytest
 import requests
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser import CHECKBOX, AuthorizationRequest, csrf_token, query_of
@@ -24,24 +25,27 @@ from tests.servers import Server, free_port, launch, production_environ, start
 TOKEN = secrets.token_urlsafe(32)
 REDIS_URL = "redis://127.0.0.1:6379/3"
 REQUESTS = 60
+STALE = 1000.0
 ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 
 
 @pytest.fixture
 def metrics_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "metrics"
-    path.mkdir()
-    return path
+    """The operator's directory: not there yet."""
+    return tmp_path / "metrics"
 
 
 @pytest.fixture
 def server(request: pytest.FixtureRequest, database_url: str, tmp_path: Path,
            metrics_dir: Path) -> Iterator[Server]:
+    param = dict(getattr(request, "param", {}))
+    if param.pop("stale", False):
+        stale_counts(metrics_dir)
     port = free_port()
     environ = production_environ(database_url, port, IDP_METRICS_TOKEN=TOKEN,
                                  IDP_REDIS_URL=REDIS_URL,
                                  PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-                                 **getattr(request, "param", {}))
+                                 **param)
     running = start(environ, tmp_path / "gunicorn.log")
     yield running
     running.stop()
@@ -64,8 +68,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
                if n == name and set(labels.items()) <= found)
 
 
-@pytest.mark.parametrize("server", [{"IDP_WORKER_CLASS": "sync", "IDP_MAX_REQUESTS": "20"}],
-                         indirect=True)
+@pytest.mark.parametrize("server", [{"IDP_WORKER_CLASS": "sync", "IDP_MAX_REQUESTS": "20",
+                                     "stale": True}], indirect=True)
 def test_a_scrape_sums_the_counts_of_every_worker(server: Server, metrics_dir: Path) -> None:
     """Sync workers take one request at a time, so concurrent requests spread over both;
     each is replaced after about 20 requests, and the counts of those that left stay in
@@ -80,6 +84,7 @@ def test_a_scrape_sums_the_counts_of_every_worker(server: Server, metrics_dir: P
                       endpoint="health.liveness"))
 
     count, timed = probes(scrape(server))  # start() waited on /healthz
+    assert count < STALE  # an earlier run's counts were wiped at start
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(probe, range(REQUESTS))) == {200}
 
@@ -89,6 +94,17 @@ def test_a_scrape_sums_the_counts_of_every_worker(server: Server, metrics_dir: P
     workers = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
     assert len(workers) >= 3, "the requests were served by too few worker processes"
     assert server.stop() == 0
+
+
+def stale_counts(directory: Path) -> None:
+    """What a run before this one left: its count of liveness probes."""
+    directory.mkdir()
+    stale = MmapedDict(str(directory / "counter_99999999.db"))
+    key = mmap_key("idp_http_requests", "idp_http_requests_total",
+                   ["endpoint", "method", "status"], ["health.liveness", "GET", "200"],
+                   "HTTP requests answered")
+    stale.write_value(key, STALE, 0.0)
+    stale.close()
 
 
 def test_a_real_login_and_consent_move_the_counters(server: Server, user: Traveller,
