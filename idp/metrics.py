@@ -45,11 +45,14 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import event, func
+from sqlalchemy import Connection, event, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from idp.extensions import db, utcnow
+from idp.health import probe_engine
+from idp.keys import ACTIVE, NEXT, REMOVED, RETIRED, SigningKey, key_store
+from idp.outbox import OutboxMessage
 from idp.signals import backchannel_attempted, sign_in_attempted
 
 bp = Blueprint("metrics", __name__)
@@ -122,12 +125,12 @@ class StateCollector:
         return self.families()
 
     def collect(self) -> Iterable[Metric]:
+        # The readiness probe's engine: short timeouts, no pool, not the request's session.
         try:
-            return self.families(self.outbox(), self.keys())
+            with probe_engine().connect() as connection:
+                return self.families(self.outbox(connection), self.keys(connection))
         except SQLAlchemyError:
-            # The counters are still worth serving while the database is away.
-            db.session.rollback()
-            return []
+            return []  # the counters are still worth serving while the database is away
 
     @staticmethod
     def families(outbox: tuple[int, float] = (0, 0.0),
@@ -145,20 +148,16 @@ class StateCollector:
         return [pending, age, states]
 
     @staticmethod
-    def outbox() -> tuple[int, float]:
-        from idp.outbox import OutboxMessage
-
-        count, oldest = db.session.execute(
+    def outbox(connection: Connection) -> tuple[int, float]:
+        count, oldest = connection.execute(
             db.select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at))
             .where(OutboxMessage.next_attempt_at.is_not(None))).one()
         age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
         return int(count), max(0.0, age)
 
     @staticmethod
-    def keys() -> Tally[tuple[str, str]]:
-        from idp.keys import ACTIVE, NEXT, REMOVED, RETIRED, SigningKey, key_store
-
-        rows = db.session.execute(db.select(SigningKey.kid, SigningKey.alg,
+    def keys(connection: Connection) -> Tally[tuple[str, str]]:
+        rows = connection.execute(db.select(SigningKey.kid, SigningKey.alg,
                                             SigningKey.activates_at,
                                             SigningKey.removed_at)).all()
         states = key_store().states(rows)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ to a scraper bearing the configured token, and not at all without one."""
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -193,6 +194,23 @@ def test_the_scheme_s_case_does_not_matter(client: FlaskClient) -> None:
     """RFC 9110 11.1: authentication schemes are case-insensitive."""
     response = client.get("/metrics", headers={"Authorization": f"bearer {TOKEN}"})
     assert response.status_code == 200
+
+
+def test_while_the_database_is_down_the_counters_are_still_served(
+        tmp_path: Path) -> None:
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{closed.getsockname()[1]}/idp"
+        app = create_app(settings=conftest.test_settings(url, metrics_token=TOKEN),
+                         config=TEST_CONFIG)
+        app.instance_path = str(tmp_path)
+        client = app.test_client()
+        client.get("/healthz")
+        response = client.get("/metrics", headers=AUTH)
+    assert response.status_code == 200
+    text = Scrape(response.get_data(as_text=True))
+    assert text.value("idp_http_requests_total", endpoint="health.liveness") >= 1
+    assert "idp_outbox_pending_messages" not in text.text
 
 
 def test_without_a_configured_token_there_are_no_metrics(database_url: str) -> None:
