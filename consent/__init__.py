@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from consent import api, audit_cli, listeners, platforms, rights, step, views
+    from consent import api, audit_cli, listeners, metrics, platforms, rights, step, views
     from idp.oauth.decisions import register_consent_step
 
     register_consent_step(app, step.ConsentScreen())
@@ -12,3 +12,4 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.cli.add_command(audit_cli.audit)
     listeners.init_app(app)
+    metrics.init_app(app)

@@ -46,6 +46,7 @@ def create_app(
         init(app)
     setup_oauth(app)
     setup_accounts(app)
+    setup_metrics(app)
     # The only place where idp meets the packages built on it (shared/STYLE.md).
     import clients
     import consent
@@ -119,6 +120,15 @@ def setup_oauth(app: Flask) -> None:
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(logout.bp)
     app.register_blueprint(par.bp)
+
+
+def setup_metrics(app: Flask) -> None:
+    # Imported here, not at the top: prometheus_client picks its multiprocess mode when
+    # first imported, and gunicorn imports this package before idp.gunicorn_conf sets
+    # PROMETHEUS_MULTIPROC_DIR.
+    from idp import metrics
+
+    metrics.init_app(app)
 
 
 def setup_accounts(app: Flask) -> None:

@@ -8,7 +8,11 @@ dropped before forking, so no two processes share a socket."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -51,6 +55,20 @@ preload_app = True
 # it with mkstemp (a fresh name, mode 0600), so a shared directory is safe.
 SHM = "/dev/shm"  # noqa: S108
 worker_tmp_dir = os.environ.get("IDP_WORKER_TMP_DIR") or (SHM if os.path.isdir(SHM) else None)
+# Metrics (idp.metrics): each worker writes its counts to files that the worker serving
+# a scrape sums (prometheus_client's multiprocess mode). The directory must be named
+# before prometheus_client is first imported (the app imports it); unless the operator
+# names one, a private one (mode 0700) is made for this run and removed when the master
+# exits, even on a failed start (atexit; the workers, forked, inherit the handler).
+def remove_metrics_dir(path: str, master: int) -> None:
+    if os.getpid() == master:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="idp-metrics-", dir=SHM if os.path.isdir(SHM) else None)
+    atexit.register(remove_metrics_dir, os.environ["PROMETHEUS_MULTIPROC_DIR"], os.getpid())
 # Forwarded headers are the app's business (IDP_TRUSTED_PROXIES), in one place only.
 forwarded_allow_ips = ""
 proxy_allow_ips = ""
@@ -142,3 +160,20 @@ def post_fork(server: Any, worker: Any) -> None:
         from idp.extensions import db
 
         db.engine.dispose(close=False)
+
+
+def on_starting(server: Any) -> None:
+    """The operator's metrics directory exists (a worker could not count otherwise), and
+    the counts of an earlier run in it are not this run's."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        if stale.name.startswith(("counter_", "gauge_", "histogram_", "summary_")):
+            stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker's live gauges leave with it; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
@@ -19,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from idp.access_log import current_route
 from idp.errors import handle_unexpected, is_api_request
 from idp.extensions import csrf, db
+from idp.keys import SUPPORTED_ALGS, key_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -85,9 +87,13 @@ def liveness() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readiness() -> ResponseReturnValue:
     """Readiness: the database answers ``SELECT 1`` and Redis (when configured) a PING,
-    each within ``CHECK_TIMEOUT``. Failures name the check, never its error text, which
-    could carry a host or a password."""
+    each within ``CHECK_TIMEOUT``; the database's schema is at the code's migration
+    head(s), and every supported algorithm has an active signing key. Failures name the
+    check, never its error text, which could carry a host or a password."""
     checks = {"database": check_database()}
+    if checks["database"] == "ok":
+        checks["migrations"] = check_migrations()
+        checks["signing_key"] = check_signing_keys()
     if current_app.extensions["idp.settings"].redis_url:
         checks["redis"] = check_redis()
     if all(result == "ok" for result in checks.values()):
@@ -101,6 +107,47 @@ def check_database() -> str:
             connection.execute(sa.text("SELECT 1"))
     except sa_exc.SQLAlchemyError as error:
         log.warning("readiness: database check failed: %s", describe(error))
+        return "unavailable"
+    return "ok"
+
+
+def check_migrations() -> str:
+    """``not_at_head`` while the database's ``alembic_version`` differs from the code's
+    heads: a rolling deploy whose migration has not run yet (or code older than the
+    schema) must not take traffic. Read directly: alembic's MigrationContext would log
+    at every probe."""
+    try:
+        with probe_engine().connect() as connection:
+            applied = set(connection.scalars(sa.text("SELECT version_num FROM alembic_version")))
+    except sa_exc.SQLAlchemyError as error:
+        log.warning("readiness: migration check failed: %s", describe(error))
+        return "unavailable"
+    return "ok" if applied == code_heads() else "not_at_head"
+
+
+def code_heads() -> set[str]:
+    """The head revision(s) of the migration scripts, read once per app."""
+    probes = current_app.extensions["idp.health"]
+    if "heads" not in probes:
+        directory = current_app.extensions["migrate"].directory
+        probes["heads"] = set(ScriptDirectory(directory).get_heads())
+    heads: set[str] = probes["heads"]
+    return heads
+
+
+def check_signing_keys() -> str:
+    """``none_active`` when an algorithm has no key that signs now (every key still
+    "next", or all removed), asked the way a token request asks: through the process's
+    key cache, which creates the first keys of a new database."""
+    store = key_store()
+    try:
+        for alg in SUPPORTED_ALGS:
+            store.signing_key(alg)
+    except KeyError:
+        return "none_active"
+    except sa_exc.SQLAlchemyError as error:
+        db.session.rollback()
+        log.warning("readiness: signing key check failed: %s", describe(error))
         return "unavailable"
     return "ok"
 

@@ -109,6 +109,10 @@ class Settings:
     # console); empty: JSON in production, text elsewhere. The level is gunicorn's too.
     log_format: str = ""
     log_level: str = "info"
+    # Metrics (idp.metrics): /metrics answers only a request bearing this token
+    # (Authorization: Bearer ...); empty, /metrics is 404. At least 32 characters in
+    # production: a scraper's secret, never the public's.
+    metrics_token: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -162,6 +166,9 @@ ENV_NAMES = {
     "dpop_nonce": "IDP_DPOP_NONCE",
     "dpop_nonce_window": "IDP_DPOP_NONCE_WINDOW",
 }
+# Metrics.
+ENV_NAMES["metrics_token"] = "IDP_METRICS_TOKEN"
+MIN_METRICS_TOKEN = 32
 
 # Logs: their own block.
 ENV_NAMES.update({"log_format": "IDP_LOG_FORMAT", "log_level": "IDP_LOG_LEVEL"})
@@ -225,6 +232,7 @@ def load_settings(
         settings = replace(settings, database_url=f"sqlite:///{instance_path / 'idp.sqlite3'}")
     if settings.is_production:
         validate_production(settings)
+        validate_metrics(settings)
     else:
         settings = _fill_development_secrets(settings, instance_path)
     validate_issuer(settings.issuer)
@@ -335,6 +343,13 @@ def validate_production(settings: Settings) -> None:
         # multiply by the number of workers.
         raise ConfigError("IDP_ENV=production needs IDP_REDIS_URL (redis://host:6379/0), "
                           "shared by every worker for throttling.")
+
+
+def validate_metrics(settings: Settings) -> None:
+    """A guessable metrics token would show anyone the traffic and the platforms' names."""
+    if settings.metrics_token and len(settings.metrics_token) < MIN_METRICS_TOKEN:
+        raise ConfigError(f"IDP_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} "
+                          "characters in production.")
 
 
 def allowed_http_issuer(settings: Settings) -> bool:

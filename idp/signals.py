@@ -31,6 +31,20 @@ connect to these signals; ``idp`` never imports them (shared/STYLE.md).
     - ``data`` (dict): a few plain, non-personal values (a reason, a count).
 
     Sent before the change is committed: a listener's rows are committed with it.
+
+``sign_in_attempted``
+    Sent at each step of a sign-in, with the app as sender and these keyword arguments
+    (``idp.metrics`` counts them; no traveller is named):
+
+    - ``outcome`` (str): ``"success"`` (a browser session starts), ``"second_step"`` (the
+      password was right, a code is asked next), ``"failure"`` (a secret was wrong) or
+      ``"throttled"`` (refused unchecked: the account or the network must wait);
+    - ``factor`` (str): ``"password"`` or ``"second-factor"``, the secret concerned (for a
+      success, the strongest one passed).
+
+    Failures and refusals are those of every form that checks a secret under the
+    throttle (``idp.accounts.throttle.SIGN_IN_ENDPOINTS``): a confirmation of the
+    password inside a session counts as well as a login.
 """
 
 from __future__ import annotations
@@ -41,3 +55,4 @@ signals = Namespace()
 
 backchannel_attempted = signals.signal("backchannel-attempted")
 account_changed = signals.signal("account-changed")
+sign_in_attempted = signals.signal("sign-in-attempted")

@@ -138,6 +138,7 @@ ROUTES: dict[str, Call] = {
         w.platform.client_id, w.platform.redirect_uri).params()),
     "health.liveness": lambda w: w.get("/healthz"),
     "health.readiness": lambda w: w.get("/readyz"),
+    "metrics.scrape": lambda w: w.get("/metrics"),  # 404 here: no token configured
 }
 
 

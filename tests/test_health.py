@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import requests
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -20,6 +23,7 @@ from werkzeug.test import TestResponse
 from idp import create_app
 from idp.extensions import db
 from idp.health import RETRY_AFTER, is_unavailable
+from idp.keys import SigningKey
 from tests import conftest
 from tests.browser import csrf_token
 from tests.conftest import TEST_CONFIG
@@ -117,12 +121,57 @@ def test_liveness_touches_nothing(down: FlaskClient) -> None:
     assert "Set-Cookie" not in response.headers
 
 
+READY = {"database": "ok", "migrations": "ok", "signing_key": "ok"}
+
+
 def test_ready_when_the_database_answers(client: FlaskClient) -> None:
     for _ in range(30):  # probes are never throttled
         response = client.get("/readyz")
         assert response.status_code == 200
-    assert response.get_json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert response.get_json() == {"status": "ready", "checks": READY}
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_not_ready_while_the_database_is_one_migration_behind(app: Flask,
+                                                               client: FlaskClient) -> None:
+    """A rolling deploy: the new code is up, its migration has not run yet."""
+    script = ScriptDirectory(app.extensions["migrate"].directory)
+    (head,) = script.get_heads()
+    previous = script.get_revision(head).down_revision
+    assert isinstance(previous, str)
+    set_version(previous)
+    try:
+        response = client.get("/readyz")
+    finally:
+        set_version(head)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(RETRY_AFTER)
+    assert response.get_json() == {"status": "unavailable",
+                                   "checks": {**READY, "migrations": "not_at_head"}}
+    assert client.get("/readyz").status_code == 200
+
+
+def set_version(revision: str) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = :revision"),
+                           {"revision": revision})
+
+
+def test_not_ready_without_an_active_signing_key(database_url: str, client: FlaskClient,
+                                                 time_machine: Any) -> None:
+    """An instance starting with its clock before every key's activation: each key is
+    still "next", none signs."""
+    client.get("/readyz")  # the keys exist (made at first need)
+    first = db.session.scalar(sa.select(sa.func.min(SigningKey.activates_at)))
+    assert first is not None
+    time_machine.move_to(first - timedelta(days=1), tick=False)
+    starting = create_app(settings=conftest.test_settings(database_url), config=TEST_CONFIG)
+    response = starting.test_client().get("/readyz")
+    with starting.app_context():
+        db.engine.dispose()
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable",
+                                   "checks": {**READY, "signing_key": "none_active"}}
 
 
 @pytest.fixture
@@ -140,14 +189,14 @@ def test_readiness_pings_redis_when_configured(database_url: str, tmp_path: Path
                     config=TEST_CONFIG)
     response = up.test_client().get("/readyz")
     assert response.status_code == 200
-    assert response.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.get_json()["checks"] == {**READY, "redis": "ok"}
 
     dead = f"redis://:{PASSWORD}@{HOST}:{closed_port}/0"
     app = create_app(settings=conftest.test_settings(database_url, redis_url=dead),
                      config=TEST_CONFIG)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["checks"] == {"database": "ok", "redis": "unavailable"}
+    assert response.get_json()["checks"] == {**READY, "redis": "unavailable"}
     for each in (up, app):
         with each.app_context():
             db.engine.dispose()

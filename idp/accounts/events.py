@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 
 from idp.accounts.models import User
-from idp.signals import account_changed
+from idp.signals import account_changed, sign_in_attempted
 
 PASSWORD_CHANGED = "password_changed"
 PASSWORD_RESET = "password_reset"
@@ -31,3 +31,9 @@ def announce(user: User, event: str, **data: Any) -> None:
         raise ValueError(f"unknown account event {event!r}")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     account_changed.send(app, user=user, event=event, data=data)
+
+
+def announce_sign_in(outcome: str, factor: str) -> None:
+    """Tell the listeners how a step of a sign-in went (``sign_in_attempted``)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    sign_in_attempted.send(app, outcome=outcome, factor=factor)

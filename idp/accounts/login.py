@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import abort, current_app, g, redirect, request, session, url_for
 
 from idp.accounts import expiry
+from idp.accounts.events import announce_sign_in
 from idp.accounts.models import BrowserSession, User
 from idp.accounts.networks import ip_prefix
 from idp.digests import digest
@@ -98,6 +99,7 @@ def log_in(user: User, amr: list[str], acr: str, user_agent: str | None) -> Brow
     session[SESSION_KEY] = key
     session.permanent = True
     g.idp_login = login
+    announce_sign_in("success", "second-factor" if "mfa" in amr else "password")
     return login
 
 

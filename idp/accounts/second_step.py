@@ -24,6 +24,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from idp.accounts import mfa, throttle
+from idp.accounts.events import announce_sign_in
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import ACR_MFA, current_login, log_in, step_up
 from idp.accounts.mfa_forms import CodeForm, RecoveryForm
@@ -58,6 +59,7 @@ def ask_second_step(user: User, interaction_id: str | None) -> Response | None:
     session[PENDING_KEY] = {"user_id": user.id, "at": time.time(),
                             "interaction": interaction_id,
                             "next": safe_next(request.args.get("next"))}
+    announce_sign_in("second_step", "password")
     return redirect(url_for("second_step.code", interaction=interaction_id))
 
 

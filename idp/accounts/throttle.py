@@ -56,9 +56,10 @@ from flask_limiter import Limiter
 from limits.storage import Storage
 
 from idp.accounts import throttle_network, throttle_notices, throttle_refusals
+from idp.accounts.events import announce_sign_in
 from idp.accounts.service import normalize_email
 from idp.accounts.throttle_network import IP_LIMITS
-from idp.accounts.throttle_refusals import minutes
+from idp.accounts.throttle_refusals import NetworkRefused, minutes
 
 FREE_FAILURES = 5
 FIRST_DELAY = 30  # seconds; then 1 min, 2 min, 4 min...
@@ -159,8 +160,13 @@ def refusal(kind: str, email: str) -> str | None:
     this network is over its limit and this account already failed from it."""
     wait = retry_after(kind, email)
     if not wait:
-        throttle_network.validate_network(KINDS[kind], email)
+        try:
+            throttle_network.validate_network(KINDS[kind], email)
+        except NetworkRefused:
+            announce_sign_in("throttled", KINDS[kind])
+            raise
         return None
+    announce_sign_in("throttled", KINDS[kind])
     if wait > MAX_DELAY:
         return str(_l("This account is locked after too many attempts. To open it again, "
                       "reset your password with the link “Forgot your password?”."))
@@ -176,6 +182,7 @@ def record_failure(kind: str, email: str) -> Failure:
     owner is told when the run first reaches a delay (``throttle_notices``)."""
     failure = _count_failure(throttle_refusals.storage(), account_key(kind, email))
     throttle_network.record_failure(KINDS[kind], email)
+    announce_sign_in("failure", KINDS[kind])
     if failure.starts_lock:
         throttle_notices.notify_attempts(email, second_factor=KINDS[kind] != "password")
     elif failure.locks_account:
