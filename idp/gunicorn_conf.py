@@ -177,3 +177,24 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def when_ready(server: Any) -> None:
+    """With IDP_METRICS_BIND (e.g. 0.0.0.0:9102), the master serves the workers' summed
+    metrics on a port of its own, for a scraper that reaches each instance by its
+    address (Prometheus's DNS discovery of the replicas): no trusted-Host check there,
+    the same IDP_METRICS_TOKEN."""
+    bind = os.environ.get("IDP_METRICS_BIND", "").strip()
+    if not bind:
+        return
+    from idp import metrics
+
+    app = server.app.wsgi()
+    if not app.extensions["idp.settings"].metrics_token:
+        raise SystemExit("error: IDP_METRICS_BIND needs IDP_METRICS_TOKEN (scrapers send it).")
+    try:
+        metrics.serve(app, bind)
+    except (OSError, ValueError) as error:
+        server.log.error("IDP_METRICS_BIND %s: %s", bind, type(error).__name__)
+        raise SystemExit(f"error: cannot serve metrics on IDP_METRICS_BIND={bind}.") from None
+    server.log.info("metrics at http://%s/metrics", bind)

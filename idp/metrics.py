@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from flask import (
     Blueprint,
@@ -189,12 +192,19 @@ def scrape_registry() -> CollectorRegistry:
 
 @bp.get("/metrics")
 def scrape() -> ResponseReturnValue:
-    """404 unless a token is configured; 401 unless the request bears it (RFC 6750 2.1,
-    the scheme's case aside), compared in constant time."""
+    if not current_app.extensions["idp.settings"].metrics_token:
+        abort(404)  # the provider's own not-found page: nothing to see here
+    return exposition(request.headers.get("Authorization", ""))
+
+
+def exposition(authorization: str) -> Response:
+    """The scrape answer, for ``/metrics`` and for the outbox worker's own port: 404
+    unless a token is configured; 401 unless the request bears it (RFC 6750 2.1, the
+    scheme's case aside), compared in constant time."""
     token = current_app.extensions["idp.settings"].metrics_token
     if not token:
-        abort(404)
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        return Response("", 404)
+    scheme, _, given = authorization.partition(" ")
     bearer = scheme.lower() == "bearer"
     if not bearer or not hmac.compare_digest(given.encode(), token.encode()):
         # RFC 6750 3.1: a bearer token that was sent and is not the one: invalid_token.
@@ -202,6 +212,37 @@ def scrape() -> ResponseReturnValue:
         return Response("", 401, {"WWW-Authenticate": f'Bearer realm="metrics"{error}'})
     return Response(generate_latest(scrape_registry()),
                     headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No line per scrape (it would name the scraper's address)."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return None
+
+
+class ScrapeServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def serve(app: Flask, bind: str) -> WSGIServer:
+    """The scrape answer on a port of its own, for a process that serves no HTTP: the
+    outbox worker, whose back-channel counts live in its own memory. ``GET /metrics``
+    only, with the same token as the provider's; answered in a daemon thread."""
+    host, _, port = bind.rpartition(":")
+
+    def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics" or environ["REQUEST_METHOD"] != "GET":
+            response = Response("", 404)
+        else:
+            with app.app_context():
+                response = exposition(environ.get("HTTP_AUTHORIZATION", ""))
+        return response(environ, start_response)
+
+    server = make_server(host.strip("[]") or "0.0.0.0", int(port), application,  # noqa: S104
+                         server_class=ScrapeServer, handler_class=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 def init_app(app: Flask) -> None:

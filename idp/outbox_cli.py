@@ -43,10 +43,15 @@ def summary(outcomes: Counter[str]) -> str:
 @outbox_cli.command("work")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds between two passes.")
+@click.option("--metrics-bind", metavar="HOST:PORT", default=None, envvar="IDP_METRICS_BIND",
+              help="Serve this worker's metrics (back-channel deliveries) at "
+                   "http://HOST:PORT/metrics, with IDP_METRICS_TOKEN.")
 @with_appcontext
-def work(interval: float) -> None:
+def work(interval: float, metrics_bind: str | None) -> None:
     """Deliver continuously until stopped with SIGTERM or Ctrl-C (run one next to the
     web server)."""
+    if metrics_bind is not None:
+        serve_metrics(metrics_bind)
     stopping = threading.Event()
     with stop_on_signals(stopping), outbound.new_session() as http:
         click.echo(f"delivering every {interval:g} s; Ctrl-C or SIGTERM to stop")
@@ -60,6 +65,23 @@ def work(interval: float) -> None:
                 current_app.logger.error("outbox: pass failed (%s)", type(exc).__name__)
             stopping.wait(interval)
     click.echo("stopped")
+
+
+def serve_metrics(bind: str) -> None:
+    """The worker's own metrics port: its counts are in this process, not the web's."""
+    from idp import metrics
+
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter("expected HOST:PORT, e.g. 0.0.0.0:9102",
+                                 param_hint="--metrics-bind")
+    if not current_app.extensions["idp.settings"].metrics_token:
+        raise click.UsageError("--metrics-bind needs IDP_METRICS_TOKEN (scrapers send it).")
+    try:
+        metrics.serve(current_app._get_current_object(), bind)  # type: ignore[attr-defined]
+    except OSError as error:
+        raise click.UsageError(f"cannot listen on {bind}: {error.strerror}") from None
+    click.echo(f"metrics at http://{bind}/metrics")
 
 
 @contextmanager

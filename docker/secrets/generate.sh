@@ -27,4 +27,5 @@ chmod 0700 .
 write idp_secret_key "$(random_key)"
 write idp_key_encryption_key "$(random_key)"
 write postgres_password "$(random_key)"
+write idp_metrics_token "$(random_key)"
 write idp_database_url "postgresql+psycopg://idp:$(cat postgres_password)@db:5432/idp"

@@ -6,6 +6,7 @@ check is also shown to catch a wrong file."""
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -122,7 +123,9 @@ def generated_secrets(tmp_path: Path) -> Path:
     shutil.copy(DOCKER / "secrets" / "generate.sh", folder)
     done = subprocess.run(["/bin/sh", str(folder / "generate.sh")], capture_output=True,
                           text=True, timeout=30, check=True)
-    assert done.stdout.count("generated") == 4
+    # Every secret compose mounts, and nothing else.
+    assert sorted(re.findall(r"generated docker/secrets/(\S+)", done.stdout)) == sorted(
+        Path(entry["file"]).name for entry in compose()["secrets"].values())
     return folder
 
 
@@ -149,6 +152,25 @@ def test_generating_the_secrets_again_keeps_them(tmp_path: Path) -> None:
     again = subprocess.run(["/bin/sh", str(folder / "generate.sh")], capture_output=True,
                            text=True, timeout=30, check=True)
 
-    assert again.stdout.count("kept") == 4
+    assert again.stdout.count("kept") == len(compose()["secrets"])
     assert {path.name: path.read_text() for path in folder.iterdir()} == before
     assert (folder.stat().st_mode & 0o777) == 0o700
+
+
+def test_prometheus_scrapes_every_metrics_port_with_the_token() -> None:
+    """docker/prometheus.yml against compose: the replicas (by DNS) and the worker, on
+    the port IDP_METRICS_BIND opens, with the token file compose mounts for it."""
+    scrape = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["scrape_configs"]
+    services = compose()["services"]
+    port = int(services["idp"]["environment"]["IDP_METRICS_BIND"].rsplit(":", 1)[1])
+    token = services["idp"]["environment"]["IDP_METRICS_TOKEN_FILE"]
+
+    dns = [entry for job in scrape for entry in job.get("dns_sd_configs", [])]
+    static = [target for job in scrape for entry in job.get("static_configs", [])
+              for target in entry["targets"]]
+
+    assert [(entry["names"], entry["port"]) for entry in dns] == [(["idp"], port)]
+    assert static == [f"worker:{port}"]
+    assert services["worker"]["environment"]["IDP_METRICS_BIND"].endswith(f":{port}")
+    assert {job["authorization"]["credentials_file"] for job in scrape} == {token}
+    assert Path(token).name in services["prometheus"]["secrets"]
