@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import json
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from idp.secret_files import (  # noqa: F401 (generate_key: the settings' public helper)
+    SecretFileError,
+    development_secrets,
+    generate_key,
+    read_secret_files,
+)
 
 ENVIRONMENTS = ("development", "production", "testing")
 
@@ -206,17 +211,17 @@ def decode_key(value: str) -> bytes:
     return raw
 
 
-def generate_key() -> str:
-    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-
-
 def load_settings(
     instance_path: Path,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Defaults, then the environment, then ``overrides``; then the safety checks."""
-    environ = read_secret_files(os.environ if environ is None else environ)
+    try:
+        environ = read_secret_files(os.environ if environ is None else environ,
+                                    ENV_NAMES.values())
+    except SecretFileError as error:
+        raise ConfigError(str(error)) from None
     values: dict[str, Any] = {}
     types = {f.name: f.type for f in fields(Settings)}
     for name, var in ENV_NAMES.items():
@@ -233,8 +238,10 @@ def load_settings(
     if settings.is_production:
         validate_production(settings)
         validate_metrics(settings)
-    else:
-        settings = _fill_development_secrets(settings, instance_path)
+    elif not (settings.secret_key and settings.key_encryption_key):
+        secret_key, kek = development_secrets(instance_path)
+        settings = replace(settings, secret_key=settings.secret_key or secret_key,
+                           key_encryption_key=settings.key_encryption_key or kek)
     validate_issuer(settings.issuer)
     validate_timezone(settings.timezone)
     if settings.dpop_nonce_window < 10:
@@ -243,33 +250,6 @@ def load_settings(
     return settings
 
 
-# --- Secrets from files (IDP_*_FILE) ------------------------------------------------
-def read_secret_files(environ: Mapping[str, str]) -> Mapping[str, str]:
-    """Each ``IDP_*`` variable may come as ``IDP_*_FILE``, the path of a file holding the
-    value, as Docker and Kubernetes mount secrets: the secret then stays out of the
-    process environment (``docker inspect``, ``/proc/<pid>/environ``). One trailing
-    newline is dropped. Errors name the variable and the path, never the content."""
-    given = {var: environ[f"{var}_FILE"] for var in ENV_NAMES.values()
-             if environ.get(f"{var}_FILE")}
-    if not given:
-        return environ
-    both = [var for var in given if environ.get(var)]
-    if both:
-        raise ConfigError("Set either the variable or its _FILE form, not both: "
-                          + ", ".join(f"{var} and {var}_FILE" for var in both) + ".")
-    return {**environ, **{var: _read_secret_file(var, path) for var, path in given.items()}}
-
-
-def _read_secret_file(var: str, path: str) -> str:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{var}_FILE: cannot read {path} "
-                          f"({exc.strerror or type(exc).__name__}).") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{var}_FILE: cannot read {path} (not UTF-8 text).") from exc
-    return text.removesuffix("\n").removesuffix("\r")
-# --- end of secrets from files ------------------------------------------------------
 
 
 def _convert(var: str, raw: str, kind: Any) -> Any:
@@ -356,24 +336,3 @@ def allowed_http_issuer(settings: Settings) -> bool:
     """An http issuer in production: on a loopback address, and only when asked for."""
     host = urlsplit(settings.issuer).hostname
     return settings.allow_http_loopback_issuer and bool(host) and is_loopback(str(host))
-
-
-def _fill_development_secrets(settings: Settings, instance_path: Path) -> Settings:
-    """Generate missing secrets once into the instance folder, readable by the owner only."""
-    if settings.secret_key and settings.key_encryption_key:
-        return settings
-    path = instance_path / "secrets.json"
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text())
-    if not stored.get("secret_key") or not stored.get("key_encryption_key"):
-        stored = {"secret_key": generate_key(), "key_encryption_key": generate_key()}
-        instance_path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(stored, fh)
-    return replace(
-        settings,
-        secret_key=settings.secret_key or stored["secret_key"],
-        key_encryption_key=settings.key_encryption_key or stored["key_encryption_key"],
-    )

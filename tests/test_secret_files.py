@@ -60,7 +60,8 @@ def example(variable: str) -> str:
     """A valid value, not the default, for each variable (in development)."""
     special = {"IDP_ENV": "testing", "IDP_ISSUER": "https://id.example",
                "IDP_KEY_ENCRYPTION_KEY": KEK, "IDP_TIMEZONE": "Europe/Lisbon",
-               "IDP_TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8"}
+               "IDP_TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8", "IDP_LOG_LEVEL": "warning",
+               "IDP_LOG_FORMAT": "json"}
     name = next(name for name, var in ENV_NAMES.items() if var == variable)
     kind = str(TYPES[name])
     if variable in special:
