@@ -44,7 +44,8 @@ def test_serve_migrates_then_answers_health_and_readiness(
     ready = requests.get(f"{server.url}/readyz", headers=host, timeout=5)
 
     assert (health.status_code, ready.status_code) == (200, 200), ready.text
-    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "signing_key": "ok",
+                                      "redis": "ok"}
     engine = sa.create_engine(fresh_postgres)
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM alembic_version")) == 1
