@@ -41,7 +41,8 @@ def show(client_id: str) -> ResponseReturnValue:
         abort(404)
     key = key_store().signing_key(DEFAULT_ALG)  # the key the receipt is signed with
     return render_template(
-        "consent/proof.html", record=record, items=items_of(record), alg=DEFAULT_ALG, kid=str(key.kid),
+        "consent/proof.html", record=record, items=items_of(record),
+        alg=DEFAULT_ALG, kid=str(key.kid),
         event_label=EVENT_LABELS[AUDIT_EVENTS[record.event_type]],
         jwks_url=issuer_url("endpoints.jwks"), filename=receipt_filename(record),
         command=VERIFY_COMMAND.format(receipt=receipt_filename(record)))

@@ -14,8 +14,8 @@ from wtforms import PasswordField
 from wtforms.validators import InputRequired, Length
 
 from consent import audit, records
-from consent.models import current_by_client, history
 from consent.glossary import GLOSSARY
+from consent.models import current_by_client, history
 from consent.platforms import EVENT_LABELS, traveller
 from consent.scopes import describe
 from idp.accounts import mfa, throttle
