@@ -49,7 +49,10 @@ def show(client_id: str) -> ResponseReturnValue:
 
 
 def items_of(record: ConsentRecord) -> list[dict[str, Any]]:
-    """Each item agreed to or refused, with its title and purpose in today's words."""
+    """Each item agreed to or refused, with its title and purpose in today's words, and
+    whether those words changed since (the record keeps the version it showed)."""
     granted = [s for s in record.scopes_granted if s != "openid"]
-    return [{"scope": describe(s), "granted": s in granted}
+    shown = {p.get("id"): p.get("version") for p in record.purposes}
+    return [{"scope": describe(s), "granted": s in granted,
+             "changed": s in shown and shown[s] != describe(s).version}
             for s in ["openid", *granted, *record.scopes_refused]]

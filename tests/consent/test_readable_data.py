@@ -200,3 +200,17 @@ def test_every_time_shown_is_paris_time_and_says_so(
     assert shown in visible
     assert utc not in visible
     assert f'datetime="{WINTER_MORNING.year}-01-15T09:30:00+00:00"' in text
+
+
+def test_the_proof_says_when_the_words_shown_have_changed_since(
+        logged_in: Browser, allowed, in_english) -> None:  # type: ignore[no-untyped-def]
+    platform, _ = allowed
+    url = f"/account/platforms/{platform.client_id}/proof"
+    assert "We have changed these words since" not in logged_in.get(url).get_data(as_text=True)
+    record = db.session.scalar(db.select(ConsentRecord))
+    record.purposes = [{**p, "version": 0} if p["id"] == "email" else p for p in record.purposes]
+    db.session.commit()
+
+    text = logged_in.get(url).get_data(as_text=True)
+
+    assert text.count("We have changed these words since") == 1
