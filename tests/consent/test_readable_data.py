@@ -196,6 +196,7 @@ def test_every_time_shown_is_paris_time_and_says_so(
 
     text = page_text(browser, url.format(client_id=platform.client_id), language)
 
+    assert "&lt;time" not in text  # the <time> element is markup, never escaped text
     visible = re.sub(r"<[^>]+>", "", text)
     assert shown in visible
     assert utc not in visible
