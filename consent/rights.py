@@ -14,8 +14,10 @@ from wtforms import PasswordField
 from wtforms.validators import InputRequired, Length
 
 from consent import audit, records
+from consent.glossary import GLOSSARY
 from consent.models import current_by_client, history
-from consent.platforms import traveller
+from consent.platforms import EVENT_LABELS, traveller
+from consent.scopes import describe
 from idp.accounts import mfa, throttle
 from idp.accounts.login import forget_login
 from idp.accounts.models import BrowserSession, User
@@ -73,6 +75,18 @@ def two_step_of(user: User) -> dict[str, Any]:
     return {"enabled": enabled,
             "enabled_at": plain(credential.confirmed_at) if enabled and credential else None,
             "recovery_codes_left": mfa.count_recovery_codes(user) if enabled else 0}
+
+
+@bp.route("/data")
+def readable() -> ResponseReturnValue:
+    """The same copy as the download, by topic and in the traveller's language, with
+    every key of the file explained (GDPR Art. 12(1) and 15)."""
+    user = traveller()
+    data = data_of(user)
+    names = {r["client_id"]: r["controller"].get("name") for r in data["consents"]}
+    return render_template("consent/data.html", data=data, user=user, names=names,
+                           glossary=GLOSSARY, event_labels=EVENT_LABELS,
+                           describe=describe, agreement_events=records.AUDIT_EVENTS)
 
 
 @bp.route("/export")

@@ -7,6 +7,7 @@ from flask import Flask, current_app, g, has_request_context, redirect, request,
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
+from idp import times
 from idp.accounts.redirects import safe_next
 
 
@@ -47,5 +48,6 @@ def choose_language(code: str) -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
+    times.init_app(app)  # issue 12 item 9: one time zone on every page
     app.add_url_rule("/language/<code>", "language", choose_language)
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
