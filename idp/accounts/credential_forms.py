@@ -70,7 +70,10 @@ class PhoneForm(FlaskForm):
 
 def check_new_password(field: Field, user: User) -> bool:
     """The new password follows the rules (NIST SP 800-63B-4, with the traveller's own
-    names and address as words to avoid); else the field says why."""
+    names and address as words to avoid); else the field says why. A field that already
+    has an error (empty) is left as it is."""
+    if field.errors:
+        return False
     problems = password_problems(field.data or "", (user.email, user.given_name,
                                                     user.family_name))
     if problems:

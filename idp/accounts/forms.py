@@ -10,10 +10,20 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 EMAIL_MESSAGE = _l("Enter an email address like name@example.org.")
 
 
+class OneTimeField(StringField):
+    """A one-time code (from the app, a recovery code): after an error the field comes
+    back empty, like a password. A used or wrong code is worth nothing to retype."""
+
+    def _value(self) -> str:
+        return ""
+
+
 class LoginForm(FlaskForm):
     email = EmailField(
         _l("Email address"),
-        validators=[InputRequired(_l("Enter your email address.")), Length(max=254)],
+        # The form of an address only: it tells nothing about which accounts exist.
+        validators=[InputRequired(_l("Enter your email address.")), Length(max=254),
+                    Email(EMAIL_MESSAGE, check_deliverability=False)],
         render_kw={"autocomplete": "username", "spellcheck": "false"},
     )
     password = PasswordField(
