@@ -10,6 +10,11 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 EMAIL_MESSAGE = _l("Enter an email address like name@example.org.")
 
 
+def strip(value: str | None) -> str | None:
+    """Spaces around an address (a phone's keyboard adds them) are not a mistake."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class OneTimeField(StringField):
     """A one-time code (from the app, a recovery code): after an error the field comes
     back empty, like a password. A used or wrong code is worth nothing to retype."""
@@ -20,7 +25,7 @@ class OneTimeField(StringField):
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        _l("Email address"),
+        _l("Email address"), filters=[strip],
         # The form of an address only: it tells nothing about which accounts exist.
         validators=[InputRequired(_l("Enter your email address.")), Length(max=254),
                     Email(EMAIL_MESSAGE, check_deliverability=False)],
@@ -45,7 +50,7 @@ class SignupForm(FlaskForm):
         render_kw={"autocomplete": "family-name"},
     )
     email = EmailField(
-        _l("Email address"),
+        _l("Email address"), filters=[strip],
         validators=[
             InputRequired(_l("Enter your email address.")),
             Length(max=254),
