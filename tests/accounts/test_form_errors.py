@@ -112,6 +112,7 @@ def test_a_wrong_login_stays_generic_and_never_echoes_the_password(
     html = page.get_data(as_text=True)
     assert page.status_code == 400
     assert "The email address or the password is not right." in html
+    assert summary_links(html) == ["email"]  # the whole form's error leads to its start
     assert "my secret sentence" not in html
     assert f'value="{user.email}"' in input_tag(html, "email")
 
