@@ -22,7 +22,8 @@ CSP = "; ".join(
 
 def add_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    # Our own static scripts only: the show-password control (issue 12, item 3).
+    headers.setdefault("Content-Security-Policy", f"{CSP}; script-src 'self'")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     # Authorization URLs carry state: never send them to other sites. Same-origin

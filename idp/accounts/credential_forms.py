@@ -8,20 +8,16 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, PasswordField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
-from idp.accounts.forms import EMAIL_MESSAGE
+from idp.accounts.forms import EMAIL_MESSAGE, strip
 from idp.accounts.models import User
 from idp.accounts.passwords import password_problems
 
 NEW_PASSWORD_HINT = _l("At least 15 characters. A few words you will remember make a good one.")
 
 
-def strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 def email_field(label: str) -> EmailField:
     return EmailField(
-        label,
+        label, filters=[strip],
         validators=[InputRequired(_l("Enter your email address.")), Length(max=254),
                     Email(EMAIL_MESSAGE, check_deliverability=False)],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
@@ -70,7 +66,10 @@ class PhoneForm(FlaskForm):
 
 def check_new_password(field: Field, user: User) -> bool:
     """The new password follows the rules (NIST SP 800-63B-4, with the traveller's own
-    names and address as words to avoid); else the field says why."""
+    names and address as words to avoid); else the field says why. A field that already
+    has an error (empty) is left as it is."""
+    if field.errors:
+        return False
     problems = password_problems(field.data or "", (user.email, user.given_name,
                                                     user.family_name))
     if problems:

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from idp.accounts import events, notices, throttle
 from idp.accounts.credential_forms import ChangePasswordForm, PhoneForm, check_new_password
+from idp.accounts.form_pages import validate_every
 from idp.accounts.links import Purpose, void_links
 from idp.accounts.login import end_sessions, require_login
 from idp.accounts.models import User
@@ -28,8 +29,9 @@ def change_password() -> ResponseReturnValue:
     login = require_login()
     user = login.user
     form = ChangePasswordForm()
-    if form.validate_on_submit() and check_current_password(form, user) \
-            and check_new_password(form.password, user):
+    # Both passwords are checked, so that the page lists every problem at once.
+    if validate_every(form, lambda: check_current_password(form, user),
+                      lambda: check_new_password(form.password, user)):
         user.password_hash = hash_password(form.password.data or "")
         void_links(user, Purpose.RESET_PASSWORD)
         ended = end_sessions(user, keep=login, reason="password_changed")
@@ -45,6 +47,8 @@ def change_password() -> ResponseReturnValue:
 
 def check_current_password(form: ChangePasswordForm, user: User) -> bool:
     """The current password, throttled like a login: a session is no licence to guess."""
+    if form.current_password.errors:
+        return False  # empty: nothing to count against the throttle
     typed = form.current_password.data or ""
     outcome = throttle.attempt("password", user.email,
                                lambda: verify_password(user.password_hash, typed))

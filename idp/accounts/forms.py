@@ -10,10 +10,25 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 EMAIL_MESSAGE = _l("Enter an email address like name@example.org.")
 
 
+def strip(value: str | None) -> str | None:
+    """Spaces around an address (a phone's keyboard adds them) are not a mistake."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class OneTimeField(StringField):
+    """A one-time code (from the app, a recovery code): after an error the field comes
+    back empty, like a password. A used or wrong code is worth nothing to retype."""
+
+    def _value(self) -> str:
+        return ""
+
+
 class LoginForm(FlaskForm):
     email = EmailField(
-        _l("Email address"),
-        validators=[InputRequired(_l("Enter your email address.")), Length(max=254)],
+        _l("Email address"), filters=[strip],
+        # The form of an address only: it tells nothing about which accounts exist.
+        validators=[InputRequired(_l("Enter your email address.")), Length(max=254),
+                    Email(EMAIL_MESSAGE, check_deliverability=False)],
         render_kw={"autocomplete": "username", "spellcheck": "false"},
     )
     password = PasswordField(
@@ -35,7 +50,7 @@ class SignupForm(FlaskForm):
         render_kw={"autocomplete": "family-name"},
     )
     email = EmailField(
-        _l("Email address"),
+        _l("Email address"), filters=[strip],
         validators=[
             InputRequired(_l("Enter your email address.")),
             Length(max=254),

@@ -14,10 +14,11 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import PasswordField
 from wtforms.validators import InputRequired, Length, Optional
 
 from idp.accounts import mfa, throttle
+from idp.accounts.forms import OneTimeField
 from idp.accounts.login import current_login
 from idp.accounts.models import BrowserSession, User
 from idp.accounts.passwords import verify_password
@@ -36,7 +37,7 @@ class ReauthForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     # Shown and required only when two-step verification is on (see confirm_second_factor).
-    code = StringField(
+    code = OneTimeField(
         _l("Code from your authenticator app, or a recovery code"),
         validators=[Optional(), Length(max=64)],
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false",

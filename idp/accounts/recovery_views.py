@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from idp.accounts import events, notices, throttle
 from idp.accounts.credential_forms import ForgotPasswordForm, ResetPasswordForm, check_new_password
 from idp.accounts.email_views import check_address, link_problem_page
+from idp.accounts.form_pages import validate_every
 from idp.accounts.links import (
     LinkError,
     Purpose,
@@ -63,7 +64,7 @@ def reset(token: str) -> ResponseReturnValue:
     form = ResetPasswordForm()
     try:
         user = check_address(query_link(token, Purpose.RESET_PASSWORD))
-        if form.validate_on_submit() and check_new_password(form.password, user):
+        if validate_every(form, lambda: check_new_password(form.password, user)):
             use_link(token, Purpose.RESET_PASSWORD)
             reset_password(user, form.password.data or "")
         else:

@@ -7,9 +7,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from idp.accounts import mfa, mobility, registration, throttle
+from idp.accounts.form_pages import showing_passwords, validate_every
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
 from idp.accounts.models import User
+from idp.accounts.passwords import password_problems
 from idp.accounts.redirects import safe_next
 from idp.accounts.second_step import ask_second_step
 from idp.accounts.service import AccountError, authenticate, normalize_email
@@ -19,6 +21,7 @@ from idp.oauth.models import Client
 from idp.oauth.server import query_client
 
 bp = Blueprint("accounts", __name__)
+bp.add_app_template_global(showing_passwords)
 
 # The session remembers the pending account whose password was typed, for "send again".
 PENDING_KEY = "signup_pending"
@@ -91,7 +94,7 @@ def pending_refusal(form: LoginForm, user: User, client: Client | None,
 def signup() -> ResponseReturnValue:
     interaction_id, client = pending_client()
     form = SignupForm()
-    if form.validate_on_submit():
+    if validate_every(form, lambda: check_signup_password(form)):
         try:
             registration.sign_up(form.email.data, form.password.data, form.given_name.data,
                                  form.family_name.data, interaction_id)
@@ -104,6 +107,17 @@ def signup() -> ResponseReturnValue:
     return render_template(
         "accounts/signup.html", form=form, client=client, interaction=interaction_id
     ), status
+
+
+def check_signup_password(form: SignupForm) -> bool:
+    """The password rules, checked even when another field is wrong, so that a wrong
+    address does not hide a password that will be refused too."""
+    if form.password.errors:
+        return False
+    problems = password_problems(form.password.data or "", (
+        form.email.data, form.given_name.data, form.family_name.data))
+    form.password.errors.extend(problems[:1])
+    return not problems
 
 
 def signup_sent(email: str, interaction_id: str | None) -> ResponseReturnValue:

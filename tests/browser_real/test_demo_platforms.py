@@ -57,7 +57,7 @@ def walk_through(page: Page, live_server: LiveServer, traveller: LiveTraveller,
     violations += serious_violations(page, tmp_path, "home")
     page.get_by_role("link", name=LOGIN_BUTTON).click()
     page.get_by_label("Email address").fill(traveller.email)
-    page.get_by_label("Password").fill(traveller.password)
+    page.get_by_label("Password", exact=True).fill(traveller.password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         consent_heading("Covoiturage régional"))
@@ -71,7 +71,7 @@ def walk_through(page: Page, live_server: LiveServer, traveller: LiveTraveller,
     page.get_by_role("link", name=LOGIN_BUTTON).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         consent_heading("Covoiturage national"))
-    expect(page.get_by_label("Password")).to_have_count(0)
+    expect(page.get_by_label("Password", exact=True)).to_have_count(0)
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(national + "/profile")
 

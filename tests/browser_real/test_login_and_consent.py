@@ -31,7 +31,7 @@ CONSENT_HEADING = "Carpool Lyon would like to use your Mobility ID account"
 def log_in(page: Page, traveller: LiveTraveller) -> None:
     """Type into the labelled fields, then press the button."""
     page.get_by_label("Email address").press_sequentially(traveller.email)
-    page.get_by_label("Password").press_sequentially(traveller.password)
+    page.get_by_label("Password", exact=True).press_sequentially(traveller.password)
     page.get_by_role("button", name="Log in").click()
 
 
