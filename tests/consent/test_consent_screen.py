@@ -58,9 +58,12 @@ def test_the_screen_says_who_asks_what_and_why(logged_in: Browser, user: Travell
     assert "National carpool" in html and "dpo@carpool.example" in html
     assert carpool.model.policy_uri in html
     assert "Nous envoyons la confirmation." in html  # the page speaks French by default
-    assert "t…@example.org" in html  # the traveller's own value, masked
+    assert user.email in html  # the traveller's own value, in full: it is theirs
     boxes = checkboxes(html)
-    assert "checked" in boxes["email"] and "required" in boxes["email"]
+    # A required item has no box to untick by mistake: its answer is a hidden field,
+    # and an answer without it is refused (test_a_tampered_answer_is_refused...).
+    assert "email" not in boxes
+    assert '<input type="hidden" name="scope" value="email">' in html
     # Nothing optional is ticked in advance, sensitive or not.
     for name in ("phone", "offline_access", "given_name", "family_name"):
         assert "checked" not in boxes[name]
@@ -141,7 +144,8 @@ def test_an_expired_consent_is_asked_again(logged_in: Browser, carpool: Platform
     record.valid_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     _, page = ask(logged_in, carpool, scope="openid email")
-    assert page.status_code == 200 and "email" in checkboxes(page.get_data(as_text=True))
+    # Asked again: email is required, so it shows without a box, as a hidden answer.
+    assert page.status_code == 200 and 'name="scope" value="email"' in page.get_data(as_text=True)
     assert [r.event_type for r in records()] == ["given", "expired"]
 
 
