@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
-from tests.browser_real.test_login_and_consent import log_in, serious_violations, tab_to
+from tests.browser_real.test_login_and_consent import serious_violations, tab_to
 from tests.live import LivePlatform, LiveServer, LiveTraveller
 
 # The six scopes a platform registered by default asks for (tests/factories.py), profile
@@ -29,7 +29,7 @@ POLICY = {"email": {"required": True,
 LONG_EMAIL = "awa.diallo-traore.covoiturage@example.org"
 PHONE = "+33 6 12 34 56 78"
 LOCALES = {"fr": "fr-FR", "en": "en-GB"}
-PHONE_SIZE = {"width": 320, "height": 568}
+PHONE_SIZE = ViewportSize(width=320, height=568)
 
 
 @pytest.fixture
@@ -45,17 +45,6 @@ def awa(live_server: LiveServer) -> LiveTraveller:
                                      family_name="Diallo", phone_number=PHONE)
 
 
-def phone_page(chromium: Browser, live_server: LiveServer, language: str,
-               **options: object) -> Iterator[Page]:
-    context = chromium.new_context(base_url=live_server.url, locale=LOCALES[language],
-                                   viewport=PHONE_SIZE, **options)  # type: ignore[arg-type]
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
 @pytest.fixture(params=["fr", "en"])
 def language(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -63,7 +52,14 @@ def language(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def phone(chromium: Browser, live_server: LiveServer, language: str) -> Iterator[Page]:
-    yield from phone_page(chromium, live_server, language)
+    """A 320×568 phone (an iPhone SE's screen) whose browser speaks this language."""
+    context = chromium.new_context(base_url=live_server.url, locale=LOCALES[language],
+                                   viewport=PHONE_SIZE)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def open_consent(page: Page, live_server: LiveServer, platform: LivePlatform,
@@ -108,6 +104,7 @@ def test_allow_and_deny_are_on_the_first_screen_of_a_small_phone(
     for summary in phone.locator(".consent-item summary").all():
         summary.click()
     check_no_sideways_scroll(phone)
+    phone.screenshot(path=tmp_path / f"consent-320-{language}-open.png", full_page=True)
     assert serious_violations(phone, tmp_path, f"consent-summary-{language}") == []
 
 
