@@ -113,16 +113,13 @@ def describe(scope: str) -> Scope:
     return CATALOGUE.get(scope) or Scope(scope, _l("Other information"), scope, "high")
 
 
-def preview(user: User, scope: str) -> list[str]:
-    """The traveller's own values this scope would share, in full: it is their own data,
-    on their own screen, as the platform would receive it (issue 12, item 5)."""
-    return [shown for claim in claims_for_scopes([scope]) if (shown := preview_claim(user, claim))]
-
-
 HIDDEN = ("sub", "email_verified", "phone_number_verified", "updated_at")
 
 
 def preview_claim(user: User, claim: str) -> str | None:
+    """The traveller's own value of a claim, in words and in full: it is their data, on
+    their own screen, as the platform would receive it (issue 12, item 5). None when
+    empty, or for the identifier and the provider's bookkeeping."""
     if claim in HIDDEN:
         return None
     value = CLAIM_GETTERS[claim](user)

@@ -11,7 +11,7 @@ from typing import Any
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from consent.scopes import Scope, describe, preview, preview_claim
+from consent.scopes import Scope, describe, preview_claim
 from idp.accounts.models import User
 from idp.oauth.claims import CLAIM_GETTERS, claims_for_scopes
 from idp.oauth.models import Client
@@ -25,7 +25,6 @@ class Line:
     scope: Scope
     required: bool
     reason: str | None
-    shown: list[str]
     claims: list[tuple[str, str | None]] = field(default_factory=list)  # (claim, preview)
     # Claims the platform marked essential (OIDC Core 5.5.1): a mark, never a tick.
     essential: frozenset[str] = frozenset()
@@ -68,8 +67,7 @@ def build_lines(user: User, client: Client, scopes: list[str],
         if name == "openid":
             continue
         line = Line(describe(name), is_required(client, name), platform_reason(client, name),
-                    preview(user, name), essential=essential,
-                    values=own_values(user, name))
+                    essential=essential, values=own_values(user, name))
         line.claims = [(c, preview_claim(user, c)) for c in boxed_claims(name)]
         lines.append(line)
     return lines
@@ -92,7 +90,7 @@ def build_claim_lines(user: User, client: Client, by_scope: dict[str, list[str]]
     lines = []
     for scope, claims in by_scope.items():
         boxed = [(c, preview_one(user, c)) for c in claims]
-        lines.append(Line(describe(scope), False, platform_reason(client, scope), [], boxed,
+        lines.append(Line(describe(scope), False, platform_reason(client, scope), boxed,
                           essential, one_by_one=True, values=boxed))
     return lines
 
