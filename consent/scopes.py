@@ -4,7 +4,6 @@ wording is a new version: consent records point at the version and hash they sho
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +43,12 @@ CATALOGUE: dict[str, Scope] = {
     s.name: s
     for s in (
         Scope("openid", _l("Know that it is you"),
-              _l("A number that lets the platform recognise you next time. "
-                 "It is not your name."), "identifier"),
+              _l("The platform gets a code made only for it. With it, the platform knows "
+                 "it is you next time. The code does not say who you are."), "identifier",
+              version=2),
         Scope("profile:alias", _l("Your alias and photo"),
-              _l("The name other travellers see. Not your legal name."), "low"),
+              _l("The name and photo other travellers see. Not your first and last name."),
+              "low", version=2),
         Scope("profile", _l("Your name and profile"),
               _l("Your first and last name, gender, date of birth and language."), "medium"),
         Scope("age_over_18", _l("Whether you are over 18"),
@@ -60,30 +61,34 @@ CATALOGUE: dict[str, Scope] = {
         Scope("address", _l("Your postal address"),
               _l("Your full address: street, postal code, town and country."), "high"),
         Scope("home_commune", _l("Your home town"),
-              _l("Only the name and code of your commune. Not your address."), "medium"),
-        Scope("offline_access", _l("Stay connected when you are away"),
-              _l("The platform can keep using what you share here even when you are not "
-                 "logged in, until you withdraw it."), "high"),
+              _l("Only the name of your town and its official code. Not your street or "
+                 "house number."), "medium", version=2),
+        Scope("offline_access", _l("Use your information later"),
+              _l("The platform can read what you share here later, even when you are not "
+                 "on its site. This lasts until you withdraw your agreement."), "high",
+              version=2),
         Scope("carpool", _l("Your carpooling habits"),
               _l("Driver or passenger, your travel preferences, the make and model of your "
                  "car. Never your number plate."), "low"),
         Scope("identity_verified", _l("Whether your identity was checked"),
               _l("Only that it was checked, how and when. Never your document."), "medium"),
         Scope("driving_licence", _l("Your driving licence"),
-              _l("Whether it was checked and its categories. Never its number."), "medium"),
+              _l("Whether it was checked, and which vehicles you may drive. Never its "
+                 "number."), "medium", version=2),
         Scope("preferred_modes", _l("How you like to travel"),
               _l("For example on foot, by bike, bus, train or carpool."), "low"),
-        Scope("transit_pass", _l("Your transit passes"),
-              _l("The network, the kind of pass and until when it is valid. Never the card "
-                 "number."), "medium"),
+        Scope("transit_pass", _l("Your bus, tram or train passes"),
+              _l("Which company, which pass, and until when it works. Never the card "
+                 "number."), "medium", version=2),
         Scope("employer", _l("Your employer"),
-              _l("Its name and SIRET number, for your employer's mobility scheme."),
-              "medium"),
+              _l("Its name and company number. Some employers help their staff pay for "
+                 "travel."), "medium", version=2),
         Scope("accessibility_needs", _l("Your accessibility needs"),
               _l("Help you need to travel: reduced mobility, luggage or pushchair, sight or "
                  "hearing. This is health information: we ask you every time."), "special"),
-        Scope("eligibility", _l("Your right to solidarity schemes"),
-              _l("Only yes or no for each scheme. Never the reason."), "high"),
+        Scope("eligibility", _l("Your right to help with travel"),
+              _l("Only yes or no for each kind of help. Never the reason."), "high",
+              version=2),
     )
 }
 
@@ -108,15 +113,13 @@ def describe(scope: str) -> Scope:
     return CATALOGUE.get(scope) or Scope(scope, _l("Other information"), scope, "high")
 
 
-def preview(user: User, scope: str) -> list[str]:
-    """The traveller's own values this scope would share, partly masked."""
-    return [shown for claim in claims_for_scopes([scope]) if (shown := preview_claim(user, claim))]
-
-
 HIDDEN = ("sub", "email_verified", "phone_number_verified", "updated_at")
 
 
 def preview_claim(user: User, claim: str) -> str | None:
+    """The traveller's own value of a claim, in words and in full: it is their data, on
+    their own screen, as the platform would receive it (issue 12, item 5). None when
+    empty, or for the identifier and the provider's bookkeeping."""
     if claim in HIDDEN:
         return None
     value = CLAIM_GETTERS[claim](user)
@@ -131,20 +134,10 @@ def preview_claim(user: User, claim: str) -> str | None:
             str(v) for v in value.values() if v not in (None, "", [], {}))
     elif isinstance(value, list):
         value = ", ".join(shown_item(v) for v in value)
-    return mask(claim, str(value))
+    return str(value).replace("\n", ", ")
 
 
 def shown_item(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("network") or value.get("scheme") or value)
     return str(VALUE_LABELS.get(value, value)) if isinstance(value, str) else str(value)
-
-
-MASKS: dict[str, Callable[[str], str]] = {
-    "email": lambda v: v[0] + "…@" + v.split("@", 1)[1] if "@" in v else v,
-    "phone_number": lambda v: v[:4] + "…" + v[-2:] if len(v) > 6 else v,
-}
-
-
-def mask(claim: str, value: str) -> str:
-    return MASKS.get(claim, lambda v: v)(value).replace("\n", ", ")

@@ -11,7 +11,7 @@ from typing import Any
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from consent.scopes import Scope, describe, preview, preview_claim
+from consent.scopes import Scope, describe, preview_claim
 from idp.accounts.models import User
 from idp.oauth.claims import CLAIM_GETTERS, claims_for_scopes
 from idp.oauth.models import Client
@@ -25,16 +25,22 @@ class Line:
     scope: Scope
     required: bool
     reason: str | None
-    shown: list[str]
     claims: list[tuple[str, str | None]] = field(default_factory=list)  # (claim, preview)
     # Claims the platform marked essential (OIDC Core 5.5.1): a mark, never a tick.
     essential: frozenset[str] = frozenset()
     # Asked one by one with the claims parameter, not as a scope: only these claims.
     one_by_one: bool = False
+    # (claim, the traveller's value) for "what exactly is shared", unmasked: their own data.
+    values: list[tuple[str, str | None]] = field(default_factory=list)
 
     @property
     def is_essential(self) -> bool:
         return bool(self.essential & set(self.scope.claims))
+
+    @property
+    def why(self) -> str:
+        """The reason shown first: the platform's own words, else the catalogue's."""
+        return str(self.reason or self.scope.purpose)
 
     @property
     def text(self) -> str:
@@ -61,7 +67,7 @@ def build_lines(user: User, client: Client, scopes: list[str],
         if name == "openid":
             continue
         line = Line(describe(name), is_required(client, name), platform_reason(client, name),
-                    preview(user, name), essential=essential)
+                    essential=essential, values=own_values(user, name))
         line.claims = [(c, preview_claim(user, c)) for c in boxed_claims(name)]
         lines.append(line)
     return lines
@@ -81,9 +87,19 @@ def build_claim_lines(user: User, client: Client, by_scope: dict[str, list[str]]
     the platform's reason, and a box for each claim asked. Never required: only a scope
     registered as required can be, and "essential" is the platform's wish, not a need
     checked at registration."""
-    return [Line(describe(scope), False, platform_reason(client, scope), [],
-                 [(c, preview_one(user, c)) for c in claims], essential, one_by_one=True)
-            for scope, claims in by_scope.items()]
+    lines = []
+    for scope, claims in by_scope.items():
+        boxed = [(c, preview_one(user, c)) for c in claims]
+        lines.append(Line(describe(scope), False, platform_reason(client, scope), boxed,
+                          essential, one_by_one=True, values=boxed))
+    return lines
+
+
+def own_values(user: User, scope: str) -> list[tuple[str, str | None]]:
+    """Each claim a scope asked as a whole would share, with the traveller's value
+    (None: not filled in); the identifier and the provider's own bookkeeping are left out."""
+    return [(c, preview_one(user, c)) for c in claims_for_scopes([scope])
+            if c not in ("sub", "updated_at")]
 
 
 def preview_one(user: User, claim: str) -> str | None:
@@ -141,8 +157,8 @@ CLAIM_LABELS = {
     "mob_identity_verified": _l("Identity checked"),
     "mob_driving_licence": _l("Driving licence"),
     "mob_preferred_modes": _l("How you like to travel"),
-    "mob_transit_passes": _l("Transit passes"),
+    "mob_transit_passes": _l("Bus, tram or train passes"),
     "mob_employer": _l("Employer"),
     "mob_accessibility_needs": _l("Accessibility needs"),
-    "mob_eligibility": _l("Solidarity schemes"),
+    "mob_eligibility": _l("Help with travel"),
 }

@@ -64,6 +64,9 @@ class ConsentScreen:
             "consent/consent.html", form=ConfirmForm(), client=context.client,
             user=context.user, lines=lines, already=already,
             interaction=context.interaction_id, record=record, claim_labels=CLAIM_LABELS,
+            # No account menu mid-flow: it would push Allow and Deny off a phone's first
+            # screen, and leaving here drops the platform's request (issue 12, item 5).
+            menu_items=[],
         )
 
     def released_claims(self, user: User, client: Client) -> set[str]:

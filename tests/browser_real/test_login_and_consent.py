@@ -25,7 +25,7 @@ from tests.mail import Mailbox, smtp_server  # noqa: F401  (a fixture)
 
 SERIOUS = ("serious", "critical")
 SIGN_UP_PASSWORD = "a bicycle under the plane trees"
-CONSENT_HEADING = "Carpool Lyon would like to use your Mobility ID account"
+CONSENT_HEADING = "Share with Carpool Lyon?"
 
 
 def log_in(page: Page, traveller: LiveTraveller) -> None:

@@ -35,19 +35,19 @@ from tests.consent.test_consent_screen import POLICY
 from tests.live import LivePlatform, LiveServer, LiveTraveller
 
 NAME = "Carpool Lyon"
-CONSENT_HEADING = f"{NAME} would like to use your Mobility ID account"
+CONSENT_HEADING = f"Share with {NAME}?"
 # Email required, phone optional (POLICY); offline_access so that a refresh token exists.
 REGISTERED = "openid email phone offline_access"
 # The accessible description of each box on the consent screen: the scope's purpose, then
-# the platform's own reason when it gave one.
+# the platform's own reason when it gave one. Email, required, has no box (issue 12, item 5).
 PURPOSES = {
     "Your email address": "To write to you, for example to confirm a trip. "
                           f"{NAME} says: “We send your booking confirmation.”",
     "Your phone number": "To call you or send you a text, for example on the day of a trip. "
                          f"{NAME} says: “The driver can call you.”",
-    "Stay connected when you are away": "The platform can keep using what you share here "
-                                        "even when you are not logged in, until you "
-                                        "withdraw it.",
+    "Use your information later": "The platform can read what you share here later, even "
+                                  "when you are not on its site. This lasts until you "
+                                  "withdraw your agreement.",
 }
 EMAIL, PHONE, OFFLINE = PURPOSES
 
@@ -117,10 +117,16 @@ def allow_without_phone(page: Page, site: PlatformSite,
     log_in(page, traveller)
     expect(heading(page)).to_have_text(CONSENT_HEADING)
 
-    email, phone, offline = (consent_box(page, title) for title in PURPOSES)
-    expect(email).to_be_checked()
-    # The label previews the traveller's own number, masked.
-    expect(phone).to_have_accessible_name(re.compile(r"^Your phone number\W+\+33 …78$"))
+    # Email is required: no box to untick by mistake, it says it is always shared.
+    expect(consent_box(page, EMAIL)).to_have_count(0)
+    expect(page.get_by_text("Always shared, because: We send your booking confirmation.")) \
+        .to_be_visible()
+    phone, offline = (consent_box(page, title) for title in (PHONE, OFFLINE))
+    # The details show the traveller's own number, in full.
+    phone_item = page.locator(".consent-item").filter(has=phone)
+    tab_to(page, phone_item.locator("summary"))
+    page.keyboard.press("Enter")
+    expect(phone_item.locator("details")).to_contain_text("+33 6 12 34 56 78")
     expect(phone).not_to_be_checked()  # optional, so never ticked in advance
     expect(offline).not_to_be_checked()
 
@@ -342,13 +348,14 @@ def test_consent_screen_and_my_platforms_work_by_keyboard_with_named_controls(
     for control in ("Allow", "Deny", f"{NAME}'s privacy policy"):
         assert control in names, names
     boxes = [s for s in stops if s.role == "checkbox"]
-    assert len(boxes) == 8, [s.name for s in boxes]  # three scopes and five profile claims
+    # Two optional scopes and five profile claims; the required email has no box.
+    assert len(boxes) == 7, [s.name for s in boxes]
     problems = keyboard_problems("consent", stops) + description_problems(boxes)
     problems += serious_violations(page, tmp_path, "consent-wide")
     assert problems == [], "\n".join(problems)
     # Each box is described by the purpose shown beside it, the platform's reason included.
-    for title, purpose in PURPOSES.items():
-        expect(consent_box(page, title)).to_have_accessible_description(purpose)
+    for title in (PHONE, OFFLINE):
+        expect(consent_box(page, title)).to_have_accessible_description(PURPOSES[title])
 
     # Allow with one claim and one scope ticked, so My platforms has each kind of button.
     for box in (page.get_by_role("checkbox", name="First name"), consent_box(page, OFFLINE)):
@@ -381,7 +388,7 @@ def test_screenshots_of_the_consent_screen_and_my_platforms(
     carpool_site.start_login(page, scope="openid email phone")
     log_in(page, traveller)
     expect(heading(page)).to_have_text(CONSENT_HEADING)
-    expect(page.get_by_role("checkbox")).to_have_count(2)
+    expect(page.get_by_role("checkbox")).to_have_count(1)  # phone; email is required
     consent = tmp_path / f"consent-two-scopes-{width}.png"
     page.screenshot(path=consent, full_page=True)
 

@@ -58,9 +58,12 @@ def test_the_screen_says_who_asks_what_and_why(logged_in: Browser, user: Travell
     assert "National carpool" in html and "dpo@carpool.example" in html
     assert carpool.model.policy_uri in html
     assert "Nous envoyons la confirmation." in html  # the page speaks French by default
-    assert "t…@example.org" in html  # the traveller's own value, masked
+    assert user.email in html  # the traveller's own value, in full: it is theirs
     boxes = checkboxes(html)
-    assert "checked" in boxes["email"] and "required" in boxes["email"]
+    # A required item has no box to untick by mistake: its answer is a hidden field,
+    # and an answer without it is refused (test_a_tampered_answer_is_refused...).
+    assert "email" not in boxes
+    assert '<input type="hidden" name="scope" value="email">' in html
     # Nothing optional is ticked in advance, sensitive or not.
     for name in ("phone", "offline_access", "given_name", "family_name"):
         assert "checked" not in boxes[name]
@@ -141,7 +144,8 @@ def test_an_expired_consent_is_asked_again(logged_in: Browser, carpool: Platform
     record.valid_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     _, page = ask(logged_in, carpool, scope="openid email")
-    assert page.status_code == 200 and "email" in checkboxes(page.get_data(as_text=True))
+    # Asked again: email is required, so it shows without a box, as a hidden answer.
+    assert page.status_code == 200 and 'name="scope" value="email"' in page.get_data(as_text=True)
     assert [r.event_type for r in records()] == ["given", "expired"]
 
 
@@ -168,3 +172,32 @@ def test_deny_records_nothing_and_tells_the_platform(logged_in: Browser,
     response = answer(logged_in, decision="deny")
     assert query_of(response.location)["error"] == "access_denied"
     assert records() == []
+
+
+def test_a_required_profile_is_shared_whole_without_a_box(app, logged_in: Browser) -> None:  # type: ignore[no-untyped-def]
+    """A required scope whose claims are usually ticked one by one: no box at all, each
+    claim a hidden answer, and an answer that drops one of them is refused."""
+    platform = make_platform(scope_policy={
+        "profile": {"required": True, "purpose": {"en": "Drivers see who they carry."}}})
+    ask(logged_in, platform, scope="openid profile", ui_locales="en")
+    html = logged_in.page.get_data(as_text=True)  # type: ignore[union-attr]
+    assert checkboxes(html) == {}
+    assert "Always shared, because: Drivers see who they carry." in html
+    hidden = re.findall(r'<input type="hidden" name="claim" value="([^"]+)">', html)
+    assert hidden == ["given_name", "family_name", "gender", "birthdate", "locale"]
+
+    refused = answer(logged_in, claims=[])
+    assert refused.status_code == 400 and records() == []
+
+
+def test_each_reworded_purpose_is_recorded_as_its_new_version(logged_in: Browser,
+                                                              carpool: Platform) -> None:
+    """The catalogue's rule: a change of wording is a new version, so a record says which
+    words the traveller read (offline_access was reworded for issue 12, item 5)."""
+    ask(logged_in, carpool, scope="openid email offline_access", ui_locales="en")
+    answer(logged_in, scopes=["email", "offline_access"])
+    purposes = {p["id"]: p for p in records()[0].purposes}
+    assert purposes["email"]["version"] == 1 and purposes["offline_access"]["version"] == 2
+    shown = "Use your information later The platform can read what you share here later, " \
+            "even when you are not on its site. This lasts until you withdraw your agreement."
+    assert purposes["offline_access"]["sha256"] == hashlib.sha256(shown.encode()).hexdigest()

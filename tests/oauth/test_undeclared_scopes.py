@@ -23,7 +23,7 @@ from tests.tokens import basic, redeem, userinfo, verify_id_token
 REDIRECT = "https://carpool.example/cb"
 # Special category (GDPR Art. 9), verified by the provider, and high sensitivity.
 TITLES = ("Your accessibility needs", "Whether your identity was checked",
-          "Your driving licence", "Your right to solidarity schemes")
+          "Your driving licence", "Your right to help with travel")
 GUARDED = {"accessibility_needs": "mob_accessibility_needs",
            "identity_verified": "mob_identity_verified",
            "driving_licence": "mob_driving_licence",
