@@ -192,3 +192,17 @@ def test_a_confirmation_is_announced_at_the_top(logged_in: Browser, user: Travel
     main = page.split('<main id="main" tabindex="-1">')[1]
     assert main.lstrip().startswith('<div class="notices" role="status">')
     assert "Your details are saved." in main.split("<h1>")[0]
+
+
+def test_the_operator_sets_help_through_the_environment(tmp_path: Path) -> None:
+    from idp.settings import load_settings
+
+    environ = {"IDP_OPERATOR_NAME": "Mobilité Solidaire", "IDP_HELP_PHONE": "+33 4 72 00 00 00",
+               "IDP_HELP_EMAIL": "aide@example.org", "IDP_HELP_HOURS": "9 h – 17 h",
+               "IDP_HELP_URL": "https://example.org/aide",
+               "IDP_OPERATOR_ADDRESS": "1 place Bellecour, Lyon"}
+    settings = load_settings(tmp_path, environ=environ)
+    assert (settings.operator_name, settings.help_phone, settings.help_email,
+            settings.help_hours, settings.help_url, settings.operator_address) == (
+        "Mobilité Solidaire", "+33 4 72 00 00 00", "aide@example.org", "9 h – 17 h",
+        "https://example.org/aide", "1 place Bellecour, Lyon")
