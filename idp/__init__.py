@@ -47,6 +47,7 @@ def create_app(
     setup_oauth(app)
     setup_accounts(app)
     setup_metrics(app)
+    setup_help(app)
     # The only place where idp meets the packages built on it (shared/STYLE.md).
     import clients
     import consent
@@ -129,6 +130,13 @@ def setup_metrics(app: Flask) -> None:
     from idp import metrics
 
     metrics.init_app(app)
+
+
+def setup_help(app: Flask) -> None:
+    """Human help, the signed-in menu and the footer pages (issue 12)."""
+    from idp import helpdesk
+
+    helpdesk.init_app(app)
 
 
 def setup_accounts(app: Flask) -> None:

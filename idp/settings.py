@@ -118,6 +118,14 @@ class Settings:
     # (Authorization: Bearer ...); empty, /metrics is 404. At least 32 characters in
     # production: a scraper's secret, never the public's.
     metrics_token: str = ""
+    # Human help (idp.help): who runs the service and how a person reaches a human. Shown
+    # on every page; empty in development means demo values, in production a warning.
+    operator_name: str = ""
+    operator_address: str = ""
+    help_phone: str = ""
+    help_email: str = ""
+    help_hours: str = ""
+    help_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -178,6 +186,27 @@ MIN_METRICS_TOKEN = 32
 # Logs: their own block.
 ENV_NAMES.update({"log_format": "IDP_LOG_FORMAT", "log_level": "IDP_LOG_LEVEL"})
 LOG_FORMATS = ("json", "text")
+
+# Human help: its own block (idp.help reads it).
+ENV_NAMES.update({"operator_name": "IDP_OPERATOR_NAME",
+                  "operator_address": "IDP_OPERATOR_ADDRESS",
+                  "help_phone": "IDP_HELP_PHONE", "help_email": "IDP_HELP_EMAIL",
+                  "help_hours": "IDP_HELP_HOURS", "help_url": "IDP_HELP_URL"})
+PHONE_CHARACTERS = frozenset("+0123456789 .-()")
+
+
+def validate_help(settings: Settings) -> None:
+    """A help number must be dialable from a ``tel:`` link (RFC 3966), a help page an
+    https (or loopback http) URL: a wrong one would send people nowhere."""
+    phone = settings.help_phone
+    if phone and (set(phone) - PHONE_CHARACTERS or sum(c.isdigit() for c in phone) < 3):
+        raise ConfigError("IDP_HELP_PHONE must be a phone number such as +33 1 23 45 67 89.")
+    if settings.help_email and "@" not in settings.help_email.strip("@"):
+        raise ConfigError("IDP_HELP_EMAIL must be an email address.")
+    url = urlsplit(settings.help_url)
+    if settings.help_url and not (url.scheme == "https" or (
+            url.scheme == "http" and is_loopback(url.hostname or ""))):
+        raise ConfigError("IDP_HELP_URL must be an https URL.")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -244,6 +273,7 @@ def load_settings(
                            key_encryption_key=settings.key_encryption_key or kek)
     validate_issuer(settings.issuer)
     validate_timezone(settings.timezone)
+    validate_help(settings)
     if settings.dpop_nonce_window < 10:
         raise ConfigError("IDP_DPOP_NONCE_WINDOW must be at least 10 seconds.")
     decode_key(settings.key_encryption_key)

@@ -150,6 +150,16 @@ def world(logged_in: Browser, platform: Platform) -> World:
     return World(logged_in, platform, tokens | {"sub": info.get_json()["sub"]})
 
 
+# The help and footer pages (issue 12): they show the signed-in menu, so no-store too.
+ROUTES.update({
+    "help.help_page": lambda w: w.get("/help"),
+    "help.legal": lambda w: w.get("/legal"),
+    "help.privacy": lambda w: w.get("/privacy"),
+    "help.accessibility": lambda w: w.get("/accessibility"),
+    "help.security": lambda w: w.get("/account/security"),
+})
+
+
 def test_every_route_is_in_the_table(app: Flask) -> None:
     assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(ROUTES)
 

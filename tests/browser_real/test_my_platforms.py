@@ -173,11 +173,9 @@ def test_an_unticked_optional_scope_never_reaches_the_platform(
 
 
 def open_my_platforms(page: Page) -> None:
-    """From the home page, by links as a traveller follows them."""
+    """From the home page, by its link, as a traveller follows it (the menu has one too)."""
     page.goto("/")
-    page.get_by_role("link", name="My details").click()
-    expect(heading(page)).to_have_text("My details")
-    page.get_by_role("link", name="My platforms").click()
+    page.get_by_role("main").get_by_role("link", name="My platforms").click()
     expect(heading(page)).to_have_text("My platforms")
 
 
