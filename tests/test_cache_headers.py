@@ -157,6 +157,9 @@ ROUTES.update({
     "help.privacy": lambda w: w.get("/privacy"),
     "help.accessibility": lambda w: w.get("/accessibility"),
     "help.security": lambda w: w.get("/account/security"),
+    # The readable data and proof pages (issue 12, item 9).
+    "rights.readable": lambda w: w.get("/account/data"),
+    "proof.show": lambda w: w.get(f"/account/platforms/{w.platform.client_id}/proof"),
 })
 
 
