@@ -52,8 +52,11 @@ def spoken(chromium: Browser, live_server: LiveServer, words: Words) -> Iterator
     context.close()
 
 
-def summary_is_focused(page: Page) -> bool:
-    return bool(page.evaluate("document.activeElement.id === 'error-summary'"))
+def wait_for_focus_on_the_summary(page: Page) -> None:
+    """``autofocus`` is applied once the document has loaded, a moment after the page
+    answers: wait for it (the default timeout fails the test if it never comes)."""
+    page.wait_for_function("document.activeElement && "
+                           "document.activeElement.id === 'error-summary'")
 
 
 def check_two_errors(page: Page, words: Words, password_label: str) -> None:
@@ -63,7 +66,7 @@ def check_two_errors(page: Page, words: Words, password_label: str) -> None:
     expect(summary.get_by_role("heading")).to_have_text(words.problem)
     links = summary.get_by_role("link")
     expect(links).to_have_count(2)
-    assert summary_is_focused(page)
+    wait_for_focus_on_the_summary(page)
     assert page.title() != "" and page.title().split()[0] in ("Error:", "Erreur")
     email = page.get_by_label(words.email, exact=True)
     password = page.get_by_label(password_label, exact=True)
