@@ -29,6 +29,7 @@ from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
 from idp.oauth import interactions, par, request_objects
+from idp.oauth.expiry import expired_page
 from idp.oauth.acr import needs_step_up, requested_acr, validate_acr
 from idp.oauth.claims_request import keep_for_id_token
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
@@ -59,8 +60,47 @@ def authorize() -> ResponseReturnValue:
 def resume(interaction_id: str) -> ResponseReturnValue:
     interaction = interactions.get(interaction_id)
     if interaction is None:
-        return error_page(expired_error())
+        return expired(interaction_id)
     return run(interaction.params, interaction)
+
+
+@bp.route("/authorize/restart/<interaction_id>", methods=["POST"])
+def restart(interaction_id: str) -> ResponseReturnValue:
+    """The "Go back" button of the expired page (a form of ours: CSRF-checked): the
+    platform's same request in a new interaction. Everything is validated again, so the
+    answer goes only to a redirect URI the platform registered."""
+    stale = interactions.get_expired(interaction_id)
+    if stale is None:
+        return error_page(expired_error())
+    interactions.drop(interaction_id)
+    fresh = interactions.save(stale.params, stale.client_id, origin=stale.started_at)
+    return run(fresh.params, fresh)
+
+
+@bp.app_context_processor
+def interaction_minutes() -> dict[str, int]:
+    """How long a platform's request waits, for the pages that tell the traveller."""
+    return {"interaction_minutes": settings().interaction_lifetime // 60}
+
+
+def expired_answer(interaction_id: str) -> ResponseReturnValue:
+    """An answer (consent, refusal) that came after its interaction expired: the expired
+    page for the traveller it was asked of, else the error page."""
+    login = current_login()
+    stale = interactions.get_expired(interaction_id)
+    if login is None or stale is None or stale.user_id != login.user_id:
+        return error_page(expired_error())
+    return expired(interaction_id)
+
+
+def expired(interaction_id: str) -> ResponseReturnValue:
+    """The expired page when this browser still holds the platform's request; else the
+    error page (used, unknown, or kept too long)."""
+    stale = interactions.get_expired(interaction_id)
+    if stale is None:
+        return error_page(expired_error())
+    g.ui_locales = MultiDict(stale.params).get("ui_locales")
+    return expired_page(stale, settings())
 
 
 def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
@@ -130,7 +170,7 @@ def needs_login(
     if login is None:
         return True
     auth_time = login.auth_time.timestamp()
-    if interaction is not None and auth_time >= interaction.created_at:
+    if interaction is not None and auth_time >= interaction.started_at:
         return False
     if "login" in prompts_of(oauth_request):
         return True
@@ -204,7 +244,9 @@ def complete(interaction_id: str, decision: Decision | None,
     The interaction is consumed: a replayed confirmation finds nothing."""
     interaction = interactions.get(interaction_id)
     login = current_login()
-    if interaction is None or login is None or interaction.user_id != login.user_id:
+    if interaction is None:
+        return expired_answer(interaction_id)
+    if login is None or interaction.user_id != login.user_id:
         return error_page(expired_error())
     interactions.drop(interaction_id)
     oauth_request = AuthorizationRequest(interaction.params)
