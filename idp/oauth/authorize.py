@@ -29,10 +29,10 @@ from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
 from idp.oauth import interactions, par, request_objects
-from idp.oauth.expiry import expired_page
 from idp.oauth.acr import needs_step_up, requested_acr, validate_acr
 from idp.oauth.claims_request import keep_for_id_token
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
+from idp.oauth.expiry import expired_page
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
 from idp.oauth.request_checks import validate_authorization_request
 from idp.oauth.responses import RESPONSE_MODES, added_params, create_platform_response
