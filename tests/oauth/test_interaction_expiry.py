@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from idp.extensions import db, utcnow
 from tests.browser import AuthorizationRequest, Browser, form_action, query_of
 from tests.factories import Platform, Traveller, make_platform
+from tests.totp import code_at, enrol, freeze_at_step_start
 
 RESTART = re.compile(r'action="(/authorize/restart/[^"]+)"')
 
@@ -183,3 +184,19 @@ def test_someone_not_signed_in_without_a_platform_site_restarts_and_logs_in(
     assert page.request.path == "/login"
     page = browser.login_form(user.email, user.password)
     assert form_action(text_of(page), "").startswith("/consent/")
+
+
+def test_a_login_with_a_code_finished_61_minutes_later_says_so_too(
+        logged_in: Browser, user: Traveller, platform: Platform, time_machine: Any,
+        in_english: None) -> None:
+    freeze_at_step_start(time_machine)
+    key, _ = enrol(logged_in)
+    logged_in.get("/logout")
+    logged_in.submit("/logout", {})
+    page = logged_in.authorize(request_for(platform))
+    later(time_machine, 61)
+    response = logged_in.submit(page.request.full_path,
+                                {"email": user.email, "password": user.password})
+    code_page = logged_in.get(response.location)
+    response = logged_in.submit(code_page.request.full_path, {"code": code_at(key)})
+    assert_expired_page(logged_in.follow_local(response), platform)
