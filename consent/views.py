@@ -19,8 +19,9 @@ from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import current_login
 from idp.errors import error_page
 from idp.oauth import interactions
-from idp.oauth.authorize import complete, expired_answer, expired_error
+from idp.oauth.authorize import complete, expired_error
 from idp.oauth.claims import claims_for_scopes
+from idp.oauth.expiry import expired_answer
 from idp.oauth.server import query_client
 
 bp = Blueprint("consent", __name__)

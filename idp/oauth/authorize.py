@@ -28,11 +28,11 @@ from idp.accounts.login import current_login
 from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
-from idp.oauth import interactions, par, request_objects
+from idp.oauth import expiry, interactions, par, request_objects
 from idp.oauth.acr import needs_step_up, requested_acr, validate_acr
 from idp.oauth.claims_request import keep_for_id_token
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
-from idp.oauth.expiry import expired_page
+from idp.oauth.expiry import expired_error
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
 from idp.oauth.request_checks import validate_authorization_request
 from idp.oauth.responses import RESPONSE_MODES, added_params, create_platform_response
@@ -60,7 +60,7 @@ def authorize() -> ResponseReturnValue:
 def resume(interaction_id: str) -> ResponseReturnValue:
     interaction = interactions.get(interaction_id)
     if interaction is None:
-        return expired(interaction_id)
+        return expiry.expired(interaction_id)
     return run(interaction.params, interaction)
 
 
@@ -77,30 +77,7 @@ def restart(interaction_id: str) -> ResponseReturnValue:
     return run(fresh.params, fresh)
 
 
-@bp.app_context_processor
-def interaction_minutes() -> dict[str, int]:
-    """How long a platform's request waits, for the pages that tell the traveller."""
-    return {"interaction_minutes": settings().interaction_lifetime // 60}
-
-
-def expired_answer(interaction_id: str) -> ResponseReturnValue:
-    """An answer (consent, refusal) that came after its interaction expired: the expired
-    page for the traveller it was asked of, else the error page."""
-    login = current_login()
-    stale = interactions.get_expired(interaction_id)
-    if login is None or stale is None or stale.user_id != login.user_id:
-        return error_page(expired_error())
-    return expired(interaction_id)
-
-
-def expired(interaction_id: str) -> ResponseReturnValue:
-    """The expired page when this browser still holds the platform's request; else the
-    error page (used, unknown, or kept too long)."""
-    stale = interactions.get_expired(interaction_id)
-    if stale is None:
-        return error_page(expired_error())
-    g.ui_locales = MultiDict(stale.params).get("ui_locales")
-    return expired_page(stale, settings())
+bp.app_context_processor(expiry.interaction_minutes)
 
 
 def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
@@ -245,7 +222,7 @@ def complete(interaction_id: str, decision: Decision | None,
     interaction = interactions.get(interaction_id)
     login = current_login()
     if interaction is None:
-        return expired_answer(interaction_id)
+        return expiry.expired_answer(interaction_id)
     if login is None or interaction.user_id != login.user_id:
         return error_page(expired_error())
     interactions.drop(interaction_id)
@@ -297,10 +274,6 @@ def response_mode(oauth_request: AuthorizationRequest) -> str:
     """The mode asked for, when we support it; an unsupported one is answered by query."""
     mode = oauth_request.payload.data.get("response_mode", "query")
     return mode if mode in RESPONSE_MODES else "query"
-
-
-def expired_error() -> InvalidRequestError:
-    return InvalidRequestError("This sign-in request has expired or was already used.")
 
 
 def settings():  # type: ignore[no-untyped-def]

@@ -14,15 +14,49 @@ a state). Every address comes from the platform's registration, never from the r
 
 from __future__ import annotations
 
-from flask import render_template
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from flask import current_app, g, render_template
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import current_login
+from idp.errors import error_page
+from idp.oauth import interactions
 from idp.oauth.interactions import Interaction
 from idp.oauth.models import Client
 from idp.oauth.server import query_client
 from idp.settings import Settings
+
+
+def expired_error() -> InvalidRequestError:
+    return InvalidRequestError("This sign-in request has expired or was already used.")
+
+
+def interaction_minutes() -> dict[str, int]:
+    """How long a platform's request waits, for the pages that tell the traveller (a
+    template context processor)."""
+    return {"interaction_minutes": settings().interaction_lifetime // 60}
+
+
+def expired_answer(interaction_id: str) -> ResponseReturnValue:
+    """An answer (consent, refusal, code) that came after its interaction expired: the
+    expired page for the traveller it was asked of, else the error page."""
+    login = current_login()
+    stale = interactions.get_expired(interaction_id)
+    if login is None or stale is None or stale.user_id != login.user_id:
+        return error_page(expired_error())
+    return expired(interaction_id)
+
+
+def expired(interaction_id: str) -> ResponseReturnValue:
+    """The expired page when this browser still holds the platform's request; else the
+    error page (used, unknown, or kept too long)."""
+    stale = interactions.get_expired(interaction_id)
+    if stale is None:
+        return error_page(expired_error())
+    g.ui_locales = MultiDict(stale.params).get("ui_locales")
+    return expired_page(stale, settings())
 
 
 def expired_page(interaction: Interaction, settings: Settings) -> ResponseReturnValue:
@@ -47,3 +81,8 @@ def platform_start(client: Client | None) -> str | None:
     """The platform's own home page as it registered it (client_uri, checked to be an
     https web address at registration), or None."""
     return client.client_uri if client is not None and client.client_uri else None
+
+
+def settings() -> Settings:
+    settings: Settings = current_app.extensions["idp.settings"]
+    return settings
