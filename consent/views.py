@@ -21,6 +21,7 @@ from idp.errors import error_page
 from idp.oauth import interactions
 from idp.oauth.authorize import complete, expired_error
 from idp.oauth.claims import claims_for_scopes
+from idp.oauth.expiry import expired_answer
 from idp.oauth.server import query_client
 
 bp = Blueprint("consent", __name__)
@@ -38,7 +39,9 @@ def decide(interaction_id: str) -> ResponseReturnValue:
     login = current_login()
     if not form.validate_on_submit() or answer not in ("allow", "deny"):
         return error_page(expired_error())
-    if interaction is None or login is None or interaction.user_id != login.user_id:
+    if interaction is None:
+        return expired_answer(interaction_id)  # issue 12: says so, leads back (G3)
+    if login is None or interaction.user_id != login.user_id:
         return error_page(expired_error())
     client = query_client(interaction.client_id)
     if client is None or not interaction.shown:

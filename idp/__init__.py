@@ -15,7 +15,7 @@ from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
 from idp.proxies import TrustedProxyFix, parse_networks
-from idp.settings import Settings, load_settings
+from idp.settings import Settings, form_time_limit, load_settings
 from idp.urls import trusted_hosts
 
 ROOT = Path(__file__).resolve().parent
@@ -74,7 +74,7 @@ def configure(app: Flask, settings: Settings) -> None:
             seconds=min(settings.session_lifetime, settings.session_idle_timeout)),
         MAX_CONTENT_LENGTH=256 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
-        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_TIME_LIMIT=form_time_limit(settings),  # issue 12: see idp.settings
         BABEL_DEFAULT_LOCALE="fr",
         BABEL_DEFAULT_TIMEZONE=settings.timezone,
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),

@@ -76,7 +76,9 @@ class Settings:
     geoip_database: str = ""
     # Consent is asked again after this (GDPR guidance: renew it periodically).
     consent_lifetime: int = 365 * 24 * 3600
-    interaction_lifetime: int = 15 * 60
+    # How long a platform's pending request waits for the traveller (IDP_INTERACTION_LIFETIME;
+    # see the Interactions block below).
+    interaction_lifetime: int = 60 * 60
     # A new signing key is published this long before it signs, so that platforms'
     # cached JWKS already hold it (JWKS responses are cacheable for 5 minutes).
     key_publish_delay: int = 24 * 3600
@@ -183,6 +185,31 @@ ENV_NAMES = {
 ENV_NAMES["metrics_token"] = "IDP_METRICS_TOKEN"
 MIN_METRICS_TOKEN = 32
 
+# Interactions (issue 12, WCAG 2.2.1 Timing Adjustable): a platform's pending request
+# waits this long for the traveller to log in and decide. Only that wait is long: codes
+# and tokens keep their own short lifetimes. One hour lets someone slow with a keyboard,
+# or helped on the phone, finish; the login page says so in words, and a request that
+# still expires can be restarted with one button (idp.oauth.expiry).
+ENV_NAMES["interaction_lifetime"] = "IDP_INTERACTION_LIFETIME"
+MIN_INTERACTION_LIFETIME = 5 * 60
+# An expired request stays restartable this long (idp.oauth.interactions), and a form's
+# CSRF token lasts as long: someone who logs in after an hour gets the page that leads
+# back to the platform, not "your form has expired". The token stays bound to the session.
+INTERACTION_KEPT_EXPIRED = 24 * 3600
+
+
+def form_time_limit(settings: Settings) -> int:
+    """Seconds a form's CSRF token is accepted (Flask-WTF's WTF_CSRF_TIME_LIMIT): an hour
+    more than a request is kept, so that a late answer is told which way is left."""
+    return settings.interaction_lifetime + INTERACTION_KEPT_EXPIRED + 3600
+
+
+def validate_interaction_lifetime(settings: Settings) -> None:
+    if settings.interaction_lifetime < MIN_INTERACTION_LIFETIME:
+        raise ConfigError("IDP_INTERACTION_LIFETIME must be at least 300 seconds: "
+                          "people need time to log in.")
+
+
 # Logs: their own block.
 ENV_NAMES.update({"log_format": "IDP_LOG_FORMAT", "log_level": "IDP_LOG_LEVEL"})
 LOG_FORMATS = ("json", "text")
@@ -274,6 +301,7 @@ def load_settings(
     validate_issuer(settings.issuer)
     validate_timezone(settings.timezone)
     validate_help(settings)
+    validate_interaction_lifetime(settings)
     if settings.dpop_nonce_window < 10:
         raise ConfigError("IDP_DPOP_NONCE_WINDOW must be at least 10 seconds.")
     decode_key(settings.key_encryption_key)

@@ -302,3 +302,19 @@ def test_a_bad_dpop_nonce_setting_refuses_to_start(tmp_path: Path, environ: dict
                                                    message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(tmp_path, environ=environ)
+
+
+def test_the_interaction_lifetime_is_an_hour_and_set_from_the_environment(
+        tmp_path: Path) -> None:
+    """Issue 12 (WCAG 2.2.1): long enough for a slow traveller, and the operator's to set."""
+    assert load_settings(tmp_path, environ={}).interaction_lifetime == 3600
+    settings = load_settings(tmp_path, environ={"IDP_INTERACTION_LIFETIME": "7200"})
+    assert settings.interaction_lifetime == 7200
+    assert settings.code_lifetime == 60  # codes stay short-lived
+
+
+@pytest.mark.parametrize("value", ["60", "-1", "an hour"])
+def test_a_too_short_or_unreadable_interaction_lifetime_is_refused(
+        tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="IDP_INTERACTION_LIFETIME"):
+        load_settings(tmp_path, environ={"IDP_INTERACTION_LIFETIME": value})

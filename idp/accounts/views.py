@@ -43,9 +43,18 @@ def pending_client() -> tuple[str | None, Client | None]:
 
 
 def after_login(interaction_id: str | None) -> ResponseReturnValue:
+    """Back to the platform's request; when it expired while the traveller logged in,
+    to the page that says so and leads back to the platform (idp.oauth.expiry)."""
+    interaction_id = interaction_id or expired_interaction()
     if interaction_id:
         return redirect(url_for("oauth.resume", interaction_id=interaction_id))
     return redirect(safe_next(request.args.get("next")) or url_for("accounts.profile"))
+
+
+def expired_interaction() -> str | None:
+    """The page's interaction, if this browser holds it expired but restartable."""
+    stale = interactions.get_expired(request.args.get("interaction") or "")
+    return stale.id if stale is not None else None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -62,7 +71,7 @@ def login() -> ResponseReturnValue:
         if user is not None and user.is_pending:
             return pending_refusal(form, user, client, interaction_id)
         if user is not None:
-            second_step = ask_second_step(user, interaction_id)
+            second_step = ask_second_step(user, interaction_id or expired_interaction())
             if second_step is not None:
                 return second_step  # the password's failures are forgotten after the code
             throttle.record_success("password", form.email.data)

@@ -28,10 +28,11 @@ from idp.accounts.login import current_login
 from idp.accounts.models import BrowserSession
 from idp.errors import error_page
 from idp.extensions import csrf
-from idp.oauth import interactions, par, request_objects
+from idp.oauth import expiry, interactions, par, request_objects
 from idp.oauth.acr import needs_step_up, requested_acr, validate_acr
 from idp.oauth.claims_request import keep_for_id_token
 from idp.oauth.decisions import AuthorizationContext, Decision, consent_step
+from idp.oauth.expiry import expired_error
 from idp.oauth.interactions import AuthorizationRequest, Interaction, Params
 from idp.oauth.request_checks import validate_authorization_request
 from idp.oauth.responses import RESPONSE_MODES, added_params, create_platform_response
@@ -59,8 +60,24 @@ def authorize() -> ResponseReturnValue:
 def resume(interaction_id: str) -> ResponseReturnValue:
     interaction = interactions.get(interaction_id)
     if interaction is None:
-        return error_page(expired_error())
+        return expiry.expired(interaction_id)
     return run(interaction.params, interaction)
+
+
+@bp.route("/authorize/restart/<interaction_id>", methods=["POST"])
+def restart(interaction_id: str) -> ResponseReturnValue:
+    """The "Go back" button of the expired page (a form of ours: CSRF-checked): the
+    platform's same request in a new interaction. Everything is validated again, so the
+    answer goes only to a redirect URI the platform registered."""
+    stale = interactions.get_expired(interaction_id)
+    if stale is None:
+        return error_page(expired_error())
+    interactions.drop(interaction_id)
+    fresh = interactions.save(stale.params, stale.client_id, origin=stale.started_at)
+    return run(fresh.params, fresh)
+
+
+bp.app_context_processor(expiry.interaction_minutes)
 
 
 def run(params: Params, interaction: Interaction | None) -> ResponseReturnValue:
@@ -130,7 +147,7 @@ def needs_login(
     if login is None:
         return True
     auth_time = login.auth_time.timestamp()
-    if interaction is not None and auth_time >= interaction.created_at:
+    if interaction is not None and auth_time >= interaction.started_at:
         return False
     if "login" in prompts_of(oauth_request):
         return True
@@ -204,7 +221,9 @@ def complete(interaction_id: str, decision: Decision | None,
     The interaction is consumed: a replayed confirmation finds nothing."""
     interaction = interactions.get(interaction_id)
     login = current_login()
-    if interaction is None or login is None or interaction.user_id != login.user_id:
+    if interaction is None:
+        return expiry.expired_answer(interaction_id)
+    if login is None or interaction.user_id != login.user_id:
         return error_page(expired_error())
     interactions.drop(interaction_id)
     oauth_request = AuthorizationRequest(interaction.params)
@@ -255,10 +274,6 @@ def response_mode(oauth_request: AuthorizationRequest) -> str:
     """The mode asked for, when we support it; an unsupported one is answered by query."""
     mode = oauth_request.payload.data.get("response_mode", "query")
     return mode if mode in RESPONSE_MODES else "query"
-
-
-def expired_error() -> InvalidRequestError:
-    return InvalidRequestError("This sign-in request has expired or was already used.")
 
 
 def settings():  # type: ignore[no-untyped-def]

@@ -57,7 +57,7 @@ def test_traveller_logs_in_and_allows_with_the_keyboard(
 ) -> None:
     request = carpool_site.start_login(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Log in to Mobility ID")
-    expect(page.get_by_text("Carpool Lyon asks you to log in")).to_be_visible()
+    expect(page.get_by_text("Carpool Lyon uses Mobility ID")).to_be_visible()
 
     log_in(page, traveller)
     expect(page.get_by_role("heading", level=1)).to_have_text(CONSENT_HEADING)
