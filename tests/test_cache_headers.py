@@ -160,6 +160,8 @@ ROUTES.update({
     # The readable data and proof pages (issue 12, item 9).
     "rights.readable": lambda w: w.get("/account/data"),
     "proof.show": lambda w: w.get(f"/account/platforms/{w.platform.client_id}/proof"),
+    # Restarting a platform's request that took too long (issue 12, item 2).
+    "oauth.restart": lambda w: w.form("/authorize/restart/unknown-interaction"),
 })
 
 
