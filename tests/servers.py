@@ -51,6 +51,10 @@ def production_environ(database_url: str, port: int, **extra: str) -> dict[str, 
         "IDP_WORKERS": "2",
         "IDP_THREADS": "2",
         "IDP_GRACEFUL_TIMEOUT": "5",
+        # A complete operator's configuration has a way to reach a human (issue 12).
+        "IDP_OPERATOR_NAME": "Mobilité solidaire du Test",
+        "IDP_HELP_PHONE": "+33 1 99 00 12 34",
+        "IDP_HELP_EMAIL": "aide@mobilite.example",
     })
     environ.update(extra)
     return environ
