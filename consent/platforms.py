@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from consent import audit, records
 from consent.models import current_by_client, history, latest
-from consent.receipts import sign_receipt
+from consent.receipts import receipt_filename, sign_receipt
 from consent.scopes import describe
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import require_login
@@ -109,7 +109,7 @@ def receipt(client_id: str) -> ResponseReturnValue:
                  data={"record_id": record.record_id})
     db.session.commit()
     return Response(token, mimetype="application/jose", headers={
-        "Content-Disposition": f'attachment; filename="consent-{record.record_id}.jws"'})
+        "Content-Disposition": f'attachment; filename="{receipt_filename(record)}"'})
 
 
 def notify_platform(user: User, client_id: str) -> None:

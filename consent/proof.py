@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from consent.models import ConsentRecord, latest
 from consent.platforms import EVENT_LABELS, traveller
+from consent.receipts import receipt_filename
 from consent.records import AUDIT_EVENTS
 from consent.scopes import describe
 from idp.keys import DEFAULT_ALG, key_store
@@ -27,10 +28,6 @@ VERIFY_COMMAND = (
     'print(jws.deserialize_compact(open(sys.argv[1]).read().strip(), keys).payload.decode())" '
     "{receipt} jwks.json"
 )
-
-
-def receipt_filename(record: ConsentRecord) -> str:
-    return f"consent-{record.record_id}.jws"
 
 
 @bp.route("/<client_id>/proof")

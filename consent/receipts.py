@@ -16,3 +16,8 @@ def sign_receipt(record: ConsentRecord) -> str:
     header = {"alg": DEFAULT_ALG, "kid": str(key.kid), "typ": "consent-receipt+jwt",
               "cty": "json"}
     return jws.serialize_compact(header, payload, key, algorithms=[DEFAULT_ALG])
+
+
+def receipt_filename(record: ConsentRecord) -> str:
+    """The name the signed receipt is downloaded under, and named on its proof page."""
+    return f"consent-{record.record_id}.jws"
