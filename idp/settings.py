@@ -58,6 +58,10 @@ class Settings:
     # Outgoing mail: smtp://user:pass@host:port (STARTTLS when offered), smtps:// for
     # implicit TLS; empty: mail is printed to the console (development only).
     smtp_url: str = ""
+    # Text messages (one-time codes by SMS, idp.sms): console:, file:///path (one JSON
+    # line per message, for tests and demos) or a provider's URL; empty: printed to the
+    # console in development, and no SMS route offered in production.
+    sms_url: str = ""
     mail_from: str = "Mobility ID <no-reply@mobility-id.localhost>"
     # Redis for shared state between workers (throttling); empty: in-process memory.
     redis_url: str = ""
@@ -167,6 +171,7 @@ ENV_NAMES = {
     "password_reset_lifetime": "IDP_PASSWORD_RESET_LIFETIME",
     "email_verification_lifetime": "IDP_EMAIL_VERIFICATION_LIFETIME",
     "smtp_url": "IDP_SMTP_URL",
+    "sms_url": "IDP_SMS_URL",
     "mail_from": "IDP_MAIL_FROM",
     "redis_url": "IDP_REDIS_URL",
     "timezone": "IDP_TIMEZONE",

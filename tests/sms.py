@@ -1,0 +1,39 @@
+"""Read the text messages the provider sent through the file sender (``IDP_SMS_URL=
+file:///…``): the same outbox whichever process sent them, as a phone would show them."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+@dataclass
+class SmsOutbox:
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return f"file://{self.path}"
+
+    def messages(self, number: str | None = None) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        sent = [json.loads(line) for line in lines if line.strip()]
+        return [m for m in sent if number is None or m["to"] == number]
+
+    def last(self, number: str) -> str:
+        received = self.messages(number)
+        assert received, f"no SMS to {number}; sent to: {[m['to'] for m in self.messages()]}"
+        return str(received[-1]["text"])
+
+    def code(self, number: str) -> str:
+        """The six-digit code in the last message to ``number``."""
+        match = CODE.search(self.last(number))
+        assert match, f"no code in {self.last(number)!r}"
+        return match.group(1)
