@@ -38,11 +38,22 @@ DATA_EXPORTED = "data:exported"
 ACCOUNT_DELETED = "account:deleted"
 BACKCHANNEL_ATTEMPT = "backchannel:attempt"
 AUDIT_CHECKPOINT = "audit:checkpoint"  # written by prune only
+# Assisted access (issue 12, consent.assisted): a mandate's life, and each action an
+# advisor takes under one. Data: advisor_id (pseudonymous), mandate_id, method; never a name.
+MANDATE_GRANTED = "mandate:granted"
+MANDATE_REVOKED = "mandate:revoked"
+MANDATE_EXPIRED = "mandate:expired"
+ASSISTED_ACCOUNT_CREATED = "assisted:account_created"
+ASSISTED_CONSENT_GIVEN = "assisted:consent_given"
+ASSISTED_DETAILS_UPDATED = "assisted:details_updated"
+ASSISTED_HISTORY_READ = "assisted:history_read"
+ASSISTED_EVENTS = (MANDATE_GRANTED, MANDATE_REVOKED, MANDATE_EXPIRED, ASSISTED_ACCOUNT_CREATED,
+                   ASSISTED_CONSENT_GIVEN, ASSISTED_DETAILS_UPDATED, ASSISTED_HISTORY_READ)
 # Changes to how the traveller signs in or is reached (idp.accounts.events), one type each.
 ACCOUNT_EVENTS = tuple(f"account:{event}" for event in account_events.EVENTS)
 EVENT_TYPES = (CONSENT_GRANTED, CONSENT_SCOPE_ADDED, CONSENT_SCOPE_WITHDRAWN, CONSENT_REVOKED,
                CONSENT_EXPIRED, RECEIPT_ISSUED, DATA_EXPORTED, ACCOUNT_DELETED,
-               BACKCHANNEL_ATTEMPT, AUDIT_CHECKPOINT, *ACCOUNT_EVENTS)
+               BACKCHANNEL_ATTEMPT, AUDIT_CHECKPOINT, *ACCOUNT_EVENTS, *ASSISTED_EVENTS)
 
 GENESIS = "0" * 64  # the prev_hash of the first event ever written
 HASH_MISMATCH = "hash mismatch"
