@@ -197,16 +197,32 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                                        include_refresh_token=include_refresh_token)
         return with_access_token_format(token, self.request, user)
 
+    def create_token_response(self):  # type: ignore[no-untyped-def]
+        """Authlib saves the new token, then spends the old one, in two commits: a crash
+        or a failure between them would leave two live families. Here the old token is
+        spent first (an atomic claim), then the new one written, in one transaction that
+        ``save_token`` commits: both or neither."""
+        refresh_token = self.request.refresh_token
+        user = self.authenticate_user(refresh_token)
+        if not user:
+            raise InvalidRequestError("There is no 'user' for this token.")
+        self.revoke_old_credential(refresh_token)
+        token = self.issue_token(user, refresh_token)
+        self.request.user = user
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
     def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Spend it, uncommitted: the new token is written in the same transaction."""
         if not claim_refresh_token(refresh_token):
             # Another request used this token since we read it: a reuse that raced its
             # rotation (RFC 9700 4.14.2). No branch of the family may live on, the one
-            # just saved included.
+            # the other request saved included.
+            db.session.rollback()
             if refresh_token.authorization_code_id is not None:
                 revoke_code_family(refresh_token.authorization_code_id)
             db.session.commit()
             raise InvalidGrantError("The refresh token was already used.")
-        db.session.commit()
 
 
 def id_token_claims(user: User, client: Client, code: AuthorizationCode) -> dict[str, Any]:
