@@ -10,7 +10,18 @@ from typing import Any
 
 from flask import Flask
 
-from idp import access_log, errors, guard, health, i18n, keys, logs, outbox, security
+from idp import (
+    access_log,
+    api_session,
+    errors,
+    guard,
+    health,
+    i18n,
+    keys,
+    logs,
+    outbox,
+    security,
+)
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
@@ -54,6 +65,7 @@ def create_app(
 
     consent.init_app(app)
     clients.init_app(app)
+    api_session.init_app(app)  # last: it reads every blueprint's routes
     return app
 
 
