@@ -11,7 +11,7 @@ saved): no cookie is read or set, whatever the browser sends."""
 from __future__ import annotations
 
 from flask import Flask, Request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 API_BLUEPRINTS = frozenset({"endpoints", "par", "registration", "consent_api", "health",
                             "metrics", "static"})
@@ -22,7 +22,7 @@ class BrowserOnlySessionInterface(SecureCookieSessionInterface):
         self.paths = paths
         self.prefixes = prefixes
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         path = request.path
         if path in self.paths or path.startswith(self.prefixes):
             return self.make_null_session(app)
