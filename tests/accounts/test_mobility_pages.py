@@ -177,3 +177,32 @@ def test_an_unknown_topic_is_not_found(logged_in: Browser) -> None:
 def test_the_topic_pages_need_a_signed_in_traveller(browser: Browser) -> None:
     response = browser.get("/account/mobility/health")
     assert response.status_code == 302 and response.location.startswith("/login")
+
+
+@pytest.mark.parametrize(("slug", "answer"), [
+    ("car", {"licence_categories": ["B", "Z9"]}),
+    ("carpool", {"luggage_size": "9"}),
+    ("carpool", {"carpool_role": "pilot"}),
+    ("pass", {"pass_network": "STGA", "pass_valid_until": "next year"}),
+    ("photo", {"picture": "javascript:alert(1)"}),
+    ("work", {"employer_name": "x" * 500}),
+    ("home", {"commune_name": "Saint-Denis", "commune": "16015"}),
+    ("health", {"needs_mobility": ["flying"]}),
+])
+def test_bad_answers_get_the_page_again_and_change_nothing(
+        slug: str, answer: dict[str, object], logged_in: Browser, user: Traveller) -> None:
+    user.model.mobility = {"mob_preferred_modes": ["bus"]}
+    db.session.commit()
+    logged_in.get(f"/account/mobility/{slug}")
+    response = logged_in.submit(f"/account/mobility/{slug}", answer)
+    assert response.status_code == 400
+    page = unescape(response.get_data(as_text=True))
+    assert 'id="error-summary"' in page and '<html lang="fr">' in page
+    assert "Not a valid" not in page  # WTForms' own words come in the page's language
+    assert mobility(user) == {"mob_preferred_modes": ["bus"]}
+
+
+def test_the_menu_marks_my_travel_details_on_every_topic_page(
+        logged_in: Browser, in_english: None) -> None:
+    page = logged_in.get("/account/mobility/car").get_data(as_text=True)
+    assert '<a href="/account/mobility" aria-current="true">My travel details</a>' in page
