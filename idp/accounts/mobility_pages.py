@@ -51,20 +51,28 @@ def home_words(user: User) -> Words:
     return [known.label if known else commune.get("name")] if commune else []
 
 
-def carpool_words(user: User) -> Words:
+def preferences_words(user: User) -> Words:
     prefs = claim(user, "mob_carpool_preferences")
-    role = str((user.mobility or {}).get("mob_carpool_role"))
     luggage = LUGGAGE.get(str(prefs.get("luggage_size")))
-    return [w for w in (VALUE_LABELS.get(role), *(PREFERENCES[k] for k in PREFERENCES
-                                                  if prefs.get(k)), luggage) if w]
+    return [*(PREFERENCES[k] for k in PREFERENCES if prefs.get(k)), *([luggage] if luggage
+                                                                    else [])]
+
+
+def carpool_words(user: User) -> Words:
+    role = VALUE_LABELS.get(str((user.mobility or {}).get("mob_carpool_role")))
+    return [*([role] if role else []), *preferences_words(user)]
+
+
+def licence_words(user: User) -> Words:
+    permit = claim(user, "mob_driving_licence")
+    words = [LICENCE.get(c, c) for c in permit.get("categories", [])]
+    return words + ([_l("Driving licence checked")] if permit.get("verified") else [])
 
 
 def car_words(user: User) -> Words:
-    vehicle, permit = claim(user, "mob_vehicle"), claim(user, "mob_driving_licence")
+    vehicle = claim(user, "mob_vehicle")
     car = " ".join(v for v in (vehicle.get("brand"), vehicle.get("model")) if v)
-    words: Words = [car] if car else []
-    words += [LICENCE.get(c, c) for c in permit.get("categories", [])]
-    return words + ([_l("Driving licence checked")] if permit.get("verified") else [])
+    return [*([car] if car else []), *licence_words(user)]
 
 
 def pass_words(user: User) -> Words:
@@ -117,3 +125,12 @@ TOPICS: dict[str, Topic] = {topic.slug: topic for topic in (
           _l("This is about your health, so it is private. Only the platforms you allow can "
              "see it. We ask you each time.")),
 )}
+
+
+# The claims whose values are codes or flags, in the words of their page: the consent
+# screen shows these to the traveller, never "3" for a suitcase or "B" for a car.
+CLAIM_WORDS: dict[str, Callable[[User], Words]] = {
+    "mob_home_commune": home_words, "mob_carpool_preferences": preferences_words,
+    "mob_driving_licence": licence_words, "mob_transit_passes": pass_words,
+    "mob_employer": work_words, "mob_accessibility_needs": health_words,
+}

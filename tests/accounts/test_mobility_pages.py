@@ -11,8 +11,8 @@ import pytest
 
 from idp.accounts.models import User
 from idp.extensions import db
-from tests.browser import Browser
-from tests.factories import Traveller
+from tests.browser import AuthorizationRequest, Browser
+from tests.factories import Traveller, make_platform
 
 # Each topic, an answer as a traveller sends it, and the claims it must become.
 TOPICS = {
@@ -206,3 +206,19 @@ def test_the_menu_marks_my_travel_details_on_every_topic_page(
         logged_in: Browser, in_english: None) -> None:
     page = logged_in.get("/account/mobility/car").get_data(as_text=True)
     assert '<a href="/account/mobility" aria-current="true">My travel details</a>' in page
+
+
+def test_the_consent_screen_shows_the_details_in_the_words_of_their_pages(
+        logged_in: Browser, user: Traveller, in_english: None) -> None:
+    for slug in ("carpool", "car", "home", "health"):
+        save(logged_in, slug, TOPICS[slug][0])
+    scopes = "openid carpool driving_licence home_commune accessibility_needs"
+    platform = make_platform(scope=scopes, scope_policy={
+        name: {"required": False, "purpose": {"en": "To plan your trip."}}
+        for name in ("driving_licence", "accessibility_needs")})
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri, scope=scopes)
+    page = unescape(logged_in.authorize(request).get_data(as_text=True))
+    for words in ("I like music on the way, I like to chat on the way, A suitcase",
+                  "B – car", "Angoulême (16)", "I use a wheelchair, Deaf"):
+        assert words in page, words
+    assert "luggage_size" not in page and "False" not in page
