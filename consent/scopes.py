@@ -11,6 +11,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from idp.accounts.mobility import VALUE_LABELS
+from idp.accounts.mobility_pages import CLAIM_WORDS
 from idp.accounts.models import User
 from idp.oauth.claims import CLAIM_GETTERS, claims_for_scopes
 
@@ -122,6 +123,8 @@ def preview_claim(user: User, claim: str) -> str | None:
     empty, or for the identifier and the provider's bookkeeping."""
     if claim in HIDDEN:
         return None
+    if claim in CLAIM_WORDS:
+        return ", ".join(str(word) for word in CLAIM_WORDS[claim](user)) or None
     value = CLAIM_GETTERS[claim](user)
     if value is None or value == "":
         return None

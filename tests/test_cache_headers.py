@@ -87,6 +87,7 @@ ROUTES: dict[str, Call] = {
     "email.resend": lambda w: w.form("/account/email/resend"),
     "rights.export": lambda w: w.get("/account/export"),
     "accounts.mobility_details": lambda w: w.get("/account/mobility"),
+    "accounts.mobility_topic": lambda w: w.get("/account/mobility/home"),
     "credentials.change_password": lambda w: w.get("/account/password"),
     "credentials.change_phone": lambda w: w.get("/account/phone"),
     "platforms.index": lambda w: w.get("/account/platforms"),
