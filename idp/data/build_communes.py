@@ -1,6 +1,6 @@
 """Derive idp/data/communes.tsv.gz from Etalab's "@etalab/decoupage-administratif"
 (data/communes.json, Licence Ouverte 2.0): one line per current commune,
-INSEE code, name, department and postal codes. Run: python tools/communes.py communes.json"""
+INSEE code, name, department and postal codes. Run: python idp/data/build_communes.py communes.json"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-TARGET = Path(__file__).parent.parent / "idp" / "data" / "communes.tsv.gz"
+TARGET = Path(__file__).parent / "communes.tsv.gz"
 
 
 def main(source: str) -> None:
