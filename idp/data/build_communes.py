@@ -1,6 +1,7 @@
 """Derive idp/data/communes.tsv.gz from Etalab's "@etalab/decoupage-administratif"
 (data/communes.json, Licence Ouverte 2.0): one line per current commune,
-INSEE code, name, department and postal codes. Run: python idp/data/build_communes.py communes.json"""
+INSEE code, name, department and postal codes.
+Run: python idp/data/build_communes.py communes.json"""
 
 from __future__ import annotations
 
