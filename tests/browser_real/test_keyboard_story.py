@@ -65,7 +65,6 @@ class Words:
     confirm: str
     consent: str
     phone: str
-    details: str
     allow: str
     my_platforms: str
     revoke: str
@@ -85,29 +84,62 @@ class Words:
 
 
 WORDS = {
-    "en": Words("Create your Mobility ID account", "First name", "Email address",
-                "Choose a password", "Create my account", "Check your mailbox",
-                "The password you chose", "Confirm and log in", f"Share with {NAME}?",
-                "Your phone number", "Details", "Allow", "My platforms", f"Revoke {NAME}",
-                f"Done. {NAME} can no longer see your information.",
-                "No platform can see your information.", "Download my data", "My data",
-                "Download my data (JSON file)", "Back to my platforms", "Delete my account",
-                "Your password, to confirm it is you", "Delete my account for good",
-                "Your account is deleted. We kept no personal data.", "Password", "Log in",
-                "There is a problem"),
-    "fr": Words("Créez votre compte Mobility ID", "Prénom", "Adresse e-mail",
-                "Choisissez un mot de passe", "Créer mon compte", "Regardez votre messagerie",
-                "Le mot de passe que vous avez choisi", "Confirmer et me connecter",
-                f"Partager avec {NAME}\u202f?", "Votre numéro de téléphone", "Détails",
-                "Autoriser", "Mes plateformes", f"Retirer l’accès à {NAME}",
-                f"C’est fait. {NAME} ne peut plus voir vos informations.",
-                "Aucune plateforme ne peut voir vos informations.", "Télécharger mes données",
-                "Mes données", "Télécharger mes données (fichier JSON)",
-                "Retour à mes plateformes", "Supprimer mon compte",
-                "Votre mot de passe, pour confirmer que c’est bien vous",
-                "Supprimer mon compte pour de bon",
-                "Votre compte est supprimé. Nous n’avons gardé aucune donnée personnelle.",
-                "Mot de passe", "Se connecter", "Il y a un problème"),
+    "en": Words(
+        create_account="Create your Mobility ID account",
+        first_name="First name",
+        email="Email address",
+        choose_password="Choose a password",
+        create="Create my account",
+        mailbox="Check your mailbox",
+        chosen_password="The password you chose",
+        confirm="Confirm and log in",
+        consent=f"Share with {NAME}?",
+        phone="Your phone number",
+        allow="Allow",
+        my_platforms="My platforms",
+        revoke=f"Revoke {NAME}",
+        revoked=f"Done. {NAME} can no longer see your information.",
+        none_left="No platform can see your information.",
+        see_data="Download my data",
+        my_data="My data",
+        download="Download my data (JSON file)",
+        back="Back to my platforms",
+        delete="Delete my account",
+        delete_password="Your password, to confirm it is you",
+        delete_for_good="Delete my account for good",
+        deleted="Your account is deleted. We kept no personal data.",
+        password="Password",
+        log_in="Log in",
+        problem="There is a problem",
+    ),
+    "fr": Words(
+        create_account="Créez votre compte Mobility ID",
+        first_name="Prénom",
+        email="Adresse e-mail",
+        choose_password="Choisissez un mot de passe",
+        create="Créer mon compte",
+        mailbox="Regardez votre messagerie",
+        chosen_password="Le mot de passe que vous avez choisi",
+        confirm="Confirmer et me connecter",
+        consent=f"Partager avec {NAME}\u202f?",
+        phone="Votre numéro de téléphone",
+        allow="Autoriser",
+        my_platforms="Mes plateformes",
+        revoke=f"Retirer l’accès à {NAME}",
+        revoked=f"C’est fait. {NAME} ne peut plus voir vos informations.",
+        none_left="Aucune plateforme ne peut voir vos informations.",
+        see_data="Télécharger mes données",
+        my_data="Mes données",
+        download="Télécharger mes données (fichier JSON)",
+        back="Retour à mes plateformes",
+        delete="Supprimer mon compte",
+        delete_password="Votre mot de passe, pour confirmer que c’est bien vous",
+        delete_for_good="Supprimer mon compte pour de bon",
+        deleted="Votre compte est supprimé. Nous n’avons gardé aucune donnée personnelle.",
+        password="Mot de passe",
+        log_in="Se connecter",
+        problem="Il y a un problème",
+    ),
 }
 
 
@@ -117,15 +149,13 @@ class Keyboard:
     def __init__(self, page: Page, provider: str) -> None:
         self.page = page
         self.provider = provider  # the platform's own page draws its own focus
-        self.stops = 0
 
-    def tab_to(self, control: Locator, limit: int = 80) -> None:
+    def tab_to(self, control: Locator, back: bool = False, limit: int = 80) -> None:
         # Styles are read from the stylesheet: wait for it, not only for the page's text.
         self.page.wait_for_load_state()
         previous = None
         for _ in range(limit):
-            self.page.keyboard.press("Tab")
-            self.stops += 1
+            self.page.keyboard.press("Shift+Tab" if back else "Tab")
             focus = self.page.evaluate(FOCUS)
             if focus is None:  # past the last control, focus leaves the page, then comes round
                 previous = None
@@ -142,8 +172,8 @@ class Keyboard:
         self.tab_to(field)
         self.page.keyboard.type(text)
 
-    def press(self, control: Locator, key: str = "Enter") -> None:
-        self.tab_to(control)
+    def press(self, control: Locator, key: str = "Enter", back: bool = False) -> None:
+        self.tab_to(control, back)
         self.page.keyboard.press(key)
 
 
@@ -214,7 +244,7 @@ def confirm_and_allow(keys: Keyboard, words: Words, site: LinkingPlatform) -> No
     item = page.locator(".consent-item").filter(has=phone)
     keys.press(item.locator("summary"))
     expect(item.locator("details")).to_have_attribute("open", "")
-    keys.press(phone, "Space")
+    keys.press(phone, "Space", back=True)  # the box comes before its details
     expect(phone).to_be_checked()
     keys.press(page.get_by_role("button", name=words.allow, exact=True))
     page.wait_for_url(f"{site.platform.redirect_uri}?**")
