@@ -43,10 +43,11 @@ class Scope:
 CATALOGUE: dict[str, Scope] = {
     s.name: s
     for s in (
-        Scope("openid", _l("Know that it is you"),
-              _l("The platform gets a code made only for it. With it, the platform knows "
-                 "it is you next time. The code does not say who you are."), "identifier",
-              version=2),
+        # The same two ideas wherever the platform's number is told (My platforms, the
+        # consent screen, the proof): that it is you; a number, not your name.
+        Scope("openid", _l("That it is you"),
+              _l("A number made only for this platform, not your name. With it, the "
+                 "platform knows it is you next time."), "identifier", version=3),
         Scope("profile:alias", _l("Your alias and photo"),
               _l("The name and photo other travellers see. Not your first and last name."),
               "low", version=2),
