@@ -11,7 +11,7 @@ from idp.extensions import db
 from idp.oauth.grants import nonce_query
 
 
-def plan(statement: sa.Select[tuple[int]]) -> str:
+def plan(statement: sa.Select[int]) -> str:
     connection = db.session.connection()
     compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
     if db.engine.dialect.name == "postgresql":

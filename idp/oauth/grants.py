@@ -28,7 +28,7 @@ from idp.oauth.acr import acr_for
 from idp.oauth.claims import subject_for, user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.dpop import InvalidDPoPProofError, bound_key
-from idp.oauth.models import AuthorizationCode, Client, Token
+from idp.oauth.models import AuthorizationCode, Client, Token, token_with_owner
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
@@ -168,7 +168,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         token = db.session.scalar(
-            db.select(Token).where(Token.refresh_token_hash == digest(refresh_token))
+            token_with_owner().where(Token.refresh_token_hash == digest(refresh_token))
         )
         if token is None:
             return None
@@ -283,7 +283,7 @@ def claim_code(item: AuthorizationCode) -> bool:
     return bool(result.rowcount == 1)
 
 
-def nonce_query(client_id: str, nonce: str) -> Select[tuple[int]]:
+def nonce_query(client_id: str, nonce: str) -> Select[int]:
     """A code of this client with this nonce: found by the (client_id, nonce_digest)
     index, never by scanning the codes (tests/test_query_plans.py checks the plan)."""
     return db.select(AuthorizationCode.id).where(

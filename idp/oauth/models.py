@@ -8,8 +8,8 @@ from typing import Any
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Index, Select, String, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from idp.accounts.models import User
 from idp.digests import check_digest
@@ -341,3 +341,9 @@ class PushedAuthorizationRequest(db.Model):  # type: ignore[name-defined,misc]
                                            index=True)
     params: Mapped[list[list[str]]] = mapped_column(JSON)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def token_with_owner() -> Select[Token]:
+    """A traveller's token with its traveller and platform, in one query: userinfo,
+    introspection, revocation and refresh use all three (issue 13: 3 queries were 1)."""
+    return db.select(Token).options(joinedload(Token.user), joinedload(Token.client))

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from idp.digests import digest
 from idp.extensions import db, utcnow
-from idp.oauth.models import AuthorizationCode, Token
+from idp.oauth.models import AuthorizationCode, Token, token_with_owner
 from idp.oauth.platform_tokens import PlatformToken
 
 # RFC 7009 2.1: a public client may revoke its own tokens, identified by client_id only.
@@ -57,7 +57,7 @@ def find_token(token_string: str,
     kinds = sorted(TOKEN_TYPES, key=lambda kind: kind != hint)
     for kind in kinds:
         column = Token.access_token_hash if kind == "access_token" else Token.refresh_token_hash
-        row = db.session.scalar(db.select(Token).where(column == wanted))
+        row = db.session.scalar(token_with_owner().where(column == wanted))
         if row is not None:
             return row, kind
     platform = db.session.scalar(

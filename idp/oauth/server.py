@@ -30,7 +30,7 @@ from idp.oauth.decisions import consent_step
 from idp.oauth.dpop import bound_key
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.introspection import IntrospectionEndpoint
-from idp.oauth.models import Client, Token, refresh_token_lifetime
+from idp.oauth.models import Client, Token, refresh_token_lifetime, token_with_owner
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
 from idp.oauth.revocation import RevocationEndpoint
@@ -83,7 +83,7 @@ class ResourceProtector(_ResourceProtector):
 class TokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
         return db.session.scalar(
-            db.select(Token).where(Token.access_token_hash == digest(token_string))
+            token_with_owner().where(Token.access_token_hash == digest(token_string))
         )
 
     def validate_token(self, token: Token | None, scopes: Any, request: Any) -> None:

@@ -1,0 +1,58 @@
+"""Database round trips per platform request (issue 13, part 5): the token comes with its
+traveller and platform in one query, so userinfo is the token and the consent in force,
+introspection the platform's authentication and the token, and a refresh adds only the
+rotation's write. Counted on the real database, statement by statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import Flask
+
+from idp.extensions import db
+from tests.browser import Browser
+from tests.factories import Platform
+from tests.tokens import basic, issue_tokens
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def hook(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", hook)
+
+
+def queries(seen: list[str]) -> list[str]:
+    """Statements that read or write rows (not SAVEPOINT, SET or the like)."""
+    return [s for s in seen if s.lstrip().split(None, 1)[0].upper() in
+            ("SELECT", "INSERT", "UPDATE", "DELETE")]
+
+
+def test_userinfo_introspection_and_refresh_in_few_round_trips(
+        app: Flask, logged_in: Browser, platform: Platform) -> None:
+    tokens = issue_tokens(logged_in, platform)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    with statements() as seen:
+        assert logged_in.client.get("/userinfo", headers=bearer).status_code == 200
+    assert len(queries(seen)) <= 2, queries(seen)
+
+    with statements() as seen:
+        answer = logged_in.client.post("/introspect", data={"token": tokens["access_token"]},
+                                       headers=basic(platform))
+        assert answer.get_json()["active"] is True
+    assert len(queries(seen)) <= 3, queries(seen)
+
+    with statements() as seen:
+        renewed = logged_in.client.post("/token", headers=basic(platform), data={
+            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        assert renewed.status_code == 200, renewed.get_json()
+    assert len(queries(seen)) <= 5, queries(seen)
