@@ -65,10 +65,12 @@ def _brevo(url: SplitResult, number: str, text: str) -> None:
     """Brevo's transactional SMS API; its error answers become SmsError by status only
     (their text may repeat the number)."""
     scheme = "http" if url.scheme == "brevo+http" else "https"
-    body = {"sender": parse_qs(url.query).get("sender", ["MobilityID"])[0],
-            "recipient": number.lstrip("+"),  # international, without the plus
-            "content": text, "type": "transactional",
-            "unicodeEnabled": True}  # accents and ’ as typed, not transliterated
+    body: dict[str, Any] = {
+        "sender": parse_qs(url.query).get("sender", ["MobilityID"])[0],
+        "recipient": number.lstrip("+"),  # international, without the plus
+        "content": text, "type": "transactional",
+        "unicodeEnabled": True,  # accents and ’ as typed, not transliterated
+    }
     headers = {"api-key": unquote(url.username or ""), "accept": "application/json"}
     try:
         answer = requests.post(f"{scheme}://{url.hostname}{_port(url)}{BREVO_PATH}",
