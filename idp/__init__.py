@@ -145,6 +145,7 @@ def setup_accounts(app: Flask) -> None:
         credentials_views,
         email_views,
         mfa_views,
+        phone_views,
         reauth,
         recovery_views,
         second_step,
@@ -154,7 +155,7 @@ def setup_accounts(app: Flask) -> None:
     )
 
     for module in (views, reauth, second_step, mfa_views, email_views, recovery_views,
-                   credentials_views):
+                   credentials_views, phone_views):
         app.register_blueprint(module.bp)
     sessions_views.init_app(app)
     app.cli.add_command(cli.users)
