@@ -151,12 +151,13 @@ def setup_accounts(app: Flask) -> None:
         second_step,
         sessions_views,
         sms_recovery,
+        sms_signup,
         throttle,
         views,
     )
 
     for module in (views, reauth, second_step, mfa_views, email_views, recovery_views,
-                   credentials_views, phone_views, sms_recovery):
+                   credentials_views, phone_views, sms_recovery, sms_signup):
         app.register_blueprint(module.bp)
     sessions_views.init_app(app)
     app.cli.add_command(cli.users)

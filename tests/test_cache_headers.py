@@ -202,4 +202,6 @@ ROUTES.update({
     "sms_recovery.again": lambda w: w.form("/password/forgot/sms/again"),
     "sms_recovery.code": lambda w: w.get("/password/forgot/sms/code"),
     "recovery.reset_by_sms": lambda w: w.get("/password/reset/by-sms/not-a-token"),
+    "sms_signup.send": lambda w: w.form("/signup/sms"),
+    "sms_signup.code": lambda w: w.get("/signup/sms/code"),
 })

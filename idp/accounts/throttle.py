@@ -78,7 +78,7 @@ SIGN_IN_ENDPOINTS = {
 # Forms where every post counts, failed or not (their answer never says): a plain limit.
 EVERY_POST_ENDPOINTS = {"recovery.forgot", "accounts.signup", "accounts.resend_signup_link",
                         "sms_recovery.ask", "sms_recovery.again", "sms_recovery.code",
-                        "phone.send"}
+                        "phone.send", "sms_signup.send", "sms_signup.code"}
 PREFIX = "idp-throttle"
 
 
