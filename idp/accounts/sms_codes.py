@@ -148,7 +148,8 @@ def use_code(user: User, purpose: Purpose, typed: str) -> SmsCode:
     db.session.commit()
     if counted.rowcount != 1:  # type: ignore[attr-defined]
         raise CodeError("exhausted")
-    expected = code_hash(purpose, user.id, found.number, typed.strip())
+    typed = "".join(typed.split())  # "123 456", as a phone may show it
+    expected = code_hash(purpose, user.id, found.number, typed)
     if not hmac.compare_digest(expected, found.code_hash):
         raise CodeError("wrong")
     spent = db.session.execute(
