@@ -31,10 +31,12 @@ EVENT_LABELS = {
     "data:exported": _l("You downloaded your data"),
     "backchannel:attempt": _l("A platform was told you left"),
     "account:password_changed": _l("You changed your password"),
-    "account:password_reset": _l("You chose a new password with an emailed link"),
+    # By a link mailed or a code texted: the event's data says which (method).
+    "account:password_reset": _l("You chose a new password after forgetting it"),
     "account:email_changed": _l("You changed your email address"),
     "account:email_verified": _l("You confirmed your email address"),
     "account:phone_changed": _l("You changed your phone number"),
+    "account:phone_verified": _l("You verified your phone number with a code"),
     "account:two_step_enabled": _l("You turned on two-step verification"),
     "account:two_step_disabled": _l("You turned off two-step verification"),
     "account:recovery_codes_renewed": _l("You made new recovery codes"),

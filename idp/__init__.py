@@ -161,16 +161,19 @@ def setup_accounts(app: Flask) -> None:
         credentials_views,
         email_views,
         mfa_views,
+        phone_views,
         reauth,
         recovery_views,
         second_step,
         sessions_views,
+        sms_recovery,
+        sms_signup,
         throttle,
         views,
     )
 
     for module in (views, reauth, second_step, mfa_views, email_views, recovery_views,
-                   credentials_views):
+                   credentials_views, phone_views, sms_recovery, sms_signup):
         app.register_blueprint(module.bp)
     sessions_views.init_app(app)
     app.cli.add_command(cli.users)

@@ -239,6 +239,23 @@ def validate_help(settings: Settings) -> None:
     if settings.help_url and not (url.scheme == "https" or (
             url.scheme == "http" and is_loopback(url.hostname or ""))):
         raise ConfigError("IDP_HELP_URL must be an https URL.")
+SMS_FORMS = ("console:, file:///path/outbox.jsonl or "
+             "brevo://API_KEY@api.brevo.com?sender=Name")
+
+
+def validate_sms_url(url: str) -> None:
+    """IDP_SMS_URL names a sender ``idp.sms`` has; plain http only to a loopback
+    stand-in. The message never repeats the value, which may hold a key."""
+    parts = urlsplit(url)
+    ok = (not url or url == "console:"
+          or (parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc)
+          or (parts.scheme == "brevo" and bool(parts.username and parts.hostname))
+          or (parts.scheme == "brevo+http" and bool(parts.username and parts.hostname)
+              and is_loopback(parts.hostname or "")))
+    if not ok:
+        raise ConfigError(f"IDP_SMS_URL must be {SMS_FORMS}.")
+
+
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -307,6 +324,7 @@ def load_settings(
     validate_timezone(settings.timezone)
     validate_help(settings)
     validate_interaction_lifetime(settings)
+    validate_sms_url(settings.sms_url)
     if settings.dpop_nonce_window < 10:
         raise ConfigError("IDP_DPOP_NONCE_WINDOW must be at least 10 seconds.")
     decode_key(settings.key_encryption_key)

@@ -4,7 +4,12 @@ sender ``IDP_SMS_URL`` names. Senders are chosen by the URL's scheme (``SENDERS`
 - ``console:`` prints the message (development; also the default there when unset);
 - ``file:///path/outbox.jsonl`` appends one JSON line per message, which tests and
   demos read back, from any process;
-- a provider's adapter, registered under its own scheme.
+- ``brevo://API_KEY@api.brevo.com?sender=MobilityID`` sends through Brevo's
+  transactional SMS API (``POST /v3/transactionalSMS/send`` over https, the key in the
+  ``api-key`` header; ``sender``: at most 11 letters and digits, as the phone shows it);
+  ``brevo+http://KEY@127.0.0.1:PORT?sender=Test`` is the same over plain http, for a
+  stand-in server on a loopback address (tests);
+- another provider's adapter, registered under its own scheme in ``SENDERS``.
 
 In production with no ``IDP_SMS_URL`` there is no sender: ``available()`` is false and
 the pages offer no SMS route. A message is short plain text rendered from
@@ -20,8 +25,9 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
+import requests
 from flask import current_app, render_template
 from flask_babel import force_locale
 
@@ -51,7 +57,37 @@ def _file(url: SplitResult, number: str, text: str) -> None:
         raise SmsError(type(exc).__name__) from exc
 
 
-SENDERS: dict[str, Sender] = {"console": _console, "file": _file}
+BREVO_PATH = "/v3/transactionalSMS/send"
+BREVO_TIMEOUT = 10  # seconds: a page waits for it
+
+
+def _brevo(url: SplitResult, number: str, text: str) -> None:
+    """Brevo's transactional SMS API; its error answers become SmsError by status only
+    (their text may repeat the number)."""
+    scheme = "http" if url.scheme == "brevo+http" else "https"
+    body: dict[str, Any] = {
+        "sender": parse_qs(url.query).get("sender", ["MobilityID"])[0],
+        "recipient": number.lstrip("+"),  # international, without the plus
+        "content": text, "type": "transactional",
+        "unicodeEnabled": True,  # accents and ’ as typed, not transliterated
+    }
+    headers = {"api-key": unquote(url.username or ""), "accept": "application/json"}
+    try:
+        answer = requests.post(f"{scheme}://{url.hostname}{_port(url)}{BREVO_PATH}",
+                               json=body, headers=headers, timeout=BREVO_TIMEOUT,
+                               allow_redirects=False)
+    except requests.RequestException as exc:
+        raise SmsError(f"Brevo unreachable ({type(exc).__name__})") from None
+    if not 200 <= answer.status_code < 300:
+        raise SmsError(f"Brevo answered {answer.status_code}")
+
+
+def _port(url: SplitResult) -> str:
+    return f":{url.port}" if url.port else ""
+
+
+SENDERS: dict[str, Sender] = {"console": _console, "file": _file, "brevo": _brevo,
+                              "brevo+http": _brevo}
 
 
 def configured_url() -> str:

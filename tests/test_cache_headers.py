@@ -193,3 +193,16 @@ def test_an_error_answer_is_not_stored_either(world: World) -> None:
     response = world.browser.client.post("/token", data={"grant_type": "nonsense"})
     assert response.status_code in (400, 401)
     assert response.headers["Cache-Control"] == "no-store"
+
+
+ROUTES.update({
+    # The phone route (issue 12, item 4).
+    "phone.verify": lambda w: w.get("/account/phone/verify"),
+    "phone.send": lambda w: w.form("/account/phone/verify/send"),
+    "sms_recovery.ask": lambda w: w.get("/password/forgot/sms"),
+    "sms_recovery.again": lambda w: w.form("/password/forgot/sms/again"),
+    "sms_recovery.code": lambda w: w.get("/password/forgot/sms/code"),
+    "recovery.reset_by_sms": lambda w: w.get("/password/reset/by-sms/not-a-token"),
+    "sms_signup.send": lambda w: w.form("/signup/sms"),
+    "sms_signup.code": lambda w: w.get("/signup/sms/code"),
+})

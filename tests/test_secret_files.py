@@ -63,7 +63,8 @@ def example(variable: str) -> str:
                "IDP_TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8", "IDP_LOG_LEVEL": "warning",
                "IDP_LOG_FORMAT": "json", "IDP_HELP_EMAIL": "aide@mobilite.example",
                "IDP_HELP_PHONE": "+33 1 99 00 12 34", "IDP_HELP_URL": "https://aide.example",
-               "IDP_INTERACTION_LIFETIME": "3000"}
+               "IDP_INTERACTION_LIFETIME": "3000",
+               "IDP_SMS_URL": "brevo://xkeysib-example@api.brevo.com?sender=MobilityID"}
     name = next(name for name, var in ENV_NAMES.items() if var == variable)
     kind = str(TYPES[name])
     if variable in special:

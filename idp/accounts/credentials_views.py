@@ -10,14 +10,17 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import events, notices, throttle
+from idp import sms
+from idp.accounts import events, notices, phone_views, throttle
 from idp.accounts.credential_forms import ChangePasswordForm, PhoneForm, check_new_password
 from idp.accounts.form_pages import validate_every
 from idp.accounts.links import Purpose, void_links
 from idp.accounts.login import end_sessions, require_login
 from idp.accounts.models import User
 from idp.accounts.passwords import hash_password, verify_password
+from idp.accounts.phones import normalize_number
 from idp.accounts.reauth import recent_login_required
+from idp.accounts.sms_forms import check_number
 from idp.extensions import db
 
 bp = Blueprint("credentials", __name__)
@@ -64,8 +67,8 @@ def check_current_password(form: ChangePasswordForm, user: User) -> bool:
 def change_phone() -> ResponseReturnValue:
     user = require_login().user
     form = PhoneForm(obj=user)
-    if form.validate_on_submit():
-        number = (form.phone_number.data or "").strip() or None
+    if validate_every(form, lambda: check_phone(form)):
+        number = normalize_number(form.phone_number.data or "")
         if number != user.phone_number:
             user.phone_number = number
             user.phone_number_verified = False  # a new number is not verified
@@ -73,7 +76,16 @@ def change_phone() -> ResponseReturnValue:
             db.session.commit()
         flash(_l("Your phone number is saved.") if number else
               _l("Your phone number is removed."), "success")
+        if number and not user.phone_number_verified and sms.available():
+            return phone_views.send_verification(user)  # "We sent a code to 06 12 …"
         return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_phone.html", form=form, user=user), (
         400 if form.errors else 200
     )
+
+
+def check_phone(form: PhoneForm) -> bool:
+    """Empty (removing the number) or a number we can text (stored in E.164)."""
+    if not form.phone_number.data or form.phone_number.errors:
+        return not form.phone_number.errors
+    return check_number(form.phone_number) is not None

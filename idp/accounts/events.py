@@ -16,12 +16,14 @@ PASSWORD_RESET = "password_reset"
 EMAIL_CHANGED = "email_changed"
 EMAIL_VERIFIED = "email_verified"
 PHONE_CHANGED = "phone_changed"
+PHONE_VERIFIED = "phone_verified"  # a code sent by SMS was typed back
 TWO_STEP_ENABLED = "two_step_enabled"
 TWO_STEP_DISABLED = "two_step_disabled"
 RECOVERY_CODES_RENEWED = "recovery_codes_renewed"
 SESSIONS_ENDED = "sessions_ended"
 EVENTS = (PASSWORD_CHANGED, PASSWORD_RESET, EMAIL_CHANGED, EMAIL_VERIFIED, PHONE_CHANGED,
-          TWO_STEP_ENABLED, TWO_STEP_DISABLED, RECOVERY_CODES_RENEWED, SESSIONS_ENDED)
+          PHONE_VERIFIED, TWO_STEP_ENABLED, TWO_STEP_DISABLED, RECOVERY_CODES_RENEWED,
+          SESSIONS_ENDED)
 
 
 def announce(user: User, event: str, **data: Any) -> None:

@@ -58,6 +58,13 @@ class SignupForm(FlaskForm):
         ],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
+    # Shown only when SMS can be sent: a code by SMS can then activate the account.
+    phone_number = StringField(
+        _l("Mobile number (optional)"), filters=[strip],
+        description=_l("To get a code by SMS instead of an email."),
+        validators=[Optional(), Length(max=32)],
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
     password = PasswordField(
         _l("Choose a password"),
         description=_l("At least 15 characters. A few words you will remember make a good one."),

@@ -29,6 +29,9 @@ class Purpose(StrEnum):
     VERIFY_EMAIL = "verify_email"  # the account's current address
     CHANGE_EMAIL = "change_email"  # a new address, the account's once the link is followed
     RESET_PASSWORD = "reset_password"
+    # After the right code sent by SMS (idp.accounts.sms_recovery): the same page, but
+    # it proves the phone, not the mailbox.
+    RESET_BY_SMS = "reset_by_sms"
 
 
 # Which setting gives each purpose's lifetime, in seconds.
@@ -36,6 +39,7 @@ LIFETIME_SETTINGS = {
     Purpose.VERIFY_EMAIL: "email_verification_lifetime",
     Purpose.CHANGE_EMAIL: "email_verification_lifetime",
     Purpose.RESET_PASSWORD: "password_reset_lifetime",
+    Purpose.RESET_BY_SMS: "password_reset_lifetime",
 }
 # A new link of a kind is not sent again within this many seconds, so that nobody can
 # flood a traveller's mailbox through the forms that send them.

@@ -32,7 +32,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     gender: Mapped[str | None] = mapped_column(String(32))
     birthdate: Mapped[date | None] = mapped_column(Date)
     locale: Mapped[str | None] = mapped_column(String(16))
-    phone_number: Mapped[str | None] = mapped_column(String(32))
+    # E.164 once saved (``idp.accounts.phones``); indexed for recovery by SMS.
+    phone_number: Mapped[str | None] = mapped_column(String(32), index=True)
     phone_number_verified: Mapped[bool] = mapped_column(default=False)
     street_address: Mapped[str | None] = mapped_column(String(200))
     locality: Mapped[str | None] = mapped_column(String(100))

@@ -8,7 +8,9 @@ Cheat Sheet; ASVS 2.5): a single-use link to the account's address, valid for
   revokes every token the platforms hold, voids the other reset links, and tells the
   owner by mail. The traveller then logs in with the new password: a reset never logs in.
 - Following a reset link proves the traveller reads the account's mail, so a reset also
-  verifies the address (the link is refused if the address changed since it was sent)."""
+  verifies the address (the link is refused if the address changed since it was sent).
+- The phone route (``idp.accounts.sms_recovery``) leads to the same page with a link of
+  its own kind (``Purpose.RESET_BY_SMS``), which proves the phone and not the address."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import events, notices, throttle
+from idp.accounts import events, notices, sms_codes, throttle
 from idp.accounts.credential_forms import ForgotPasswordForm, ResetPasswordForm, check_new_password
 from idp.accounts.email_views import check_address, link_problem_page
 from idp.accounts.form_pages import validate_every
@@ -61,12 +63,22 @@ def sent() -> ResponseReturnValue:
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> ResponseReturnValue:
+    return reset_page(token, Purpose.RESET_PASSWORD)
+
+
+@bp.route("/password/reset/by-sms/<token>", methods=["GET", "POST"])
+def reset_by_sms(token: str) -> ResponseReturnValue:
+    """Where the right code sent by SMS leads (``idp.accounts.sms_recovery``)."""
+    return reset_page(token, Purpose.RESET_BY_SMS)
+
+
+def reset_page(token: str, purpose: Purpose) -> ResponseReturnValue:
     form = ResetPasswordForm()
     try:
-        user = check_address(query_link(token, Purpose.RESET_PASSWORD))
+        user = check_address(query_link(token, purpose))
         if validate_every(form, lambda: check_new_password(form.password, user)):
-            use_link(token, Purpose.RESET_PASSWORD)
-            reset_password(user, form.password.data or "")
+            use_link(token, purpose)
+            reset_password(user, form.password.data or "", purpose)
         else:
             return render_template("accounts/reset_password.html", form=form, user=user), (
                 400 if form.errors else 200
@@ -79,17 +91,23 @@ def reset(token: str) -> ResponseReturnValue:
     return redirect(url_for("accounts.login"))
 
 
-def reset_password(user: User, password: str) -> None:
+def reset_password(user: User, password: str,
+                   purpose: Purpose = Purpose.RESET_PASSWORD) -> None:
     """Set the new password and shut out whoever else may be in: every session ends,
-    every token is revoked, the other reset links are void. Commits."""
+    every token is revoked, the other reset links and codes are void. Commits."""
     user.password_hash = hash_password(password)
-    user.email_verified = True
-    # The mailbox's owner chose this password: a sign-up never confirmed is confirmed.
-    user.activated_at = user.activated_at or utcnow()
-    void_links(user, Purpose.RESET_PASSWORD)
+    if purpose is Purpose.RESET_PASSWORD:
+        user.email_verified = True
+        # The mailbox's owner chose this password: a sign-up never confirmed is confirmed.
+        user.activated_at = user.activated_at or utcnow()
+    for kind in (Purpose.RESET_PASSWORD, Purpose.RESET_BY_SMS):
+        void_links(user, kind)
+    sms_codes.void_codes(user, sms_codes.Purpose.RESET_PASSWORD)
     ended = end_sessions(user, keep=None, reason="password_reset")
     revoked = revoke_tokens(user.id)
-    events.announce(user, events.PASSWORD_RESET, sessions_ended=ended, tokens_revoked=revoked)
+    method = "sms" if purpose is Purpose.RESET_BY_SMS else "mail"
+    events.announce(user, events.PASSWORD_RESET, sessions_ended=ended, tokens_revoked=revoked,
+                    method=method)
     # The owner proved who they are: a lock ends here. Before the commit, so that a
     # throttling store that is down (503) leaves the password and the link as they were.
     throttle.unlock(user.email)

@@ -46,7 +46,7 @@ class Page:
 
 
 def sign_up(email: str, password: str, given_name: str | None, family_name: str | None,
-            interaction_id: str | None) -> None:
+            interaction_id: str | None, phone_number: str | None = None) -> None:
     """Take a sign-up; raises AccountError only for a password that may not be chosen,
     which depends on what was typed, never on what is stored. The request does the same
     work for every address (the argon2 hash); looking the address up, writing and
@@ -56,7 +56,8 @@ def sign_up(email: str, password: str, given_name: str | None, family_name: str 
     password_hash = hash_password(password)
     # The page's language (it may come from the platform's ui_locales) is the mail's.
     page = Page(interaction_id, str(get_locale()))
-    after_response(lambda: settle(email, password_hash, given_name, family_name, page))
+    after_response(lambda: settle(email, password_hash, given_name, family_name, page,
+                                  phone_number))
 
 
 def after_response(work: Callable[[], None]) -> None:
@@ -78,7 +79,7 @@ def after_response(work: Callable[[], None]) -> None:
 
 
 def settle(email: str, password_hash: str, given_name: str | None, family_name: str | None,
-           page: Page) -> None:
+           page: Page, phone_number: str | None = None) -> None:
     """What a sign-up does for this address: a new pending account, a pending one
     renewed, or a word to an active account's owner."""
     user = find_user(email) or add_pending(new_user(email, password_hash, given_name,
@@ -89,7 +90,7 @@ def settle(email: str, password_hash: str, given_name: str | None, family_name: 
     if not user.is_pending:
         notices.notify_signup_attempt(user, page.locale)
         return
-    replace_details(user, password_hash, given_name, family_name)
+    replace_details(user, password_hash, given_name, family_name, phone_number)
     send_link(user, page)
 
 
@@ -105,12 +106,14 @@ def add_pending(user: User) -> User | None:
 
 
 def replace_details(user: User, password_hash: str, given_name: str | None,
-                    family_name: str | None) -> None:
+                    family_name: str | None, phone_number: str | None = None) -> None:
     """The latest sign-up for a pending address wins: whoever follows the link must
-    know the password chosen last."""
+    know the password chosen last, and only a code sent to the number given last can
+    activate it (``idp.accounts.sms_signup``)."""
     fresh = new_user(user.email, password_hash, given_name, family_name)
     user.password_hash = fresh.password_hash
     user.given_name, user.family_name = fresh.given_name, fresh.family_name
+    user.phone_number, user.phone_number_verified = phone_number, False
     db.session.commit()
 
 

@@ -76,7 +76,9 @@ SIGN_IN_ENDPOINTS = {
     "credentials.change_password", "rights.delete", "email.verify",
 }
 # Forms where every post counts, failed or not (their answer never says): a plain limit.
-EVERY_POST_ENDPOINTS = {"recovery.forgot", "accounts.signup", "accounts.resend_signup_link"}
+EVERY_POST_ENDPOINTS = {"recovery.forgot", "accounts.signup", "accounts.resend_signup_link",
+                        "sms_recovery.ask", "sms_recovery.again", "sms_recovery.code",
+                        "phone.send", "sms_signup.send", "sms_signup.code"}
 PREFIX = "idp-throttle"
 
 

@@ -6,16 +6,19 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import mfa, registration, throttle
+from idp import sms
+from idp.accounts import mfa, registration, sms_signup, throttle
 from idp.accounts.form_pages import showing_passwords, validate_every
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
 from idp.accounts.mobility_pages import TOPICS
 from idp.accounts.models import User
 from idp.accounts.passwords import password_problems
+from idp.accounts.phones import normalize_number
 from idp.accounts.redirects import safe_next
 from idp.accounts.second_step import ask_second_step
 from idp.accounts.service import AccountError, authenticate, normalize_email
+from idp.accounts.sms_forms import check_number
 from idp.extensions import db
 from idp.oauth import interactions
 from idp.oauth.models import Client
@@ -104,15 +107,19 @@ def pending_refusal(form: LoginForm, user: User, client: Client | None,
 def signup() -> ResponseReturnValue:
     interaction_id, client = pending_client()
     form = SignupForm()
-    if validate_every(form, lambda: check_signup_password(form)):
+    if validate_every(form, lambda: check_signup_password(form),
+                      lambda: check_signup_phone(form)):
+        number = normalize_number(form.phone_number.data or "") if sms.available() else None
         try:
             registration.sign_up(form.email.data, form.password.data, form.given_name.data,
-                                 form.family_name.data, interaction_id)
+                                 form.family_name.data, interaction_id, number)
         except AccountError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
             # The same page whether the address is new or taken: only its owner learns.
-            return signup_sent(normalize_email(form.email.data), interaction_id)
+            email = normalize_email(form.email.data)
+            sms_signup.offer(email, number, interaction_id)
+            return signup_sent(email, interaction_id)
     status = 400 if form.errors else 200
     return render_template(
         "accounts/signup.html", form=form, client=client, interaction=interaction_id
@@ -130,9 +137,16 @@ def check_signup_password(form: SignupForm) -> bool:
     return not problems
 
 
+def check_signup_phone(form: SignupForm) -> bool:
+    """A mobile number, if one is given, that we can text."""
+    if not form.phone_number.data or not sms.available():
+        return True
+    return check_number(form.phone_number) is not None
+
+
 def signup_sent(email: str, interaction_id: str | None) -> ResponseReturnValue:
     return render_template("accounts/signup_sent.html", email=email,
-                           interaction=interaction_id)
+                           interaction=interaction_id, sms_offer=sms_signup.offered(email))
 
 
 @bp.route("/signup/resend", methods=["POST"])
