@@ -17,8 +17,9 @@ from idp.accounts.models import User
 from idp.accounts.passwords import verify_password
 from idp.advisors.models import Mandate
 from idp.advisors.service import add_months, find_advisor
-from idp.extensions import db
+from idp.extensions import db, utcnow
 from tests import factories
+from tests.advisors.factories import make_advisor, make_mandate
 from tests.advisors.pages import (
     AdvisorAccount,
     confirm,
@@ -310,6 +311,19 @@ def test_the_traveller_stops_the_help_and_the_advisor_is_refused_at_once(
     assert revoked["event_type"] == audit.MANDATE_REVOKED
     assert revoked["data"]["by"] == "traveller"
     assert "This help was stopped on" in person.get("/account/helpers").get_data(as_text=True)
+
+
+def test_a_lapsed_mandate_is_shown_as_ended_and_recorded_once(app: Flask) -> None:
+    user = factories.make_user()
+    make_mandate(make_advisor(name="Paul Martin"), user.model.id,
+                 confirmed=utcnow() - timedelta(days=70), months=1)
+    person = new_browser(app)
+    person.login(user.email, user.password)
+
+    for _ in range(2):
+        html = person.get("/account/helpers").get_data(as_text=True)
+        assert "This help ended on" in html and "Stop this help" not in html
+    assert [e["event_type"] for e in events_of(user.model)] == [audit.MANDATE_EXPIRED]
 
 
 def test_the_helpers_page_needs_a_traveller(app: Flask, advisor: Browser) -> None:
