@@ -169,15 +169,22 @@ def test_a_paper_mandate_is_printed_with_its_code_then_typed(
     assert mandate.expires_at == add_months(mandate.confirmed_at, 3)  # type: ignore[arg-type]
 
 
-def test_never_more_than_12_months(advisor: Browser) -> None:
+def test_never_more_than_12_months(advisor: Browser, outbox: SmsOutbox) -> None:
     user = factories.make_user(phone_number=NUMBER)
 
     refused = new_mandate(advisor, user.email, months="24")
 
     assert refused.status_code == 400
     assert db.session.scalar(db.select(db.func.count(Mandate.id))) == 0
-    assert add_months(add_months(user.model.created_at, 12), 0) <= \
-        user.model.created_at + timedelta(days=366)
+    # Even a row that says more (written by hand, or by a future bug) lasts 12 months.
+    mandate_id = mandate_id_of(new_mandate(advisor, user.email, months="12").location)
+    db.session.execute(db.update(Mandate).where(Mandate.mandate_id == mandate_id)
+                       .values(months=24))
+    db.session.commit()
+    assert confirm(advisor, mandate_id, outbox.code(NUMBER)).status_code == 302
+    mandate = mandate_of(user.model)
+    assert mandate.confirmed_at is not None
+    assert mandate.expires_at == add_months(mandate.confirmed_at, 12)
 
 
 def test_nothing_is_ticked_in_advance_and_one_action_is_needed(advisor: Browser) -> None:
@@ -353,6 +360,12 @@ def test_the_traveller_takes_over_the_account_and_keeps_everything(
     me = traveller()
     db.session.refresh(me)
     assert me.id == user_id and me.email_verified
+    # The advisor's pages never show a password, its hash or a second factor.
+    for path in ("/advisor", f"/advisor/travellers/{mandate_id}/details",
+                 f"/advisor/travellers/{mandate_id}/history"):
+        html = advisor.get(path).get_data(as_text=True)
+        assert me.password_hash not in html and 'type="password"' not in html
+        assert "two-step" not in html.lower() and "recovery" not in html.lower()
     assert me.mobility["mob_carpool_role"] == "driver"
     assert "Nadia Benali" in person.get("/account/helpers").get_data(as_text=True)
     assert find_advisor("umberto@example.org") is None  # a traveller, never an advisor
