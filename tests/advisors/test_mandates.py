@@ -247,10 +247,12 @@ def confirmed_mandate(advisor: Browser, outbox: SmsOutbox, **fields: Any) -> str
 def test_travel_details_changed_on_behalf_are_recorded(
         advisor: Browser, outbox: SmsOutbox, account: AdvisorAccount) -> None:
     mandate_id = confirmed_mandate(advisor, outbox)
-    path = f"/advisor/travellers/{mandate_id}/details"
+    overview = advisor.get(f"/advisor/travellers/{mandate_id}/details")
+    assert overview.status_code == 200 and "Carpooling" in overview.get_data(as_text=True)
+    path = f"/advisor/travellers/{mandate_id}/details/carpool"
     assert advisor.get(path).status_code == 200
 
-    saved = advisor.submit(path, {"carpool_role": "passenger", "preferred_modes": ["bus"]})
+    saved = advisor.submit(path, {"carpool_role": "passenger", "luggage_size": "1"})
 
     assert saved.status_code == 302
     user = traveller("lucie@example.org")
@@ -259,6 +261,8 @@ def test_travel_details_changed_on_behalf_are_recorded(
     last = events_of(user)[-1]
     assert last["event_type"] == audit.ASSISTED_DETAILS_UPDATED
     assert last["data"]["advisor_id"] == account.public_id
+    assert last["data"]["topic"] == "carpool"
+    assert advisor.get(f"/advisor/travellers/{mandate_id}/details/nothing").status_code == 404
 
 
 def test_the_history_read_on_behalf_is_recorded(advisor: Browser, outbox: SmsOutbox) -> None:
@@ -279,7 +283,7 @@ def test_an_action_the_mandate_does_not_name_is_refused(
 
     assert refused.status_code == 403
     assert "has not allowed you to do this now" in refused.get_data(as_text=True)
-    posted = advisor.submit(f"/advisor/travellers/{mandate_id}/details",
+    posted = advisor.submit(f"/advisor/travellers/{mandate_id}/details/carpool",
                             {"carpool_role": "driver"})
     assert posted.status_code == 403
     assert "mob_carpool_role" not in (traveller("lucie@example.org").mobility or {})
@@ -299,7 +303,7 @@ def test_another_advisor_cannot_use_the_mandate(
 def test_the_traveller_stops_the_help_and_the_advisor_is_refused_at_once(
         app: Flask, advisor: Browser, outbox: SmsOutbox, account: AdvisorAccount) -> None:
     mandate_id = confirmed_mandate(advisor, outbox, months="6")
-    path = f"/advisor/travellers/{mandate_id}/details"
+    path = f"/advisor/travellers/{mandate_id}/details/carpool"
     assert advisor.get(path).status_code == 200
     person = new_browser(app)
     person.login("lucie@example.org", factories.PASSWORD)
@@ -343,8 +347,9 @@ def test_the_traveller_takes_over_the_account_and_keeps_everything(
     created.close()  # the mail leaves once the answer is sent
     mandate_id = mandate_id_of(created.location)
     confirm(advisor, mandate_id, outbox.code(NUMBER))
-    advisor.get(f"/advisor/travellers/{mandate_id}/details")
-    advisor.submit(f"/advisor/travellers/{mandate_id}/details", {"carpool_role": "driver"})
+    advisor.get(f"/advisor/travellers/{mandate_id}/details/carpool")
+    advisor.submit(f"/advisor/travellers/{mandate_id}/details/carpool",
+                   {"carpool_role": "driver"})
     user = traveller()
     user_id = user.id
 

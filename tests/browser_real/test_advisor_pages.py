@@ -82,6 +82,8 @@ def test_every_advisor_page_passes_the_checks(
     advisor_sign_in(page, email, key)
     for path in ("/advisor", "/advisor/travellers/new", "/advisor/mandates/new",
                  f"/advisor/mandates/{waiting}/confirm", f"/advisor/travellers/{active}/details",
+                 f"/advisor/travellers/{active}/details/carpool",
+                 f"/advisor/travellers/{active}/details/health",
                  f"/advisor/travellers/{active}/history", "/operator/advisors",
                  "/advisor/travellers/00000000-0000-4000-8000-000000000000/details"):
         check(page, path)
