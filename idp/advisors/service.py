@@ -212,6 +212,9 @@ def validate_mandate(user: User, actions: Iterable[str], platforms: Iterable[str
         raise AdvisorError("method", "unknown method")
     if confirmation not in CONFIRMATIONS:
         raise AdvisorError("confirmation", "unknown confirmation")
+    if confirmation == SMS and not sms.available():
+        raise AdvisorError("confirmation", str(_l(
+            "Text messages cannot be sent now. Choose the paper.")))
     if confirmation == SMS and not user.phone_number:
         raise AdvisorError("confirmation", str(_l(
             "This person has no mobile number on their account. Choose the paper form.")))
