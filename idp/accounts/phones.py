@@ -21,6 +21,12 @@ def normalize_number(typed: str) -> str | None:
     return number if E164.match(number) else None
 
 
+def is_mobile(number: str) -> bool:
+    """Whether an E.164 number can receive a text message: for France, 06 and 07
+    (+336, +337); other countries' numbers are taken as they come."""
+    return not number.startswith("+33") or number[3:4] in ("6", "7")
+
+
 def format_number(number: str) -> str:
     """How a traveller writes their own number: ``06 12 34 56 78`` for a French one."""
     if number.startswith("+33") and len(number) == 12:

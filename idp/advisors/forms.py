@@ -3,8 +3,6 @@ their field; nothing is ticked in advance."""
 
 from __future__ import annotations
 
-import re
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, RadioField, StringField
@@ -12,21 +10,14 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Validatio
 
 from idp.accounts.forms import EMAIL_MESSAGE, OneTimeField, strip
 from idp.accounts.mobility import CheckboxesField, choices
+from idp.accounts.phones import is_mobile, normalize_number
 from idp.advisors.service import ACTION_CHOICES
-
-SEPARATORS = re.compile(r"[ .()\-]")
-E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
-FRENCH = re.compile(r"^0[67][0-9]{8}$")  # a French mobile number: 06 or 07
 
 
 def mobile_number(typed: str | None) -> str | None:
     """The number in E.164 (+33612345678), or None when it is not a mobile one."""
-    number = SEPARATORS.sub("", (typed or "").strip())
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    elif FRENCH.match(number):
-        number = "+33" + number[1:]
-    return number if E164.match(number) else None
+    number = normalize_number(typed or "")
+    return number if number is not None and is_mobile(number) else None
 
 
 class AdvisorLoginForm(FlaskForm):

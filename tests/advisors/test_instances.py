@@ -76,6 +76,6 @@ def test_a_revocation_at_one_instance_stops_the_advisor_at_the_other(
 
     refused = advisor.get(details, timeout=10)
     assert refused.status_code == 403
-    assert "has not allowed you to do this now" in refused.text
+    assert "ne vous permet pas de faire ceci maintenant" in refused.text
     advisor.close()
     person.close()

@@ -1,7 +1,7 @@
 """Assisted access: mobility advisors, their sessions, and travellers' mandates
 
 Revision ID: 0015_advisors
-Revises: 0014_dpop_jkt_jar_jti
+Revises: 0015_sms_codes
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import idp.types
 
 revision = "0015_advisors"
-down_revision = "0014_dpop_jkt_jar_jti"
+down_revision = "0015_sms_codes"
 branch_labels = None
 depends_on = None
 
