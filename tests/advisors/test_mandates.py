@@ -282,7 +282,7 @@ def test_an_action_the_mandate_does_not_name_is_refused(
     refused = advisor.get(f"/advisor/travellers/{mandate_id}/details")
 
     assert refused.status_code == 403
-    assert "ne vous permet pas de faire ceci maintenant" in refused.get_data(as_text=True)
+    assert "has not allowed you to do this now" in refused.get_data(as_text=True)
     posted = advisor.submit(f"/advisor/travellers/{mandate_id}/details/carpool",
                             {"carpool_role": "driver"})
     assert posted.status_code == 403
