@@ -24,6 +24,7 @@ scheduler() {
     while :; do
         idp sessions prune || echo "scheduler: idp sessions prune failed" >&2
         idp users prune || echo "scheduler: idp users prune failed" >&2
+        idp advisors expire || echo "scheduler: idp advisors expire failed" >&2
         for alg in RS256 ES256; do
             idp keys rotate --alg "$alg" --if-older-than "$days" \
                 || echo "scheduler: idp keys rotate --alg $alg failed" >&2

@@ -60,6 +60,7 @@ def test_the_scheduler_prunes_and_rotates_only_when_due_then_stops_at_once(
 
     assert "ended 0 expired session(s)" in first_pass
     assert "removed 0 unconfirmed sign-up(s)" in first_pass
+    assert "0 mandate(s) lapsed" in first_pass
     # The keys made on first use are new: nothing to rotate before 90 days.
     assert "no rotation: RS256 key" in first_pass and "less than 90 days" in first_pass
     assert "failed" not in first_pass
