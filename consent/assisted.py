@@ -9,25 +9,7 @@ traveller reads ("done by <advisor> at <centre> on your behalf")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+# Defined in idp (idp.advisors builds it, and idp never imports consent): the same class.
+from idp.advisors.assistance import COLLECTION_METHODS, IN_PERSON, PHONE, Assistance
 
-IN_PERSON, PHONE = "assisted_in_person", "assisted_phone"
-COLLECTION_METHODS = (IN_PERSON, PHONE)
-
-
-@dataclass(frozen=True)
-class Assistance:
-    advisor_id: str  # the advisor's pseudonymous id: what records and the audit log keep
-    advisor_name: str  # shown to the traveller, never written to the audit log
-    centre: str  # the advisor's organisation (a solidarity-mobility centre, a phone centre)
-    mandate_id: str
-    method: str  # one of COLLECTION_METHODS
-
-    def __post_init__(self) -> None:
-        if self.method not in COLLECTION_METHODS:
-            raise ValueError(f"unknown collection method {self.method!r}")
-
-    def audit_data(self) -> dict[str, str]:
-        """What the audit log may keep of it: pseudonymous, never a name."""
-        return {"advisor_id": self.advisor_id, "mandate_id": self.mandate_id,
-                "method": self.method}
+__all__ = ["COLLECTION_METHODS", "IN_PERSON", "PHONE", "Assistance"]

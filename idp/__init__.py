@@ -46,6 +46,7 @@ def create_app(
         init(app)
     setup_oauth(app)
     setup_accounts(app)
+    setup_advisors(app)
     setup_metrics(app)
     setup_help(app)
     # The only place where idp meets the packages built on it (shared/STYLE.md).
@@ -121,6 +122,13 @@ def setup_oauth(app: Flask) -> None:
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(logout.bp)
     app.register_blueprint(par.bp)
+
+
+def setup_advisors(app: Flask) -> None:
+    """Mobility advisors and their mandates (issue 12, assisted access)."""
+    from idp import advisors
+
+    advisors.init_app(app)
 
 
 def setup_metrics(app: Flask) -> None:
