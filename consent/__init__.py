@@ -4,11 +4,22 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from consent import api, audit_cli, listeners, metrics, platforms, proof, rights, step, views
+    from consent import (
+        api,
+        assisted_views,
+        audit_cli,
+        listeners,
+        metrics,
+        platforms,
+        proof,
+        rights,
+        step,
+        views,
+    )
     from idp.oauth.decisions import register_consent_step
 
     register_consent_step(app, step.ConsentScreen())
-    for blueprint in (views.bp, platforms.bp, proof.bp, rights.bp, api.bp):
+    for blueprint in (views.bp, platforms.bp, proof.bp, rights.bp, api.bp, assisted_views.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(audit_cli.audit)
     listeners.init_app(app)

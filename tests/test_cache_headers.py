@@ -164,6 +164,14 @@ ROUTES.update({
     "oauth.restart": lambda w: w.form("/authorize/restart/unknown-interaction"),
 })
 
+# Consent given with an advisor's help (issue 12, assisted access): refused here, no mandate.
+ROUTES.update({
+    "assisted_consent.consent": lambda w: w.get(
+        f"/advisor/travellers/unknown/consent/{w.platform.client_id}"),
+    "assisted_consent.done": lambda w: w.get(
+        f"/advisor/travellers/unknown/consent/{w.platform.client_id}/done"),
+})
+
 
 def test_every_route_is_in_the_table(app: Flask) -> None:
     assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(ROUTES)
