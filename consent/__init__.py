@@ -8,6 +8,7 @@ def init_app(app: Flask) -> None:
         api,
         assisted_views,
         audit_cli,
+        helped,
         listeners,
         metrics,
         platforms,
@@ -23,4 +24,5 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.cli.add_command(audit_cli.audit)
     listeners.init_app(app)
+    helped.init_app(app)
     metrics.init_app(app)
