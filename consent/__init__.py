@@ -22,6 +22,9 @@ def init_app(app: Flask) -> None:
     register_consent_step(app, step.ConsentScreen())
     for blueprint in (views.bp, platforms.bp, proof.bp, rights.bp, api.bp, assisted_views.bp):
         app.register_blueprint(blueprint)
+    from consent import advisor_history  # an advisor reads a traveller's history
+
+    app.register_blueprint(advisor_history.bp)
     app.cli.add_command(audit_cli.audit)
     listeners.init_app(app)
     helped.init_app(app)

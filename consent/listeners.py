@@ -1,6 +1,6 @@
-"""What consent hears from idp: each back-channel logout attempt, and each change to how
-a traveller signs in or is reached, enters the audit log in the transaction that makes
-it (idp/signals.py)."""
+"""What consent hears from idp: each back-channel logout attempt, each change to how a
+traveller signs in or is reached, and each mandate and assisted action enter the audit
+log in the transaction that makes them (idp/signals.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from flask import Flask
 
 from consent import audit
 from idp.accounts.models import User
-from idp.signals import account_changed, backchannel_attempted
+from idp.advisors.assistance import Assistance
+from idp.signals import account_changed, assisted, backchannel_attempted
 
 
 def record_attempt(sender: Flask, *, message_id: int, client_id: str, subject: str | None,
@@ -27,6 +28,12 @@ def record_account_change(sender: Flask, *, user: User, event: str,
     audit.record(f"account:{event}", user=user, data=data)
 
 
+def record_assisted(sender: Flask, *, user: User, event: str, assistance: Assistance,
+                    data: dict[str, Any], **_: Any) -> None:
+    audit.record(event, user=user, data={**data, **assistance.audit_data()})
+
+
 def init_app(app: Flask) -> None:
     backchannel_attempted.connect(record_attempt, sender=app, weak=False)
     account_changed.connect(record_account_change, sender=app, weak=False)
+    assisted.connect(record_assisted, sender=app, weak=False)

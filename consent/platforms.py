@@ -3,6 +3,8 @@ did, and a Revoke button that takes no more steps than Allow did (GDPR Art. 7(3)
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
@@ -57,6 +59,13 @@ def traveller() -> User:
 @bp.route("")
 def index() -> ResponseReturnValue:
     user = traveller()
+    return render_template("consent/platforms.html", form=ConfirmForm(), user=user,
+                           **overview(user))
+
+
+def overview(user: User) -> dict[str, Any]:
+    """What "My platforms" shows: each platform allowed, and the latest history. An
+    advisor allowed to read the history sees the same (consent.advisor_history)."""
     consents = [r for r in current_by_client(user.id).values() if r.active]
     clients = {c.client_id: c for c in db.session.scalars(
         db.select(Client).where(Client.client_id.in_([r.client_id for r in consents])))}
@@ -70,9 +79,8 @@ def index() -> ResponseReturnValue:
     ]
     events = list(audit.export(audit.subject_pseudonym(user)))[-50:]
     names = {r.client_id: r.controller.get("name") for r in history(user.id)}
-    return render_template("consent/platforms.html", rows=rows, form=ConfirmForm(),
-                           events=reversed(events), user=user, names=names,
-                           event_labels=EVENT_LABELS)
+    return {"rows": rows, "events": list(reversed(events)), "names": names,
+            "event_labels": EVENT_LABELS}
 
 
 def required(client: Client | None, scope: str) -> bool:

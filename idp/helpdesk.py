@@ -39,6 +39,7 @@ MENU = (
     ("accounts.mobility_details", _l("My travel details"), ()),
     ("help.security", _l("Security"),
      ("credentials.", "email.change", "mfa.", "sessions.", "reauth.")),
+    ("helpers.index", _l("People who help you"), ("helpers.",)),
     ("help.help_page", _l("Help"), ()),
     ("accounts.logout", _l("Log out"), ()),
 )

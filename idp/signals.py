@@ -45,6 +45,19 @@ connect to these signals; ``idp`` never imports them (shared/STYLE.md).
     Failures and refusals are those of every form that checks a secret under the
     throttle (``idp.accounts.throttle.SIGN_IN_ENDPOINTS``): a confirmation of the
     password inside a session counts as well as a login.
+
+``assisted``
+    Sent when a mandate is granted, revoked or lapses, and when an advisor acts for a
+    traveller under one (issue 12, assisted access), with the app as sender and these
+    keyword arguments:
+
+    - ``user`` (User): the traveller;
+    - ``event`` (str): one of ``idp.advisors.events.EVENTS`` (``"mandate:granted"``...),
+      the audit event type that ``consent`` records;
+    - ``assistance`` (Assistance): who acted (pseudonymously), under which mandate, how;
+    - ``data`` (dict): a few plain, non-personal values (the actions allowed, who revoked).
+
+    Sent before the change is committed: a listener's rows are committed with it.
 """
 
 from __future__ import annotations
@@ -56,3 +69,4 @@ signals = Namespace()
 backchannel_attempted = signals.signal("backchannel-attempted")
 account_changed = signals.signal("account-changed")
 sign_in_attempted = signals.signal("sign-in-attempted")
+assisted = signals.signal("assisted")

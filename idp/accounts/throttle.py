@@ -74,6 +74,7 @@ KINDS = {"password": "password", "otp": "second-factor", "recovery": "second-fac
 SIGN_IN_ENDPOINTS = {
     "accounts.login", "reauth.confirm", "second_step.code", "second_step.recovery",
     "credentials.change_password", "rights.delete", "email.verify",
+    "advisors.login", "advisors.code",  # mobility advisors' sign-in (idp.advisors)
 }
 # Forms where every post counts, failed or not (their answer never says): a plain limit.
 EVERY_POST_ENDPOINTS = {"recovery.forgot", "accounts.signup", "accounts.resend_signup_link"}

@@ -1,5 +1,6 @@
-"""Assisted access (issue 12): mobility advisors, who act for a traveller only under a
-mandate the traveller confirmed. ``access`` says what the current advisor may do."""
+"""Assisted access (issue 12, after the Aidants Connect model): mobility advisors, who
+act for a traveller only under a mandate the traveller confirmed. ``access`` says what
+the current advisor may do; ``consent`` records what they did (idp.signals.assisted)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from idp.advisors import models, sessions  # noqa: F401  (the tables)
+    from idp.advisors import cli, helpers, models, operator, sessions, signin, work  # noqa: F401
 
+    for module in (signin, work, operator, helpers):
+        app.register_blueprint(module.bp)
+    app.cli.add_command(cli.advisors)
     sessions.init_app(app)

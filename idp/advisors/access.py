@@ -3,7 +3,9 @@ so that a revoked mandate or advisor stops the advisor at once, on every instanc
 
 from __future__ import annotations
 
-from flask import abort, redirect, request, url_for
+from typing import NoReturn
+
+from flask import abort, make_response, redirect, render_template, request, url_for
 
 from idp.advisors.assistance import Assistance
 from idp.advisors.models import ACTIONS, Advisor, Mandate
@@ -22,16 +24,20 @@ def current_advisor() -> Advisor | None:
     return advisor
 
 
-def query_mandates(advisor: Advisor, user_id: int) -> list[Mandate]:
-    """The advisor's mandates for that traveller in force now, fresh from the database."""
-    now = utcnow()
-    return list(db.session.scalars(
-        db.select(Mandate)
-        .where(Mandate.user_id == user_id, Mandate.advisor_id == advisor.id,
-               Mandate.confirmed_at.is_not(None), Mandate.revoked_at.is_(None),
-               Mandate.expires_at > now)
-        .order_by(Mandate.id)
-        .execution_options(populate_existing=True)))
+def assistance_of(advisor: Advisor, mandate: Mandate) -> Assistance:
+    return Assistance(advisor_id=advisor.public_id, advisor_name=advisor.name,
+                      centre=advisor.centre, mandate_id=mandate.mandate_id,
+                      method=mandate.method)
+
+
+def fresh_advisor() -> Advisor | None:
+    """The current advisor, read again: revoked on another instance since the session
+    row was read, they are refused."""
+    advisor = current_advisor()
+    if advisor is None:
+        return None
+    db.session.refresh(advisor)
+    return None if advisor.revoked_at is not None else advisor
 
 
 def assistance_for(user_id: int, action: str, client_id: str | None = None) -> Assistance | None:
@@ -40,29 +46,59 @@ def assistance_for(user_id: int, action: str, client_id: str | None = None) -> A
     ``Assistance`` its actions are recorded under; None otherwise."""
     if action not in ACTIONS:
         raise ValueError(f"unknown mandate action {action!r}")
-    advisor = current_advisor()
+    advisor = fresh_advisor()
     if advisor is None:
         return None
-    db.session.refresh(advisor)  # revoked on another instance since the session was read
-    if advisor.revoked_at is not None:
-        return None
-    for mandate in query_mandates(advisor, user_id):
+    now = utcnow()
+    mandates = db.session.scalars(
+        db.select(Mandate)
+        .where(Mandate.user_id == user_id, Mandate.advisor_id == advisor.id,
+               Mandate.confirmed_at.is_not(None), Mandate.revoked_at.is_(None),
+               Mandate.expires_at > now)
+        .order_by(Mandate.id)
+        .execution_options(populate_existing=True))
+    for mandate in mandates:
         if mandate.check_allows(action, client_id):
-            return Assistance(advisor_id=advisor.public_id, advisor_name=advisor.name,
-                              centre=advisor.centre, mandate_id=mandate.mandate_id,
-                              method=mandate.method)
+            return assistance_of(advisor, mandate)
     return None
 
 
 def require_advisor(operator: bool = False) -> Advisor:
-    """The current advisor; without one, the request ends (sign-in page, or 403 for an
-    advisor on an operator page)."""
+    """The current advisor; without one, the request ends with the sign-in page (then
+    back here), and an advisor on an operator page is refused."""
     advisor = current_advisor()
     if advisor is None:
         abort(redirect(url_for("advisors.login", next=request.path)))
     if operator and not advisor.is_operator:
-        abort(403)
+        refuse(operator_page=True)
     return advisor
+
+
+def refuse(operator_page: bool = False) -> NoReturn:
+    """End the request with a 403 page in the advisor's language."""
+    abort(make_response(render_template("advisors/refused.html",
+                                        operator_page=operator_page), 403))
+
+
+def require_assistance(mandate_id: str, action: str,
+                       client_id: str | None = None) -> tuple[Mandate, Assistance]:
+    """For a page that acts for a traveller under the mandate named in its path: that
+    mandate, if it is the current advisor's, in force now and allowing ``action`` (and
+    ``client_id`` for "consent"), with its ``Assistance``. Otherwise the request ends:
+    the sign-in page, or the 403 page. Read afresh on every call."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown mandate action {action!r}")
+    require_advisor()
+    advisor = fresh_advisor()
+    mandate = None
+    if advisor is not None and mandate_id and len(mandate_id) <= 36:
+        mandate = db.session.scalar(db.select(Mandate).where(Mandate.mandate_id == mandate_id)
+                                    .execution_options(populate_existing=True))
+    if (advisor is None or mandate is None or mandate.advisor_id != advisor.id
+            or not mandate.check_in_force(utcnow())
+            or not mandate.check_allows(action, client_id)):
+        refuse()
+    return mandate, assistance_of(advisor, mandate)
 
 
 def describe(advisor_public_id: str) -> tuple[str, str] | None:

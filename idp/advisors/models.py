@@ -130,6 +130,15 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
         return (self.confirmed_at is not None and self.revoked_at is None
                 and self.expires_at is not None and self.expires_at > now)
 
+    def state(self, now: datetime) -> str:
+        """"waiting" (for the code), "blocked" (too many wrong codes), "active",
+        "expired" or "revoked"."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.confirmed_at is None:
+            return "waiting" if self.code_hash is not None else "blocked"
+        return "active" if self.check_in_force(now) else "expired"
+
     def check_allows(self, action: str, client_id: str | None = None) -> bool:
         if action not in self.actions:
             return False

@@ -15,7 +15,8 @@ from tests.browser_real.test_audit import LONG_EMAIL, sign_in
 from tests.browser_real.test_login_and_consent import is_focused
 from tests.live import LiveServer, LiveTraveller
 
-MENU = ["My platforms", "My details", "My travel details", "Security", "Help", "Log out"]
+MENU = ["My platforms", "My details", "My travel details", "Security", "People who help you",
+        "Help", "Log out"]
 SIGNED_IN_PAGES = ["/", "/account", "/account/platforms", "/account/security",
                    "/account/sessions", "/account/mobility", "/help", "/accessibility"]
 # Controls that act on the account, and the ways around: each a 44 by 44 px target.
