@@ -5,16 +5,17 @@ them or on the phone, and records their answer for them.
 The same screen (templates/consent/consent.html with a banner), the same checks of the
 answer (consent.views) and the same record (consent.records.give, with the Assistance).
 Checks, on every request, GET and POST alike:
-- the signed-in advisor has a mandate in force for this traveller allowing consent to this
-  very platform (idp.advisors.access.assistance_for, read from the database: a revoked
-  mandate stops the advisor at once); otherwise a 403 page, and nothing is recorded;
+- an advisor is signed in (else the advisor's sign-in page, then back here);
+- the mandate in the path is theirs, in force, and allows consent to this very platform
+  (idp.advisors.access.require_assistance, which gives the same Assistance as
+  assistance_for, read from the database: a revoked mandate stops the advisor at once);
+  otherwise the advisors' 403 page, and nothing is recorded;
 - the form's CSRF token (Flask-WTF), and every ticked item was offered on the screen."""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import lazy_gettext as _l
 
 from consent import records
 from consent.assisted import Assistance
@@ -23,19 +24,14 @@ from consent.screen import CLAIM_LABELS, Line, build_lines, shown_record
 from consent.views import ConsentAnswerError, check_answer, chosen
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.models import User
-from idp.advisors.access import assistance_for
-from idp.advisors.models import CONSENT, Mandate
-from idp.errors import error_page, render_error
+from idp.advisors.access import refuse, require_assistance
+from idp.advisors.models import CONSENT
+from idp.errors import error_page
 from idp.extensions import db
 from idp.oauth.models import Client
 from idp.oauth.server import query_client
 
 bp = Blueprint("assisted_consent", __name__, url_prefix="/advisor/travellers")
-
-REFUSED_TITLE = _l("You cannot do this for this person")
-REFUSED = _l("You have no mandate in force for this person and this platform. The mandate "
-             "may have ended, or the person may have stopped it. Nothing was recorded.")
-
 
 class Helped:
     """The traveller, the platform and the help in force, once the mandate checks out."""
@@ -44,21 +40,14 @@ class Helped:
         self.user, self.client, self.assistance = user, client, assistance
 
 
-def query_helped(mandate_id: str, client_id: str) -> Helped | None:
+def require_helped(mandate_id: str, client_id: str) -> Helped:
     """Who is helped for which platform, if the current advisor may give consent for them
-    to it now; None for any reason not to (unknown mandate or platform included)."""
-    mandate = db.session.scalar(db.select(Mandate).where(Mandate.mandate_id == mandate_id))
+    to it now; otherwise the request ends (sign-in page, or 403 page)."""
+    mandate, assistance = require_assistance(mandate_id, CONSENT, client_id)
     client = query_client(client_id)
-    if mandate is None or client is None:
-        return None
-    assistance = assistance_for(mandate.user_id, CONSENT, client_id)
-    if assistance is None:
-        return None
+    if client is None:  # named by the mandate, deleted since
+        refuse()
     return Helped(mandate.user, client, assistance)
-
-
-def refused() -> ResponseReturnValue:
-    return render_error(403, title=REFUSED_TITLE, message=REFUSED)
 
 
 def registered_lines(helped: Helped) -> list[Line]:
@@ -70,15 +59,14 @@ def registered_lines(helped: Helped) -> list[Line]:
 
 @bp.route("/<mandate_id>/consent/<client_id>", methods=["GET", "POST"])
 def consent(mandate_id: str, client_id: str) -> ResponseReturnValue:
-    helped = query_helped(mandate_id, client_id)
-    if helped is None:
-        return refused()
+    helped = require_helped(mandate_id, client_id)
     lines = registered_lines(helped)
     form = ConfirmForm()
     if form.validate_on_submit():
         answer = request.form.get("decision")
         if answer == "deny":
-            return render_template("consent/assisted_done.html", helped=helped, shared=None)
+            return render_template("consent/assisted_done.html", helped=helped, shared=None,
+                                   back_url=url_for("advisor_work.dashboard"))
         if answer != "allow":
             return error_page(ConsentAnswerError("The answer is neither allow nor deny."))
         return record_answer(helped, lines, mandate_id)
@@ -110,11 +98,10 @@ def record_answer(helped: Helped, lines: list[Line], mandate_id: str) -> Respons
 @bp.route("/<mandate_id>/consent/<client_id>/done")
 def done(mandate_id: str, client_id: str) -> ResponseReturnValue:
     """What the platform may now see, in words the advisor reads to the traveller."""
-    helped = query_helped(mandate_id, client_id)
-    if helped is None:
-        return refused()
+    helped = require_helped(mandate_id, client_id)
     record = records.current(helped.user.id, client_id)
     shared = [] if record is None else [describe(s) for s in record.scopes_granted
                                         if s != "openid"]
     return render_template("consent/assisted_done.html", helped=helped,
-                           shared=shared if record else None)
+                           shared=shared if record else None,
+                           back_url=url_for("advisor_work.dashboard"))

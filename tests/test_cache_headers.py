@@ -164,7 +164,7 @@ ROUTES.update({
     "oauth.restart": lambda w: w.form("/authorize/restart/unknown-interaction"),
 })
 
-# Consent given with an advisor's help (issue 12, assisted access): refused here, no mandate.
+# Consent given with an advisor's help (issue 12, assisted access): no advisor signed in here.
 ROUTES.update({
     "assisted_consent.consent": lambda w: w.get(
         f"/advisor/travellers/unknown/consent/{w.platform.client_id}"),

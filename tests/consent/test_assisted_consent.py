@@ -99,6 +99,7 @@ def test_allowing_records_the_consent_given_with_help(
     assert response.status_code == 303
     done = browser.follow_local(response).get_data(as_text=True)
     assert "Done. National carpool can now see this:" in done
+    assert 'href="/advisor"' in done  # back to the people the advisor helps
     assert "Your phone number" in done and "Your email address" in done
     [record] = consent_records()
     assert record.scopes_granted == ["openid", "email", "phone"]
@@ -151,10 +152,19 @@ def test_an_item_that_was_not_offered_is_refused(app: Flask, client: FlaskClient
 
 def refusal(page) -> bool:  # type: ignore[no-untyped-def]
     html = page.get_data(as_text=True)
-    return page.status_code == 403 and "You cannot do this for this person" in html
+    return page.status_code == 403 and "This person has not allowed you to do this now." in html
 
 
-@pytest.mark.parametrize("case", ["no advisor", "other platform", "other action",
+def test_an_advisor_not_signed_in_is_sent_to_sign_in(client: FlaskClient, mandate: Mandate,
+                                                     carpool: Platform) -> None:
+    for url in (path(mandate, carpool), path(mandate, carpool) + "/done"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.location.startswith("/advisor/login?next=")
+    assert consent_records() == []
+
+
+@pytest.mark.parametrize("case", ["other platform", "other action",
                                   "unknown mandate", "another advisor", "unconfirmed"])
 def test_without_a_mandate_for_this_platform_the_page_is_refused(
         app: Flask, client: FlaskClient, in_english: None, user: Traveller, advisor: Advisor,
@@ -168,9 +178,7 @@ def test_without_a_mandate_for_this_platform_the_page_is_refused(
     if case == "unconfirmed":
         mandate.confirmed_at = mandate.expires_at = None
     db.session.commit()
-    browser = Browser(client)
-    if case != "no advisor":
-        signed_in(app, client, make_advisor() if case == "another advisor" else advisor)
+    browser = signed_in(app, client, make_advisor() if case == "another advisor" else advisor)
     url = path(mandate, carpool).replace(mandate.mandate_id, "unknown") \
         if case == "unknown mandate" else path(mandate, carpool)
 
