@@ -18,18 +18,12 @@ from flask_babel import lazy_gettext as _l
 
 from consent.assisted import IN_PERSON, PHONE
 from idp.advisors.access import describe
-from idp.advisors.models import CONSENT, CREATE_ACCOUNT, READ_HISTORY, UPDATE_DETAILS, Mandate
+from idp.advisors.models import Mandate
+from idp.advisors.service import ACTION_WORDS, METHOD_WORDS
 from idp.extensions import db
 from idp.times import local_date
 
 HOW = {IN_PERSON: _l("in person"), PHONE: _l("on the phone")}
-# What a mandate allows, as the copy of the traveller's data says it.
-ACTIONS = {
-    CREATE_ACCOUNT: _l("Create your account"),
-    CONSENT: _l("Give your agreement to platforms"),
-    UPDATE_DETAILS: _l("Change your travel details"),
-    READ_HISTORY: _l("Read your history"),
-}
 
 
 def helper(advisor_id: str) -> tuple[str, str] | None:
@@ -132,4 +126,4 @@ def iso(moment: datetime | None) -> str | None:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(done_by=done_by, given_with=given_with,
-                                 mandate_actions=ACTIONS, how_helped=HOW)
+                                 mandate_actions=ACTION_WORDS, how_helped=METHOD_WORDS)

@@ -135,6 +135,6 @@ def test_the_copy_of_the_data_has_the_mandates_and_assisted_acts(
     text = " ".join(logged_in.get("/account/data").get_data(as_text=True).split())
     assert ">People who help you</h2>" in text and ">What advisors did for you</h2>" in text
     assert "Nadia Benali, at Plateforme mobilité Charente" in text
-    assert "Give your agreement to platforms: National carpool" in text
+    assert "agree for you to share your details with some platforms: National carpool" in text
     for key in keys_in(data):
         assert f'<code lang="en">{key}</code>' in text
