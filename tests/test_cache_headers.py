@@ -173,6 +173,29 @@ ROUTES.update({
 })
 
 
+# Assisted access (issue 12): the advisors' pages (a traveller's browser is sent to the
+# advisor sign-in, or gets its refusal) and the traveller's "People who help you".
+ADVISOR_MANDATE = "00000000-0000-4000-8000-000000000000"
+ROUTES.update({
+    "advisors.login": lambda w: w.get("/advisor/login"),
+    "advisors.code": lambda w: w.get("/advisor/login/code"),
+    "advisors.logout": lambda w: w.form("/advisor/logout"),
+    "advisors.setup": lambda w: w.get("/advisor/setup/not-a-token"),
+    "advisor_work.dashboard": lambda w: w.get("/advisor"),
+    "advisor_work.new_traveller": lambda w: w.get("/advisor/travellers/new"),
+    "advisor_work.new_mandate": lambda w: w.get("/advisor/mandates/new"),
+    "advisor_work.confirm": lambda w: w.get(f"/advisor/mandates/{ADVISOR_MANDATE}/confirm"),
+    "advisor_work.send_new_code": lambda w: w.form(f"/advisor/mandates/{ADVISOR_MANDATE}/code"),
+    "advisor_work.stop": lambda w: w.form(f"/advisor/mandates/{ADVISOR_MANDATE}/stop"),
+    "advisor_work.details": lambda w: w.get(f"/advisor/travellers/{ADVISOR_MANDATE}/details"),
+    "advisor_history.show": lambda w: w.get(f"/advisor/travellers/{ADVISOR_MANDATE}/history"),
+    "operator.advisors": lambda w: w.get("/operator/advisors"),
+    "operator.revoke": lambda w: w.form("/operator/advisors/adv_0000000000000000/revoke"),
+    "helpers.index": lambda w: w.get("/account/helpers"),
+    "helpers.stop": lambda w: w.form(f"/account/helpers/{ADVISOR_MANDATE}/stop"),
+})
+
+
 def test_every_route_is_in_the_table(app: Flask) -> None:
     assert {rule.endpoint for rule in app.url_map.iter_rules()} == set(ROUTES)
 

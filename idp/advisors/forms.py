@@ -11,7 +11,7 @@ from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from idp.accounts.forms import EMAIL_MESSAGE, OneTimeField, strip
-from idp.accounts.mobility import CheckboxesField
+from idp.accounts.mobility import CheckboxesField, choices
 from idp.advisors.service import ACTION_CHOICES
 
 SEPARATORS = re.compile(r"[ .()\-]")
@@ -69,8 +69,9 @@ class AddAdvisorForm(FlaskForm):
                                                         "“Mobilité solidaire Lyon”."),
                          validators=[InputRequired(_l("Enter the advisor’s centre.")),
                                      Length(max=200)])
-    role = RadioField(_l("Role"), choices=[("advisor", _l("Advisor: helps travellers")),
-                                           ("operator", _l("Operator: also manages advisors"))],
+    role = RadioField(_l("Role"), choices=choices(
+                          ("advisor", _l("Advisor: helps travellers")),
+                          ("operator", _l("Operator: also manages advisors"))),
                       validators=[InputRequired(_l("Choose a role."))])
 
 
@@ -109,18 +110,18 @@ class NewTravellerFields(FlaskForm):
 class MandateForm(FlaskForm):
     """What the traveller allows, for how long, and how they confirm it."""
 
-    actions = CheckboxesField(_l("What you may do for them"), choices=list(
-        ACTION_CHOICES.items()))
+    actions = CheckboxesField(_l("What you may do for them"), choices=choices(
+        *ACTION_CHOICES.items()))
     platforms = CheckboxesField(_l("Platforms they agree to"), choices=[])
-    months = RadioField(_l("For how long"), choices=[
+    months = RadioField(_l("For how long"), choices=choices(
         ("1", _l("1 month")), ("3", _l("3 months")), ("6", _l("6 months")),
-        ("12", _l("12 months"))], validators=[InputRequired(_l("Choose how long."))])
-    method = RadioField(_l("How you help them"), choices=[
-        ("assisted_in_person", _l("In person")), ("assisted_phone", _l("On the phone"))],
+        ("12", _l("12 months"))), validators=[InputRequired(_l("Choose how long."))])
+    method = RadioField(_l("How you help them"), choices=choices(
+        ("assisted_in_person", _l("In person")), ("assisted_phone", _l("On the phone"))),
         validators=[InputRequired(_l("Choose in person or on the phone."))])
-    confirmation = RadioField(_l("How they agree"), choices=[
+    confirmation = RadioField(_l("How they agree"), choices=choices(
         ("sms", _l("With a code we send to their mobile phone")),
-        ("paper", _l("On paper: they sign a printed page with a code"))],
+        ("paper", _l("On paper: they sign a printed page with a code"))),
         validators=[InputRequired(_l("Choose how they agree."))])
 
     def validate_actions(self, field: CheckboxesField) -> None:

@@ -34,7 +34,7 @@ def advisors() -> ResponseReturnValue:
                 form.form_errors.append(error.message)
         else:
             form = AddAdvisorForm(formdata=None)
-    return render_template("advisors/operator.html", form=form, operator=operator, advisor=operator,
+    return render_template("advisors/operator.html", form=form, operator=operator,
                            advisors=all_advisors(), link=link, added=added,
                            revoke_form=ConfirmForm()), 400 if form.errors else 200
 

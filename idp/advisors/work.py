@@ -67,7 +67,8 @@ def dashboard() -> ResponseReturnValue:
 
 
 def offer_platforms(form: MandateForm) -> None:
-    form.platforms.choices = [(c.client_id, c.client_name) for c in registered_platforms()]
+    form.platforms.choices = mobility.choices(
+        *((c.client_id, c.client_name) for c in registered_platforms()))
 
 
 def mandate_values(form: MandateForm) -> dict[str, Any]:
