@@ -119,6 +119,7 @@ GLOSSARY: dict[str, LazyString] = {
     "platforms": _l("The platforms the advisor may give your agreement to."),
     "method": _l("How the advisor helped you: in person or on the phone."),
     "confirmation": _l("How you agreed: with a code sent by text message, or on paper."),
+    "months": _l("How many months the help lasts."),
     "confirmed_at": _l("When you agreed."),
     "stopped_at": _l("When the help was stopped, if it was."),
     "stopped_by": _l("Who stopped it: you, the advisor or the service."),

@@ -12,14 +12,15 @@ from flask import Flask
 from consent import audit, records
 from consent.assisted import IN_PERSON, Assistance
 from consent.glossary import GLOSSARY
-from idp.advisors.models import Advisor, Mandate
+from idp.advisors.assistance import PHONE
+from idp.advisors.models import CONSENT, PAPER, Advisor, Mandate
+from idp.advisors.service import Confirmation, confirm_mandate, start_mandate
 from idp.extensions import db
 from idp.times import local_date
 from tests.browser import Browser
 from tests.consent.test_assisted_consent import (  # noqa: F401  (fixtures)
     advisor,
     carpool,
-    mandate,
     path,
     signed_in,
 )
@@ -27,6 +28,17 @@ from tests.consent.test_readable_data import export_of, keys_in
 from tests.factories import Platform, Traveller
 
 CENTRE = "Plateforme mobilité Charente"
+
+
+@pytest.fixture
+def mandate(advisor: Advisor, user: Traveller, carpool: Platform) -> Mandate:
+    """A mandate started and confirmed with its paper code, by the advisors' own service:
+    its mandate:granted event reaches the history as it does in production."""
+    started = start_mandate(advisor, user.model, [CONSENT], [carpool.client_id], 3, PHONE,
+                            PAPER)
+    db.session.commit()
+    assert confirm_mandate(started.mandate, started.code) == Confirmation.CONFIRMED
+    return started.mandate
 
 
 @pytest.fixture
@@ -81,13 +93,7 @@ def test_the_proof_says_who_helped_how_and_under_which_mandate(
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_the_history_says_the_advisor_did_it_on_the_traveller_s_behalf(
-        logged_in: Browser, user: Traveller, given: Mandate, advisor: Advisor,
-        language: str) -> None:
-    assistance = Assistance(advisor.public_id, advisor.name, advisor.centre,
-                            given.mandate_id, given.method)
-    audit.record(audit.MANDATE_GRANTED, user=user.model, data=assistance.audit_data())
-    db.session.commit()
-
+        logged_in: Browser, given: Mandate, language: str) -> None:
     for url in ("/account/platforms", "/account/data"):
         text = " ".join(text_of(logged_in, url, language).split())
         for key in ("history", "granted", "mandate"):
@@ -126,7 +132,7 @@ def test_the_copy_of_the_data_has_the_mandates_and_assisted_acts(
     assert mandate["actions"] == ["consent"] and mandate["platforms"] == [carpool.client_id]
     assert mandate["confirmed_at"] and mandate["stopped_at"] is None
     kinds = [a["event_type"] for a in data["assisted_actions"]]
-    assert kinds == ["consent:granted", "assisted:consent_given"]
+    assert kinds == ["mandate:granted", "consent:granted", "assisted:consent_given"]
     assert all(a["advisor"] == "Nadia Benali" and a["mandate_id"] == given.mandate_id
                for a in data["assisted_actions"])
     assert "Nadia Benali" not in json.dumps(data["history"])  # the audit log keeps no name
