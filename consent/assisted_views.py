@@ -19,8 +19,9 @@ from flask.typing import ResponseReturnValue
 
 from consent import records
 from consent.assisted import Assistance
-from consent.scopes import CATALOGUE, describe
+from consent.scopes import CATALOGUE, Scope, describe
 from consent.screen import CLAIM_LABELS, Line, build_lines, shown_record
+from consent.step import unanswered
 from consent.views import ConsentAnswerError, check_answer, chosen
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.models import User
@@ -50,17 +51,28 @@ def require_helped(mandate_id: str, client_id: str) -> Helped:
     return Helped(mandate.user, client, assistance)
 
 
-def registered_lines(helped: Helped) -> list[Line]:
-    """One line per scope the platform registered, as the traveller's own screen shows
-    them: asked whole, nothing optional ticked."""
+def asked_lines(helped: Helped) -> tuple[list[Line], list[Scope]]:
+    """What to ask, as the traveller's own screen asks it (consent.step): a line per
+    scope the platform registered that the consent in force does not answer yet (health
+    data every time), nothing optional ticked; and what is already shared."""
     scopes = [s for s in helped.client.scope.split() if s in CATALOGUE]
-    return build_lines(helped.user, helped.client, scopes)
+    record = records.current(helped.user.id, helped.client.client_id)
+    if record is not None:
+        scopes, _ = unanswered(record, scopes, {})
+    lines = build_lines(helped.user, helped.client, scopes)
+    shown = {line.scope.name for line in lines}
+    already = [] if record is None else [describe(s) for s in record.scopes_granted
+                                         if s not in shown and s != "openid"]
+    return lines, already
 
 
 @bp.route("/<mandate_id>/consent/<client_id>", methods=["GET", "POST"])
 def consent(mandate_id: str, client_id: str) -> ResponseReturnValue:
     helped = require_helped(mandate_id, client_id)
-    lines = registered_lines(helped)
+    lines, already = asked_lines(helped)
+    if not lines:  # everything answered already: nothing to ask, nothing to record
+        return redirect(url_for("assisted_consent.done", mandate_id=mandate_id,
+                                client_id=client_id), 303)
     form = ConfirmForm()
     if form.validate_on_submit():
         answer = request.form.get("decision")
@@ -72,7 +84,7 @@ def consent(mandate_id: str, client_id: str) -> ResponseReturnValue:
         return record_answer(helped, lines, mandate_id)
     return render_template(
         "consent/consent.html", form=form, client=helped.client, user=helped.user,
-        lines=lines, already=[], record=None, claim_labels=CLAIM_LABELS,
+        lines=lines, already=already, record=None, claim_labels=CLAIM_LABELS,
         assisted=helped.assistance, menu_items=[],
         action=url_for("assisted_consent.consent", mandate_id=mandate_id,
                        client_id=client_id))

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from consent import audit
+from consent import audit, records
 from consent.models import ConsentRecord
 from idp.advisors.assistance import PHONE
 from idp.advisors.models import CONSENT, UPDATE_DETAILS, Advisor, Mandate
@@ -123,6 +123,26 @@ def test_the_traveller_s_platform_then_logs_them_in_without_asking_again(
         carpool.client_id, carpool.redirect_uri, scope="openid email"))
 
     assert response.status_code == 302 and "code" in query_of(response.location)
+
+
+def test_what_the_traveller_answered_before_is_not_asked_again(
+        app: Flask, client: FlaskClient, in_english: None, user: Traveller, advisor: Advisor,
+        mandate: Mandate, carpool: Platform) -> None:
+    records.give(user.model, carpool.model, None, ["openid", "email"],
+                 ["sub", "email", "email_verified"], [], [], "en")
+    db.session.commit()
+    browser = signed_in(app, client, advisor)
+
+    html = browser.get(path(mandate, carpool)).get_data(as_text=True)
+    assert 'name="scope" value="email"' not in html and "phone" in checkboxes(html)
+    assert "Already shared with National carpool" in html
+
+    browser.submit(path(mandate, carpool), {"decision": "allow", "scope": ["phone"]})
+    assert sorted(consent_records()[-1].scopes_granted) == ["email", "openid", "phone"]
+    # Everything answered now: the screen leads straight to what is shared.
+    again = browser.get(path(mandate, carpool))
+    assert again.status_code == 303 and again.location.endswith("/done")
+    assert len(consent_records()) == 2
 
 
 def test_deny_records_nothing(app: Flask, client: FlaskClient, in_english: None,
