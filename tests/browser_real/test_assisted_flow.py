@@ -9,7 +9,7 @@ traveller's history say so. The traveller then takes their account over, stops t
 
 Run twice: the advisor in French and the traveller in English, then the other way round,
 so every page of the story is seen in both languages. axe-core and a 320 px width on the
-assisted consent screen and on the traveller's history."""
+assisted consent screen, the page after it and the traveller's history."""
 
 from __future__ import annotations
 
@@ -179,6 +179,7 @@ def test_an_advisor_helps_a_traveller_who_then_stops_the_help(
     advisor.locator("input[name=scope][value=phone]").check()
     advisor.locator("button[name=decision][value=allow]").click()
     advisor.wait_for_url("**/done")
+    check_page(advisor, tmp_path, f"assisted-done-{advisor_locale}")
 
     with live_server.app.app_context():
         record = db.session.scalar(db.select(ConsentRecord))
