@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
 .PHONY: run test fuzz lint install install-test translations translations-update browser \
-	clean audit audit-refresh docker docker-secrets
+	clean audit audit-refresh docker docker-secrets bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ FUZZ_EXAMPLES ?= 420
 fuzz: install-test
 	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/fuzz \
 		-p no:cacheprovider $(PYTEST_ARGS)
+
+# What each operation costs under the production command on PostgreSQL and Redis, beside
+# a bare Flask app under the same server (tests/bench): e.g.
+# make bench BENCH_ARGS="--travellers 1000000 --json bench.json". make test runs a smoke.
+bench: install-test
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 # Known vulnerabilities in every installed package, without the internet: pip-audit asks
 # a local OSV service (tests/osv_local.py) over the advisories in $(AUDIT_DB), which

@@ -27,7 +27,7 @@ EVENT_LABELS = {
     "consent:granted": _l("You allowed a platform"),
     "consent:scope_added": _l("You shared more with a platform"),
     "consent:scope_withdrawn": _l("You stopped sharing something with a platform"),
-    "consent:revoked": _l("You revoked a platform"),
+    "consent:revoked": _l("You stopped sharing with a platform"),
     "consent:expired": _l("An agreement expired"),
     "receipt:issued": _l("You downloaded a proof of agreement"),
     "data:exported": _l("You downloaded your data"),

@@ -11,6 +11,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from idp.accounts.mobility import VALUE_LABELS
+from idp.accounts.mobility_pages import CLAIM_WORDS
 from idp.accounts.models import User
 from idp.oauth.claims import CLAIM_GETTERS, claims_for_scopes
 
@@ -42,10 +43,11 @@ class Scope:
 CATALOGUE: dict[str, Scope] = {
     s.name: s
     for s in (
-        Scope("openid", _l("Know that it is you"),
-              _l("The platform gets a code made only for it. With it, the platform knows "
-                 "it is you next time. The code does not say who you are."), "identifier",
-              version=2),
+        # The same two ideas wherever the platform's number is told (My platforms, the
+        # consent screen, the proof): that it is you; a number, not your name.
+        Scope("openid", _l("That it is you"),
+              _l("A number made only for this platform, not your name. With it, the "
+                 "platform knows it is you next time."), "identifier", version=3),
         Scope("profile:alias", _l("Your alias and photo"),
               _l("The name and photo other travellers see. Not your first and last name."),
               "low", version=2),
@@ -122,6 +124,8 @@ def preview_claim(user: User, claim: str) -> str | None:
     empty, or for the identifier and the provider's bookkeeping."""
     if claim in HIDDEN:
         return None
+    if claim in CLAIM_WORDS:
+        return ", ".join(str(word) for word in CLAIM_WORDS[claim](user)) or None
     value = CLAIM_GETTERS[claim](user)
     if value is None or value == "":
         return None

@@ -10,7 +10,19 @@ from typing import Any
 
 from flask import Flask
 
-from idp import access_log, errors, guard, health, i18n, keys, logs, outbox, security
+from idp import (
+    access_log,
+    api_session,
+    db_pool,
+    errors,
+    guard,
+    health,
+    i18n,
+    keys,
+    logs,
+    outbox,
+    security,
+)
 from idp.accounts import passwords
 from idp.extensions import babel, csrf, db, migrate
 from idp.i18n import select_locale
@@ -55,6 +67,7 @@ def create_app(
 
     consent.init_app(app)
     clients.init_app(app)
+    api_session.init_app(app)  # last: it reads every blueprint's routes
     return app
 
 
@@ -90,7 +103,8 @@ def engine_options(url: str) -> dict[str, Any]:
     """A database that accepts connections but does not answer (a failover, a full
     backlog) must not hold a worker for minutes: connecting gives up after
     DATABASE_CONNECT_TIMEOUT, and the request gets the 503 page (idp.health)."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # No ping per checkout: idp.db_pool pings only connections that sat idle.
+    options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": db_pool.RECYCLE}
     if url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
     return options
@@ -108,6 +122,8 @@ def trust_proxies(app: Flask, settings: Settings) -> None:
 
 def setup_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        db_pool.watch(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -36,7 +36,7 @@ DEMO_HOURS = _l("Monday to Friday, 9 am to 5 pm")
 MENU = (
     ("platforms.index", _l("My platforms"), ("platforms.",)),
     ("accounts.profile", _l("My details"), ()),
-    ("accounts.mobility_details", _l("My travel details"), ()),
+    ("accounts.mobility_details", _l("My travel details"), ("accounts.mobility_topic",)),
     ("help.security", _l("Security"),
      ("credentials.", "email.change", "mfa.", "sessions.", "reauth.")),
     ("helpers.index", _l("People who help you"), ("helpers.",)),

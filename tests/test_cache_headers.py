@@ -87,6 +87,7 @@ ROUTES: dict[str, Call] = {
     "email.resend": lambda w: w.form("/account/email/resend"),
     "rights.export": lambda w: w.get("/account/export"),
     "accounts.mobility_details": lambda w: w.get("/account/mobility"),
+    "accounts.mobility_topic": lambda w: w.get("/account/mobility/home"),
     "credentials.change_password": lambda w: w.get("/account/password"),
     "credentials.change_phone": lambda w: w.get("/account/phone"),
     "platforms.index": lambda w: w.get("/account/platforms"),
@@ -188,6 +189,8 @@ ROUTES.update({
     "advisor_work.send_new_code": lambda w: w.form(f"/advisor/mandates/{ADVISOR_MANDATE}/code"),
     "advisor_work.stop": lambda w: w.form(f"/advisor/mandates/{ADVISOR_MANDATE}/stop"),
     "advisor_work.details": lambda w: w.get(f"/advisor/travellers/{ADVISOR_MANDATE}/details"),
+    "advisor_work.details_topic": lambda w: w.get(
+        f"/advisor/travellers/{ADVISOR_MANDATE}/details/carpool"),
     "advisor_history.show": lambda w: w.get(f"/advisor/travellers/{ADVISOR_MANDATE}/history"),
     "operator.advisors": lambda w: w.get("/operator/advisors"),
     "operator.revoke": lambda w: w.form("/operator/advisors/adv_0000000000000000/revoke"),

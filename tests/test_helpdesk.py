@@ -130,6 +130,9 @@ def test_the_accessibility_statement_follows_rgaa_and_shows_the_checks(
     assert total > 0, "the audit file is empty: run tests/browser_real/test_audit.py"
     assert f"out of {total} without any violation" in page
     assert f"{audit['keyboard']['pages']} pages walked with the Tab key" in page
+    zoom = audit["zoom"]
+    assert f"checked at {zoom['percent']} percent zoom: {zoom['pages_with_problems']} pages " \
+        "scroll sideways" in page
 
 
 def test_the_menu_shows_on_signed_in_pages_only_and_marks_the_current_one(

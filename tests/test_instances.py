@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from flask import Flask
 
 from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS, SigningKey
+from idp.oauth.models import Token
 from tests.browser import csrf_token
 from tests.instances import (  # noqa: F401  (pair and kept_keys are fixtures)
     KEY_RECHECK_SECONDS,
@@ -249,3 +251,45 @@ def _wait_until(moment: float) -> None:
     """The instances' own clocks must pass the activation: poll the clock, no fixed sleep."""
     while time.monotonic() < moment:
         time.sleep(POLL)
+
+
+def test_two_refreshes_of_one_token_at_both_instances_leave_no_two_families(
+        app: Flask, pair: Pair) -> None:
+    """Issue 13, part 4: the same refresh token sent at once to both instances (a client
+    retrying, or a thief racing the platform). One rotation wins; the other is a reuse,
+    refused with invalid_grant, and there are never two live refresh tokens (RFC 9700
+    4.14.2 revokes the family on reuse, so at most the winner's could be)."""
+    traveller, platform = add_traveller(), add_platform(pair)
+    browser = pair.browser()
+    via(browser.session, pair, pair.a)
+    request = authorization(pair, platform, scope="openid offline_access")
+    browser.get(request.url)
+    browser.submit({"email": traveller.email, "password": traveller.password})
+    tokens = redeem(pair.session(pair.a), pair, platform, request,
+                    code_of(browser.allow_all(), request, pair))
+    sessions = [pair.session(pair.a), pair.session(pair.b)]
+    start = threading.Barrier(2)
+    answers: list[requests.Response] = []
+
+    def refresh(http: requests.Session) -> None:
+        start.wait()
+        answers.append(http.post(f"{pair.issuer}/token", timeout=10,
+                                 auth=(platform.client_id, platform.secret),
+                                 data={"grant_type": "refresh_token",
+                                       "refresh_token": tokens["refresh_token"]}))
+
+    racers = [threading.Thread(target=refresh, args=(http,)) for http in sessions]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200, 400], [answer.text for answer in answers]
+    refused = next(answer for answer in answers if answer.status_code == 400)
+    assert refused.json()["error"] == "invalid_grant"
+    db.session.expire_all()
+    live = db.session.scalars(sa.select(Token).where(
+        Token.client_id == platform.client_id, Token.refresh_token_hash.is_not(None),
+        Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))).all()
+    assert len(live) <= 1

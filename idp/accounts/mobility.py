@@ -1,6 +1,7 @@
-"""The traveller's mobility details (the mob_* claims of shared/SCOPES.md): the form on
-their account page and how its answers become claims. Verified claims (identity, licence
-check, eligibility) are set by the operator only; editing a checked value clears its flag."""
+"""The traveller's travel details (the mob_* claims of shared/SCOPES.md): the words shown
+for their coded values, and how a topic page stores its part of the claims. Verified
+claims (identity, licence check, eligibility) are set by the operator only; editing a
+checked value clears its flag. The pages, one per topic, are in mobility_topics."""
 
 from __future__ import annotations
 
@@ -8,16 +9,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DateField,
-    SelectChoice,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    URLField,
-)
-from wtforms.validators import URL, Length, Optional, Regexp
+from wtforms import SelectChoice, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from idp.accounts.models import User
@@ -45,120 +37,45 @@ VALUE_LABELS: dict[str, Any] = {**CARPOOL_ROLES, **{
     "on_demand": _l("On-demand transport")}}
 MODES = choices(*((k, VALUE_LABELS[k]) for k in ("walk", "bicycle", "bus", "train", "carpool",
                                                  "car_sharing", "taxi", "on_demand")))
-LICENCE = choices(*((c, c) for c in ("AM", "A1", "A2", "A", "B1", "B", "BE", "C1", "C", "D1",
-                                     "D")))
-MOBILITY_NEEDS = choices(("wheelchair", _l("I use a wheelchair")),
-                         ("walking_aid", _l("I walk with an aid")),
-                         ("reduced_mobility", _l("I walk slowly or with difficulty")))
-ENCUMBRANCE = choices(("pushchair", _l("Pushchair")), ("luggage", _l("Heavy luggage")),
-                      ("bicycle", _l("A bicycle")))
-SENSORY = choices(("blind", _l("Blind")), ("low_vision", _l("Low vision")),
-                  ("deaf", _l("Deaf")), ("hard_of_hearing", _l("Hard of hearing")))
+# The claim keeps the size 1 to 5 of the carpool standard; the traveller reads words.
+LUGGAGE = {"1": _l("A small bag"), "2": _l("A big bag"), "3": _l("A suitcase"),
+           "4": _l("A big suitcase"), "5": _l("Several suitcases or something bulky")}
+PREFERENCES = {"smoking": _l("Smoking is fine with me"),
+               "animals": _l("Animals are fine with me"),
+               "music": _l("I like music on the way"), "talker": _l("I like to chat on the way")}
+# The claim keeps the official category codes; the traveller reads what each allows.
+LICENCE = {"AM": _l("AM – moped"), "A1": _l("A1 – small motorbike"),
+           "A2": _l("A2 – medium motorbike"), "A": _l("A – motorbike"),
+           "B1": _l("B1 – small four-wheeled vehicle"), "B": _l("B – car"),
+           "BE": _l("BE – car with a big trailer"), "C1": _l("C1 – van or small lorry"),
+           "C": _l("C – lorry"), "D1": _l("D1 – minibus"), "D": _l("D – bus or coach")}
+MOBILITY_NEEDS = {"wheelchair": _l("I use a wheelchair"),
+                  "walking_aid": _l("I walk with an aid"),
+                  "reduced_mobility": _l("I walk slowly or with difficulty")}
+ENCUMBRANCE = {"pushchair": _l("Pushchair"), "luggage": _l("Heavy luggage"),
+               "bicycle": _l("A bicycle")}
+SENSORY = {"blind": _l("Blind"), "low_vision": _l("Low vision"), "deaf": _l("Deaf"),
+           "hard_of_hearing": _l("Hard of hearing")}
 
 
-class MobilityForm(FlaskForm):
-    picture = URLField(_l("Link to your photo (optional)"),
-                       validators=[Optional(), URL(message=_l("Enter a web address.")),
-                                   Length(max=500)])
-    commune_name = StringField(_l("Home town"), validators=[Optional(), Length(max=100)],
-                               render_kw={"autocomplete": "address-level2"})
-    commune_code = StringField(
-        _l("INSEE code of your town"),
-        description=_l("Five characters, for example 16015 for Angoulême."),
-        validators=[Optional(), Regexp(r"^(\d{5}|2[AB]\d{3})$",
-                                       message=_l("Enter five characters, like 16015."))])
-    carpool_role = SelectField(_l("In a carpool, you are"), validators=[Optional()],
-                               choices=choices(NOT_GIVEN, *CARPOOL_ROLES.items()))
-    smoking = BooleanField(_l("Smoking is fine with me"))
-    animals = BooleanField(_l("Animals are fine with me"))
-    music = BooleanField(_l("I like music on the way"))
-    talker = BooleanField(_l("I like to chat on the way"))
-    luggage_size = SelectField(_l("Luggage you usually carry"), validators=[Optional()],
-                               choices=choices(NOT_GIVEN, *((str(n), str(n)) for n in range(1, 6))))
-    vehicle_brand = StringField(_l("Car make"), validators=[Optional(), Length(max=60)])
-    vehicle_model = StringField(_l("Car model"), validators=[Optional(), Length(max=60)])
-    licence_categories = CheckboxesField(_l("Driving licence categories"), choices=LICENCE)
-    preferred_modes = CheckboxesField(_l("How you like to travel"), choices=MODES)
-    pass_network = StringField(_l("Transit network"), validators=[Optional(), Length(max=100)])
-    pass_product = StringField(_l("Kind of pass"), validators=[Optional(), Length(max=100)])
-    pass_valid_until = DateField(_l("Pass valid until"), validators=[Optional()])
-    employer_name = StringField(_l("Name of your employer"),
-                                validators=[Optional(), Length(max=120)])
-    employer_siret = StringField(
-        _l("Employer's SIRET number"),
-        validators=[Optional(), Regexp(r"^\d{14}$", message=_l("Enter the 14 digits."))])
-    needs_mobility = CheckboxesField(_l("Moving around"), choices=MOBILITY_NEEDS)
-    needs_encumbrance = CheckboxesField(_l("What you carry"), choices=ENCUMBRANCE)
-    needs_sensory = CheckboxesField(_l("Sight and hearing"), choices=SENSORY)
-
-
-def load(form: MobilityForm, user: User) -> None:
-    """Fill the form from the traveller's claims (on GET)."""
-    mob = user.mobility or {}
-    commune = mob.get("mob_home_commune") or {}
-    prefs = mob.get("mob_carpool_preferences") or {}
-    vehicle = mob.get("mob_vehicle") or {}
-    passes = mob.get("mob_transit_passes") or [{}]
-    employer = mob.get("mob_employer") or {}
-    needs = mob.get("mob_accessibility_needs") or {}
-    values = {
-        "picture": user.picture, "commune_name": commune.get("name"),
-        "commune_code": commune.get("insee_code"), "carpool_role": mob.get("mob_carpool_role"),
-        "smoking": prefs.get("smoking"), "animals": prefs.get("animals"),
-        "music": prefs.get("music"), "talker": prefs.get("talker"),
-        "luggage_size": str(prefs.get("luggage_size") or ""),
-        "vehicle_brand": vehicle.get("brand"), "vehicle_model": vehicle.get("model"),
-        "licence_categories": (mob.get("mob_driving_licence") or {}).get("categories", []),
-        "preferred_modes": mob.get("mob_preferred_modes") or [],
-        "pass_network": passes[0].get("network"), "pass_product": passes[0].get("product"),
-        "employer_name": employer.get("name"), "employer_siret": employer.get("siret"),
-        "needs_mobility": needs.get("mobility", []),
-        "needs_encumbrance": needs.get("encumbrance", []),
-        "needs_sensory": needs.get("sensory", []),
-    }
-    for name, value in values.items():
-        getattr(form, name).data = value
-
-
-def text(form: MobilityForm, name: str) -> str | None:
+def text(form: FlaskForm, name: str) -> str | None:
+    """A field's answer, without the spaces around it; None when empty."""
     value = getattr(form, name).data
     return value.strip() or None if isinstance(value, str) else value
-
-
-def save(form: MobilityForm, user: User) -> None:
-    mob = dict(user.mobility or {})
-    user.picture = text(form, "picture")
-    mob["mob_home_commune"] = compact({"name": text(form, "commune_name"),
-                                       "insee_code": text(form, "commune_code")})
-    mob["mob_carpool_role"] = text(form, "carpool_role")
-    luggage = text(form, "luggage_size")
-    mob["mob_carpool_preferences"] = compact({
-        "smoking": form.smoking.data, "animals": form.animals.data, "music": form.music.data,
-        "talker": form.talker.data, "luggage_size": int(luggage) if luggage else None})
-    mob["mob_vehicle"] = compact({"brand": text(form, "vehicle_brand"),
-                                  "model": text(form, "vehicle_model")})
-    mob["mob_driving_licence"] = licence(mob.get("mob_driving_licence"),
-                                         list(form.licence_categories.data or []))
-    mob["mob_preferred_modes"] = list(form.preferred_modes.data or [])
-    valid = form.pass_valid_until.data
-    transit = compact({"network": text(form, "pass_network"),
-                       "product": text(form, "pass_product"),
-                       "valid_until": valid.isoformat() if valid else None})
-    mob["mob_transit_passes"] = [transit] if transit else []
-    mob["mob_employer"] = compact({"name": text(form, "employer_name"),
-                                   "siret": text(form, "employer_siret")})
-    mob["mob_accessibility_needs"] = compact({
-        "mobility": list(form.needs_mobility.data or []),
-        "encumbrance": list(form.needs_encumbrance.data or []),
-        "sensory": list(form.needs_sensory.data or [])})
-    user.mobility = {k: v for k, v in mob.items() if v not in (None, "", [], {})}
-    user.updated_at = utcnow()
-    db.session.commit()
 
 
 def compact(values: dict[str, Any]) -> dict[str, Any] | None:
     kept = {k: v for k, v in values.items() if v not in (None, "", [], {})}
     return kept or None
+
+
+def store(user: User, **claims: Any) -> None:
+    """Save one topic's claims, leaving every other claim as it was; an empty answer
+    removes its claim (absent, never null: OIDC Core 5.3.2)."""
+    mob = {**(user.mobility or {}), **claims}
+    user.mobility = {k: v for k, v in mob.items() if v not in (None, "", [], {})}
+    user.updated_at = utcnow()
+    db.session.commit()
 
 
 def licence(previous: dict[str, Any] | None, categories: list[str]) -> dict[str, Any] | None:

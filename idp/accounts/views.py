@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from idp.accounts import mfa, mobility, registration, throttle
+from idp.accounts import mfa, registration, throttle
 from idp.accounts.form_pages import showing_passwords, validate_every
 from idp.accounts.forms import ConfirmForm, LoginForm, ProfileForm, SignupForm
 from idp.accounts.login import ACR_PASSWORD, current_user, log_in, log_out
+from idp.accounts.mobility_pages import TOPICS
 from idp.accounts.models import User
 from idp.accounts.passwords import password_problems
 from idp.accounts.redirects import safe_next
@@ -174,21 +175,30 @@ def profile() -> ResponseReturnValue:
     )
 
 
-@bp.route("/account/mobility", methods=["GET", "POST"])
+@bp.route("/account/mobility")
 def mobility_details() -> ResponseReturnValue:
+    """The overview: each topic, what is filled in, in words, and a link to change it."""
     user = current_user()
     if user is None:
         return redirect(url_for("accounts.login", next=request.path))
-    form = mobility.MobilityForm()
+    return render_template("accounts/mobility.html", user=user, topics=TOPICS.values())
+
+
+@bp.route("/account/mobility/<slug>", methods=["GET", "POST"])
+def mobility_topic(slug: str) -> ResponseReturnValue:
+    user = current_user()
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.path))
+    topic = TOPICS.get(slug) or abort(404)
+    form = topic.form()
     if request.method == "GET":
-        mobility.load(form, user)
+        topic.load(form, user)
     elif form.validate_on_submit():
-        mobility.save(form, user)
+        topic.save(form, user)
         flash(_l("Your details are saved."), "success")
         return redirect(url_for("accounts.mobility_details"))
-    return render_template("accounts/mobility.html", form=form, user=user), (
-        400 if form.errors else 200
-    )
+    return render_template("accounts/mobility_topic.html", form=form, user=user,
+                           topic=topic), (400 if form.errors else 200)
 
 
 def update_profile(user: User, form: ProfileForm) -> None:

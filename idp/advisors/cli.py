@@ -15,6 +15,7 @@ from idp.advisors.service import (
     add_advisor,
     all_advisors,
     find_advisor,
+    record_expired,
     revoke_advisor,
 )
 from idp.cli import fail
@@ -76,3 +77,10 @@ def revoke(email: str) -> None:
         return
     count = revoke_advisor(advisor)
     click.echo(f"revoked {advisor.email}; {count} mandate(s) ended")
+
+
+@advisors.command("expire")
+@with_appcontext
+def expire() -> None:
+    """Record in the audit log the mandates that lapsed since the last run (daily cron)."""
+    click.echo(f"{record_expired()} mandate(s) lapsed")

@@ -14,6 +14,7 @@ from idp.advisors.service import (
     METHOD_WORDS,
     mandates_of_traveller,
     query_mandate,
+    record_expired,
     registered_platforms,
     revoke_mandate,
 )
@@ -25,6 +26,7 @@ bp = Blueprint("helpers", __name__)
 @bp.route("/account/helpers")
 def index() -> ResponseReturnValue:
     user = require_login().user
+    record_expired(user)
     platforms = {c.client_id: c.client_name for c in registered_platforms()}
     return render_template("accounts/helpers.html", user=user,
                            mandates=mandates_of_traveller(user), now=utcnow(),

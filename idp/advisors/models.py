@@ -122,6 +122,8 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(16))
+    # When the audit log was told that the mandate lapsed (mandate:expired), once.
+    expiry_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     advisor: Mapped[Advisor] = relationship()
     user: Mapped[User] = relationship()

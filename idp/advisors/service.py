@@ -212,6 +212,9 @@ def validate_mandate(user: User, actions: Iterable[str], platforms: Iterable[str
         raise AdvisorError("method", "unknown method")
     if confirmation not in CONFIRMATIONS:
         raise AdvisorError("confirmation", "unknown confirmation")
+    if confirmation == SMS and not sms.available():
+        raise AdvisorError("confirmation", str(_l(
+            "Text messages cannot be sent now. Choose the paper.")))
     if confirmation == SMS and not user.phone_number:
         raise AdvisorError("confirmation", str(_l(
             "This person has no mobile number on their account. Choose the paper form.")))
@@ -311,6 +314,26 @@ def revoke_mandate(mandate: Mandate, by: str, commit: bool = True) -> bool:
     if commit:
         db.session.commit()
     return True
+
+
+def record_expired(user: User | None = None) -> int:
+    """Tell the audit log, once each, of the mandates that lapsed (of ``user``, or all);
+    how many. Run by ``idp advisors expire`` and when a traveller opens their helpers'
+    page. Commits."""
+    now = utcnow()
+    query = db.select(Mandate).where(
+        Mandate.confirmed_at.is_not(None), Mandate.revoked_at.is_(None),
+        Mandate.expires_at <= now, Mandate.expiry_recorded_at.is_(None))
+    if user is not None:
+        query = query.where(Mandate.user_id == user.id)
+    count = 0
+    for mandate in db.session.scalars(query.with_for_update(skip_locked=True)):
+        mandate.expiry_recorded_at = now
+        events.announce(mandate.user, events.MANDATE_EXPIRED, assistance_of(mandate),
+                        months=mandate.months)
+        count += 1
+    db.session.commit()
+    return count
 
 
 def query_mandate(mandate_id: str) -> Mandate | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
@@ -15,6 +15,7 @@ from idp import sms
 from idp.accounts import mobility
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.links import Purpose, generate_link, lifetime
+from idp.accounts.mobility_pages import TOPICS
 from idp.accounts.service import find_user
 from idp.advisors import events
 from idp.advisors.access import refuse, require_advisor, require_assistance
@@ -217,19 +218,28 @@ def stop(mandate_id: str) -> ResponseReturnValue:
     return redirect(url_for("advisor_work.dashboard"))
 
 
-@bp.route("/advisor/travellers/<mandate_id>/details", methods=["GET", "POST"])
+@bp.route("/advisor/travellers/<mandate_id>/details")
 def details(mandate_id: str) -> ResponseReturnValue:
-    """The traveller's travel details, changed for them under a mandate that allows it,
-    with the same form and saving code as their own page (idp.accounts.mobility)."""
+    """The traveller's travel details by topic, as their own overview shows them."""
+    mandate, _ = require_assistance(mandate_id, UPDATE_DETAILS)
+    return render_template("advisors/details.html", user=mandate.user, mandate=mandate,
+                           topics=TOPICS.values())
+
+
+@bp.route("/advisor/travellers/<mandate_id>/details/<slug>", methods=["GET", "POST"])
+def details_topic(mandate_id: str, slug: str) -> ResponseReturnValue:
+    """One topic changed for the traveller, under a mandate that allows it, with the
+    same form, loading and saving as their own page (idp.accounts.mobility_pages)."""
     mandate, assistance = require_assistance(mandate_id, UPDATE_DETAILS)
+    topic = TOPICS.get(slug) or abort(404)
     user = mandate.user
-    form = mobility.MobilityForm()
+    form = topic.form()
     if request.method == "GET":
-        mobility.load(form, user)
+        topic.load(form, user)
     elif form.validate_on_submit():
-        events.announce(user, events.ASSISTED_DETAILS_UPDATED, assistance)
-        mobility.save(form, user)  # commits, with the audit row
+        events.announce(user, events.ASSISTED_DETAILS_UPDATED, assistance, topic=topic.slug)
+        topic.save(form, user)  # commits, with the audit row
         flash(_l("Their travel details are saved."), "success")
         return redirect(url_for("advisor_work.details", mandate_id=mandate_id))
-    return render_template("advisors/details.html", form=form, user=user, mandate=mandate,
-                           **words()), 400 if form.errors else 200
+    return render_template("advisors/details_topic.html", form=form, user=user,
+                           mandate=mandate, topic=topic), 400 if form.errors else 200

@@ -17,7 +17,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import CursorResult, Select, func, update
 
 from idp.accounts.models import User
 from idp.digests import digest
@@ -55,12 +55,7 @@ class OpenIDCode(_OpenIDCode):
     profile claims go through userinfo, where consent is checked at every call."""
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        return db.session.scalar(
-            db.select(AuthorizationCode.id).where(
-                AuthorizationCode.client_id == request.payload.client_id,
-                AuthorizationCode.nonce == nonce,
-            )
-        ) is not None
+        return db.session.scalar(nonce_query(request.payload.client_id, nonce)) is not None
 
     def resolve_client_private_key(self, client: Client) -> JoseKey:
         return key_store().signing_key(self.get_client_algorithm(client))
@@ -112,6 +107,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 redirect_uri=request.payload.redirect_uri,
                 scope=" ".join(request.granted_scopes),
                 nonce=data.get("nonce"),
+                nonce_digest=digest(data["nonce"]) if data.get("nonce") else None,
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
                 auth_time=login.auth_time,
@@ -197,16 +193,32 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                                        include_refresh_token=include_refresh_token)
         return with_access_token_format(token, self.request, user)
 
+    def create_token_response(self):  # type: ignore[no-untyped-def]
+        """Authlib saves the new token, then spends the old one, in two commits: a crash
+        or a failure between them would leave two live families. Here the old token is
+        spent first (an atomic claim), then the new one written, in one transaction that
+        ``save_token`` commits: both or neither."""
+        refresh_token = self.request.refresh_token
+        user = self.authenticate_user(refresh_token)
+        if not user:
+            raise InvalidRequestError("There is no 'user' for this token.")
+        self.revoke_old_credential(refresh_token)
+        token = self.issue_token(user, refresh_token)
+        self.request.user = user
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
     def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Spend it, uncommitted: the new token is written in the same transaction."""
         if not claim_refresh_token(refresh_token):
             # Another request used this token since we read it: a reuse that raced its
             # rotation (RFC 9700 4.14.2). No branch of the family may live on, the one
-            # just saved included.
+            # the other request saved included.
+            db.session.rollback()
             if refresh_token.authorization_code_id is not None:
                 revoke_code_family(refresh_token.authorization_code_id)
             db.session.commit()
             raise InvalidGrantError("The refresh token was already used.")
-        db.session.commit()
 
 
 def id_token_claims(user: User, client: Client, code: AuthorizationCode) -> dict[str, Any]:
@@ -269,6 +281,15 @@ def claim_code(item: AuthorizationCode) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)
+
+
+def nonce_query(client_id: str, nonce: str) -> Select[tuple[int]]:
+    """A code of this client with this nonce: found by the (client_id, nonce_digest)
+    index, never by scanning the codes (tests/test_query_plans.py checks the plan)."""
+    return db.select(AuthorizationCode.id).where(
+        AuthorizationCode.client_id == client_id,
+        AuthorizationCode.nonce_digest == digest(nonce),
+    ).limit(1)
 
 
 def claim_refresh_token(token: Token) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.accounts.models import User
@@ -154,6 +154,10 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
 
 class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-defined,misc]
     __tablename__ = "authorization_code"
+    # A nonce is looked up at every authorization (replay, OIDC Core 15.5.2): by its
+    # digest and client, through an index, whatever the number of codes kept.
+    __table_args__ = (Index("ix_authorization_code_client_nonce", "client_id",
+                            "nonce_digest"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -164,6 +168,7 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(Text)
+    nonce_digest: Mapped[str | None] = mapped_column(String(64))
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(10))
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)

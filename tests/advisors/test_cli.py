@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -15,9 +16,9 @@ from consent import audit
 from idp.advisors.models import Advisor, AdvisorSession, Mandate
 from idp.advisors.service import find_advisor
 from idp.digests import digest
-from idp.extensions import db
+from idp.extensions import db, utcnow
 from tests import factories
-from tests.advisors.factories import make_mandate
+from tests.advisors.factories import make_advisor, make_mandate
 from tests.advisors.pages import make_ready, new_browser, sign_in
 
 LINK = re.compile(r"set-up link, valid 24 hours, shown once: (https://idp\.test/advisor/setup/\S+)")
@@ -105,3 +106,18 @@ def test_revoke_an_unknown_advisor(runner: CliRunner) -> None:
 
     assert result.exit_code == 1
     assert result.stderr == "error: no advisor with email nobody@centre.example\n"
+
+
+def test_expire_records_each_lapsed_mandate_once(app: Flask, runner: CliRunner) -> None:
+    advisor = make_advisor()
+    traveller, other = factories.make_user(), factories.make_user()
+    make_mandate(advisor, traveller.model.id, confirmed=utcnow() - timedelta(days=40), months=1)
+    make_mandate(advisor, other.model.id)  # in force: nothing to record
+
+    assert runner.invoke(args=["advisors", "expire"]).stdout == "1 mandate(s) lapsed\n"
+    assert runner.invoke(args=["advisors", "expire"]).stdout == "0 mandate(s) lapsed\n"
+
+    (event,) = audit.export(traveller.model)
+    assert event["event_type"] == audit.MANDATE_EXPIRED
+    assert event["data"]["advisor_id"] == advisor.public_id
+    assert list(audit.export(other.model)) == []

@@ -17,8 +17,9 @@ from idp.accounts.models import User
 from idp.accounts.passwords import verify_password
 from idp.advisors.models import Mandate
 from idp.advisors.service import add_months, find_advisor
-from idp.extensions import db
+from idp.extensions import db, utcnow
 from tests import factories
+from tests.advisors.factories import make_advisor, make_mandate
 from tests.advisors.pages import (
     AdvisorAccount,
     confirm,
@@ -168,15 +169,22 @@ def test_a_paper_mandate_is_printed_with_its_code_then_typed(
     assert mandate.expires_at == add_months(mandate.confirmed_at, 3)  # type: ignore[arg-type]
 
 
-def test_never_more_than_12_months(advisor: Browser) -> None:
+def test_never_more_than_12_months(advisor: Browser, outbox: SmsOutbox) -> None:
     user = factories.make_user(phone_number=NUMBER)
 
     refused = new_mandate(advisor, user.email, months="24")
 
     assert refused.status_code == 400
     assert db.session.scalar(db.select(db.func.count(Mandate.id))) == 0
-    assert add_months(add_months(user.model.created_at, 12), 0) <= \
-        user.model.created_at + timedelta(days=366)
+    # Even a row that says more (written by hand, or by a future bug) lasts 12 months.
+    mandate_id = mandate_id_of(new_mandate(advisor, user.email, months="12").location)
+    db.session.execute(db.update(Mandate).where(Mandate.mandate_id == mandate_id)
+                       .values(months=24))
+    db.session.commit()
+    assert confirm(advisor, mandate_id, outbox.code(NUMBER)).status_code == 302
+    mandate = mandate_of(user.model)
+    assert mandate.confirmed_at is not None
+    assert mandate.expires_at == add_months(mandate.confirmed_at, 12)
 
 
 def test_nothing_is_ticked_in_advance_and_one_action_is_needed(advisor: Browser) -> None:
@@ -239,10 +247,12 @@ def confirmed_mandate(advisor: Browser, outbox: SmsOutbox, **fields: Any) -> str
 def test_travel_details_changed_on_behalf_are_recorded(
         advisor: Browser, outbox: SmsOutbox, account: AdvisorAccount) -> None:
     mandate_id = confirmed_mandate(advisor, outbox)
-    path = f"/advisor/travellers/{mandate_id}/details"
+    overview = advisor.get(f"/advisor/travellers/{mandate_id}/details")
+    assert overview.status_code == 200 and "Carpooling" in overview.get_data(as_text=True)
+    path = f"/advisor/travellers/{mandate_id}/details/carpool"
     assert advisor.get(path).status_code == 200
 
-    saved = advisor.submit(path, {"carpool_role": "passenger", "preferred_modes": ["bus"]})
+    saved = advisor.submit(path, {"carpool_role": "passenger", "luggage_size": "1"})
 
     assert saved.status_code == 302
     user = traveller("lucie@example.org")
@@ -251,6 +261,8 @@ def test_travel_details_changed_on_behalf_are_recorded(
     last = events_of(user)[-1]
     assert last["event_type"] == audit.ASSISTED_DETAILS_UPDATED
     assert last["data"]["advisor_id"] == account.public_id
+    assert last["data"]["topic"] == "carpool"
+    assert advisor.get(f"/advisor/travellers/{mandate_id}/details/nothing").status_code == 404
 
 
 def test_the_history_read_on_behalf_is_recorded(advisor: Browser, outbox: SmsOutbox) -> None:
@@ -271,7 +283,7 @@ def test_an_action_the_mandate_does_not_name_is_refused(
 
     assert refused.status_code == 403
     assert "has not allowed you to do this now" in refused.get_data(as_text=True)
-    posted = advisor.submit(f"/advisor/travellers/{mandate_id}/details",
+    posted = advisor.submit(f"/advisor/travellers/{mandate_id}/details/carpool",
                             {"carpool_role": "driver"})
     assert posted.status_code == 403
     assert "mob_carpool_role" not in (traveller("lucie@example.org").mobility or {})
@@ -291,7 +303,7 @@ def test_another_advisor_cannot_use_the_mandate(
 def test_the_traveller_stops_the_help_and_the_advisor_is_refused_at_once(
         app: Flask, advisor: Browser, outbox: SmsOutbox, account: AdvisorAccount) -> None:
     mandate_id = confirmed_mandate(advisor, outbox, months="6")
-    path = f"/advisor/travellers/{mandate_id}/details"
+    path = f"/advisor/travellers/{mandate_id}/details/carpool"
     assert advisor.get(path).status_code == 200
     person = new_browser(app)
     person.login("lucie@example.org", factories.PASSWORD)
@@ -312,6 +324,19 @@ def test_the_traveller_stops_the_help_and_the_advisor_is_refused_at_once(
     assert "This help was stopped on" in person.get("/account/helpers").get_data(as_text=True)
 
 
+def test_a_lapsed_mandate_is_shown_as_ended_and_recorded_once(app: Flask) -> None:
+    user = factories.make_user()
+    make_mandate(make_advisor(name="Paul Martin"), user.model.id,
+                 confirmed=utcnow() - timedelta(days=70), months=1)
+    person = new_browser(app)
+    person.login(user.email, user.password)
+
+    for _ in range(2):
+        html = person.get("/account/helpers").get_data(as_text=True)
+        assert "This help ended on" in html and "Stop this help" not in html
+    assert [e["event_type"] for e in events_of(user.model)] == [audit.MANDATE_EXPIRED]
+
+
 def test_the_helpers_page_needs_a_traveller(app: Flask, advisor: Browser) -> None:
     assert advisor.get("/account/helpers").location.startswith("/login")
 
@@ -322,8 +347,9 @@ def test_the_traveller_takes_over_the_account_and_keeps_everything(
     created.close()  # the mail leaves once the answer is sent
     mandate_id = mandate_id_of(created.location)
     confirm(advisor, mandate_id, outbox.code(NUMBER))
-    advisor.get(f"/advisor/travellers/{mandate_id}/details")
-    advisor.submit(f"/advisor/travellers/{mandate_id}/details", {"carpool_role": "driver"})
+    advisor.get(f"/advisor/travellers/{mandate_id}/details/carpool")
+    advisor.submit(f"/advisor/travellers/{mandate_id}/details/carpool",
+                   {"carpool_role": "driver"})
     user = traveller()
     user_id = user.id
 
@@ -339,6 +365,12 @@ def test_the_traveller_takes_over_the_account_and_keeps_everything(
     me = traveller()
     db.session.refresh(me)
     assert me.id == user_id and me.email_verified
+    # The advisor's pages never show a password, its hash or a second factor.
+    for path in ("/advisor", f"/advisor/travellers/{mandate_id}/details",
+                 f"/advisor/travellers/{mandate_id}/history"):
+        html = advisor.get(path).get_data(as_text=True)
+        assert me.password_hash not in html and 'type="password"' not in html
+        assert "two-step" not in html.lower() and "recovery" not in html.lower()
     assert me.mobility["mob_carpool_role"] == "driver"
     assert "Nadia Benali" in person.get("/account/helpers").get_data(as_text=True)
     assert find_advisor("umberto@example.org") is None  # a traveller, never an advisor

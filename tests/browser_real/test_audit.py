@@ -1,6 +1,7 @@
 """The automated accessibility checks whose results the accessibility statement shows
-(idp/data/accessibility_audit.json): axe-core, a keyboard walk and a 320 px width on
-every page state, in French and English, signed in with a 40-character address.
+(idp/data/accessibility_audit.json): axe-core, a keyboard walk, a 320 px width and a
+200 % zoom on every page state, in French and English, signed in with a 40-character
+address.
 
 The test fails when the file no longer says what the checks find, so the statement
 cannot go stale; ``IDP_UPDATE_ACCESSIBILITY_AUDIT=1`` rewrites the file instead."""
@@ -50,6 +51,31 @@ ACTIVE = """() => {
   return window.__tabbable.indexOf(target);
 }"""
 
+# A 1280×800 window zoomed to 200 %: 640×400 CSS pixels, each drawn with two device pixels
+# (WCAG 1.4.4 and 1.4.10).
+ZOOMED: dict[str, Any] = {"viewport": {"width": 640, "height": 400}, "device_scale_factor": 2}
+# Text cut off: an element with text whose overflow is hidden and whose content is wider
+# or taller than its box. Visually hidden text (1 px, clipped on purpose) is left aside.
+CLIPPED = """() => [...document.body.querySelectorAll('*')].filter(e => {
+  const style = getComputedStyle(e);
+  if (!e.innerText || !e.innerText.trim() || e.clientWidth <= 1 || style.clip !== 'auto')
+    return false;
+  const hides = v => v === 'hidden' || v === 'clip';
+  return (hides(style.overflowX) && e.scrollWidth > e.clientWidth)
+    || (hides(style.overflowY) && e.scrollHeight > e.clientHeight);
+}).map(e => 'cut off: ' + e.innerText.trim().slice(0, 40))"""
+# The page's buttons drawn on top of one another.
+OVERLAPPING = """() => {
+  const boxes = [...document.querySelectorAll('main button, main .button')]
+    .filter(e => e.checkVisibility()).map(e => [e, e.getBoundingClientRect()]);
+  const found = [];
+  boxes.forEach(([a, r], i) => boxes.slice(i + 1).forEach(([b, s]) => {
+    if (r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom)
+      found.push('overlap: ' + a.innerText.trim() + ' / ' + b.innerText.trim());
+  }));
+  return found;
+}"""
+
 
 def sign_in(page: Page, traveller: LiveTraveller) -> None:
     """By the fields' ids, which do not depend on the page's language."""
@@ -80,7 +106,15 @@ def scrolls_sideways(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth > window.innerWidth"))
 
 
-def check_state(page: Page, name: str, path: str, locale: str) -> dict[str, Any]:
+def zoom_problems(page: Page, path: str) -> list[str]:
+    """What goes wrong at 200 %: sideways scroll, text cut off, buttons overlapping."""
+    page.goto(path)
+    problems = ["scrolls sideways"] if scrolls_sideways(page) else []
+    return problems + page.evaluate(CLIPPED) + page.evaluate(OVERLAPPING)
+
+
+def check_state(page: Page, zoomed: Page, name: str, path: str,
+                locale: str) -> dict[str, Any]:
     page.goto(path)
     results = Axe().run(page).response
     assert results["passes"], "axe-core checked nothing: was it injected?"
@@ -93,22 +127,27 @@ def check_state(page: Page, name: str, path: str, locale: str) -> dict[str, Any]
     page.set_viewport_size({"width": 320, "height": 640})
     state["narrow"] = not scrolls_sideways(page)
     page.set_viewport_size({"width": 1280, "height": 800})
+    state["zoom"] = zoom_problems(zoomed, path)
     return state
 
 
 def walk(chromium: Browser, live_server: LiveServer, traveller: LiveTraveller,
          locale: str) -> list[dict[str, Any]]:
-    context = chromium.new_context(base_url=live_server.url, locale=locale,
-                                   viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
+    contexts = [chromium.new_context(base_url=live_server.url, locale=locale, **options)
+                for options in ({"viewport": {"width": 1280, "height": 800}}, ZOOMED)]
+    page, zoomed = (context.new_page() for context in contexts)
+    for context in contexts:
+        context.set_default_timeout(10_000)
     try:
-        states = [check_state(page, name, path, locale[:2]) for name, path in ANONYMOUS.items()]
+        states = [check_state(page, zoomed, name, path, locale[:2])
+                  for name, path in ANONYMOUS.items()]
         sign_in(page, traveller)
-        states += [check_state(page, name, path, locale[:2])
+        sign_in(zoomed, traveller)
+        states += [check_state(page, zoomed, name, path, locale[:2])
                    for name, path in SIGNED_IN.items()]
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
     return states
 
 
@@ -120,6 +159,7 @@ def summary(states: list[dict[str, Any]]) -> dict[str, Any]:
                         for s in states],
         "keyboard": {"pages": len(states), "traps": sum(not s["keyboard"] for s in states)},
         "narrow": {"scrolls_sideways": sum(not s["narrow"] for s in states)},
+        "zoom": {"percent": 200, "pages_with_problems": sum(bool(s["zoom"]) for s in states)},
     }
 
 
@@ -143,3 +183,4 @@ def test_the_accessibility_statement_tells_what_the_checks_find(
     assert [s["serious"] for s in states if s["serious"]] == []
     assert [s["page"] for s in states if not s["keyboard"]] == []
     assert [s["page"] for s in states if not s["narrow"]] == []
+    assert [(s["page"], s["locale"], s["zoom"]) for s in states if s["zoom"]] == []

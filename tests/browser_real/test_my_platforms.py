@@ -197,7 +197,7 @@ def test_revoking_from_my_platforms_ends_the_platform_s_access_at_once(
     expect(card.get_by_role("button", name=f"Stop sharing this ({OFFLINE}, {NAME})")) \
         .to_be_visible()
 
-    revoke = card.get_by_role("button", name=f"Revoke {NAME}")
+    revoke = card.get_by_role("button", name=f"Stop sharing with {NAME}")
     tab_to(page, revoke)
     assert outline_of(revoke) != "none", "the focused Revoke shows no focus outline"
     page.keyboard.press("Enter")
@@ -207,7 +207,7 @@ def test_revoking_from_my_platforms_ends_the_platform_s_access_at_once(
     expect(page.get_by_role("region", name=NAME)).to_have_count(0)
     expect(page.get_by_text("No platform can see your information.")).to_be_visible()
     expect(page.get_by_role("listitem").filter(
-        has_text=f"You revoked a platform ({NAME})")).to_have_count(1)
+        has_text=f"You stopped sharing with a platform ({NAME})")).to_have_count(1)
 
     refreshed = backend.refresh(tokens["refresh_token"])
     assert refreshed.status_code == 400, refreshed.text
@@ -366,7 +366,7 @@ def test_consent_screen_and_my_platforms_work_by_keyboard_with_named_controls(
     open_my_platforms(page)
     stops = walk_with_tab(page)
     names = [s.name for s in stops]
-    assert f"Revoke {NAME}" in names, names
+    assert f"Stop sharing with {NAME}" in names, names
     assert f"Stop sharing this ({OFFLINE}, {NAME})" in names, names
     problems = keyboard_problems("my platforms", stops)
     problems += serious_violations(page, tmp_path, "my-platforms")

@@ -71,6 +71,7 @@ def upgrade():
         sa.Column("expires_at", idp.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", idp.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_by", sa.String(length=16), nullable=True),
+        sa.Column("expiry_recorded_at", idp.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["advisor_id"], ["advisor.id"],
                                 name=op.f("fk_mandate_advisor_id_advisor")),
         sa.ForeignKeyConstraint(["user_id"], ["user.id"], ondelete="CASCADE",
