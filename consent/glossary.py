@@ -19,6 +19,8 @@ GLOSSARY: dict[str, LazyString] = {
     "two_step_verification": _l("Whether two-step verification is on."),
     "tokens": _l("The access passes we gave to platforms."),
     "history": _l("What happened on your account, oldest first."),
+    "mandates": _l("The advisors you allowed to help you, and what each one may do."),
+    "assisted_actions": _l("What advisors did for you, oldest first."),
     # Your details
     "subject": _l("Your account number at Mobility ID. It never changes. In the history, "
                    "a coded form of it that says nothing without our key."),
@@ -109,6 +111,18 @@ GLOSSARY: dict[str, LazyString] = {
     "removed": _l("Whether the phone number was removed."),
     "by": _l("Who did it."),
     "count": _l("How many."),
+    # Help from an advisor (a mandate, an assisted act)
+    "advisor_id": _l("The advisor's number at Mobility ID. It is not their name."),
+    "advisor": _l("The advisor's name."),
+    "centre": _l("Where the advisor works."),
+    "actions": _l("What the advisor may do for you."),
+    "platforms": _l("The platforms the advisor may give your agreement to."),
+    "method": _l("How the advisor helped you: in person or on the phone."),
+    "confirmation": _l("How you agreed: with a code sent by text message, or on paper."),
+    "months": _l("How many months the help lasts."),
+    "confirmed_at": _l("When you agreed."),
+    "stopped_at": _l("When the help was stopped, if it was."),
+    "stopped_by": _l("Who stopped it: you, the advisor or the service."),
 }
 
 # Keys under which the values' own keys are not field names: the travel details are

@@ -43,6 +43,14 @@ EVENT_LABELS = {
     "account:two_step_disabled": _l("You turned off two-step verification"),
     "account:recovery_codes_renewed": _l("You made new recovery codes"),
     "account:sessions_ended": _l("You signed out other devices"),
+    # Assisted access (issue 12): the history adds who did it (consent.helped.done_by).
+    "mandate:granted": _l("You allowed an advisor to help you"),
+    "mandate:revoked": _l("The help of an advisor was stopped"),
+    "mandate:expired": _l("The help of an advisor ended"),
+    "assisted:account_created": _l("Your account was created"),
+    "assisted:consent_given": _l("Your agreement was given to a platform"),
+    "assisted:details_updated": _l("Your travel details were changed"),
+    "assisted:history_read": _l("Your history was read"),
 }
 
 

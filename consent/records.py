@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 
 from consent import audit
+from consent.assisted import Assistance
 from consent.models import (
     ENDED,
     EXPIRED,
@@ -47,10 +48,13 @@ def current(user_id: int, client_id: str) -> ConsentRecord | None:
     return record
 
 
-def give(user: User, client: Client, login: BrowserSession, scopes: list[str],
+def give(user: User, client: Client, login: BrowserSession | None, scopes: list[str],
          claims: list[str], refused: list[str], purposes: list[dict[str, Any]],
-         language: str) -> ConsentRecord:
-    """Record the traveller's yes: given, or extended when it adds to a consent in force."""
+         language: str, assistance: Assistance | None = None) -> ConsentRecord:
+    """Record the traveller's yes: given, or extended when it adds to a consent in force.
+    With ``assistance``, the yes was given with an advisor's help under a mandate
+    (consent.assisted): the record says who helped and how, and no login of the traveller
+    (``login`` is then None: nobody signed in as them)."""
     previous = current(user.id, client.client_id)
     if previous is not None:
         scopes = sorted(set(previous.scopes_granted) | set(scopes))
@@ -66,13 +70,24 @@ def give(user: User, client: Client, login: BrowserSession, scopes: list[str],
         scopes_granted=scopes, claims_granted=claims, scopes_refused=refused,
         purposes=purposes, language=language,
         consent_type="explicit" if special else "regular",
-        acr=login.acr, amr=list(login.amr), auth_time=login.auth_time,
+        acr=login.acr if login else None, amr=list(login.amr) if login else [],
+        auth_time=login.auth_time if login else None,
+        **assisted_fields(assistance),
         # Special-category data: never longer than 12 months (shared/SCOPES.md).
         valid_until=utcnow() + timedelta(seconds=min(lifetime, 365 * 24 * 3600)
                                          if special else lifetime),
         withdrawal_method=withdrawal_url(),
     )
-    return _add(record)
+    return _add(record, assistance)
+
+
+def assisted_fields(assistance: Assistance | None) -> dict[str, Any]:
+    """How the consent was collected: on the web by the traveller, or with an advisor's
+    help, named by their pseudonymous id only (the record goes to the platform too)."""
+    if assistance is None:
+        return {"collection_method": "web"}
+    return {"collection_method": assistance.method, "helper_id": assistance.advisor_id,
+            "mandate_id": assistance.mandate_id}
 
 
 def follow(previous: ConsentRecord, event_type: str, scopes: list[str],
@@ -118,13 +133,20 @@ def narrow(user: User, client_id: str, scope: str) -> ConsentRecord | None:
     return follow(previous, NARROWED, scopes, claims)
 
 
-def _add(record: ConsentRecord) -> ConsentRecord:
+def _add(record: ConsentRecord, assistance: Assistance | None = None) -> ConsentRecord:
+    """Store the record with its audit event; one given with help also gets an
+    ``assisted:consent_given`` event, so that every assisted act has a typed event."""
     db.session.add(record)
     db.session.flush()
-    audit.record(AUDIT_EVENTS[record.event_type], user=db.session.get(User, record.user_id),
-                 client_id=record.client_id,
+    user = db.session.get(User, record.user_id)
+    helped = assistance.audit_data() if assistance else {}
+    audit.record(AUDIT_EVENTS[record.event_type], user=user, client_id=record.client_id,
                  data={"record_id": record.record_id, "scopes": record.scopes_granted,
-                       "refused": record.scopes_refused, "purposes": record.purposes})
+                       "refused": record.scopes_refused, "purposes": record.purposes,
+                       **helped})
+    if assistance is not None:
+        audit.record(audit.ASSISTED_CONSENT_GIVEN, user=user, client_id=record.client_id,
+                     data={"record_id": record.record_id, **helped})
     return record
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -15,6 +16,7 @@ from wtforms.validators import InputRequired, Length
 
 from consent import audit, records
 from consent.glossary import GLOSSARY
+from consent.helped import assisted_actions, mandate_words, mandates_of
 from consent.models import current_by_client, history
 from consent.platforms import EVENT_LABELS, traveller
 from consent.scopes import describe
@@ -24,7 +26,7 @@ from idp.accounts.models import BrowserSession, User
 from idp.accounts.passwords import verify_password
 from idp.extensions import db, utcnow
 from idp.oauth.backchannel import notify_logout
-from idp.oauth.models import Token
+from idp.oauth.models import Client, Token
 from idp.oauth.revocation import revoke_tokens
 
 bp = Blueprint("rights", __name__, url_prefix="/account")
@@ -52,6 +54,7 @@ def data_of(user: User) -> dict[str, Any]:
     sessions = db.session.scalars(db.select(BrowserSession).where(
         BrowserSession.user_id == user.id))
     tokens = db.session.scalars(db.select(Token).where(Token.user_id == user.id))
+    events = list(audit.export(audit.subject_pseudonym(user)))
     return {
         "exported_at": utcnow().isoformat(),
         "profile": {name: plain(getattr(user, name)) for name in PROFILE},
@@ -63,7 +66,10 @@ def data_of(user: User) -> dict[str, Any]:
         "tokens": [{"platform": t.client_id, "scope": t.scope, "issued_at": plain(t.issued_at),
                     "expires_at": plain(t.expires_at), "revoked_at": plain(t.revoked_at),
                     "refreshable": t.refresh_token_hash is not None} for t in tokens],
-        "history": list(audit.export(audit.subject_pseudonym(user))),
+        "history": events,
+        # Assisted access (issue 12): who may act for the traveller, and what they did.
+        "mandates": [mandate_words(m) for m in mandates_of(user.id)],
+        "assisted_actions": assisted_actions(events),
     }
 
 
@@ -84,9 +90,20 @@ def readable() -> ResponseReturnValue:
     user = traveller()
     data = data_of(user)
     names = {r["client_id"]: r["controller"].get("name") for r in data["consents"]}
+    names |= platform_names(p for m in data["mandates"] for p in m["platforms"])
     return render_template("consent/data.html", data=data, user=user, names=names,
                            glossary=GLOSSARY, event_labels=EVENT_LABELS,
                            describe=describe, agreement_events=records.AUDIT_EVENTS)
+
+
+def platform_names(client_ids: Iterable[str]) -> dict[str, str]:
+    """The names of registered platforms, for those a mandate names."""
+    wanted = set(client_ids)
+    if not wanted:
+        return {}
+    rows = db.session.execute(db.select(Client.client_id, Client.client_name)
+                              .where(Client.client_id.in_(wanted)))
+    return {client_id: name for client_id, name in rows}
 
 
 @bp.route("/export")

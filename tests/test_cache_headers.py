@@ -165,6 +165,14 @@ ROUTES.update({
     "oauth.restart": lambda w: w.form("/authorize/restart/unknown-interaction"),
 })
 
+# Consent given with an advisor's help (issue 12, assisted access): no advisor signed in here.
+ROUTES.update({
+    "assisted_consent.consent": lambda w: w.get(
+        f"/advisor/travellers/unknown/consent/{w.platform.client_id}"),
+    "assisted_consent.done": lambda w: w.get(
+        f"/advisor/travellers/unknown/consent/{w.platform.client_id}/done"),
+})
+
 
 # Assisted access (issue 12): the advisors' pages (a traveller's browser is sent to the
 # advisor sign-in, or gets its refusal) and the traveller's "People who help you".
