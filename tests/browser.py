@@ -12,6 +12,7 @@ from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -125,3 +126,10 @@ def is_local(location: str | None) -> bool:
         # A native app's private-use scheme (org.example.app:/cb) leaves the provider too.
         return not parts.scheme
     return f"{parts.scheme}://{parts.netloc}" == ISSUER
+
+
+def english_browser(app: Flask) -> Browser:
+    """Another browser that reads English, like a test's own under ``in_english``."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return Browser(client)

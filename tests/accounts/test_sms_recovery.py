@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 from idp.accounts.models import BrowserSession
 from idp.extensions import db, utcnow
 from tests.accounts.test_account_events import account_events
-from tests.browser import Browser
+from tests.browser import Browser, english_browser
 from tests.factories import Traveller
 from tests.sms import SmsOutbox
 from tests.totp import enrol, start_login
@@ -77,7 +77,7 @@ def test_without_a_sender_the_sms_route_is_not_offered(app: Flask, browser: Brow
 
 def test_the_right_code_leads_to_a_new_password_and_the_traveller_logs_in_with_it(
         browser: Browser, verified: Traveller, outbox: SmsOutbox, app: Flask) -> None:
-    other = Browser(app.test_client())
+    other = english_browser(app)
     other.login(verified.email, verified.password)
     asked = ask_code(browser)
     assert asked.status_code == 302 and asked.location == "/password/forgot/sms/code"
@@ -108,7 +108,7 @@ def test_an_unknown_or_unverified_number_gets_the_same_page_and_no_sms(
     db.session.commit()
     pages = []
     for typed in ("06 98 76 54 32", "06 11 11 11 11"):
-        fresh = Browser(app.test_client())
+        fresh = english_browser(app)
         asked = ask_code(fresh, typed)
         assert asked.status_code == 302 and asked.location == "/password/forgot/sms/code"
         pages.append(fresh.get(asked.location))
@@ -148,7 +148,7 @@ def test_a_code_works_once(app: Flask, browser: Browser, verified: Traveller,
     ask_code(browser)
     code = outbox.code(NUMBER)
     assert type_code(browser, code).status_code == 302
-    again = Browser(app.test_client())
+    again = english_browser(app)
     ask_code(again)  # within a minute: no new code leaves
     assert len(outbox.messages(NUMBER)) == 1
     assert type_code(again, code).status_code == 400
@@ -173,10 +173,11 @@ def test_asking_again_waits_a_minute_on_a_page_the_same_for_any_number(
 def test_two_step_is_still_asked_after_a_reset_by_sms(
         app: Flask, logged_in: Browser, verified: Traveller, outbox: SmsOutbox) -> None:
     enrol(logged_in)
-    browser = Browser(app.test_client())
+    browser = english_browser(app)
     ask_code(browser)
     chosen = type_code(browser, outbox.code(NUMBER))
     browser.get(chosen.location)
     browser.submit(chosen.location, {"password": NEW_PASSWORD})
     start_login(browser, verified.email, NEW_PASSWORD)  # asserts the code page comes
     assert browser.get("/account").status_code == 302
+

@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 from idp.accounts.models import User
 from idp.extensions import db
 from tests.accounts.test_signup import without_secrets
-from tests.browser import Browser
+from tests.browser import Browser, english_browser
 from tests.factories import Traveller
 from tests.mail import Mailbox, mailbox, smtp_server  # noqa: F401
 from tests.sms import SmsOutbox
@@ -96,7 +96,7 @@ def test_without_a_number_no_sms_is_offered(browser: Browser, outbox: SmsOutbox)
 
 def test_a_taken_address_gets_the_same_pages_and_no_sms(
         app: Flask, user: Traveller, outbox: SmsOutbox, mailbox: Mailbox) -> None:
-    new, taken = Browser(app.test_client()), Browser(app.test_client())
+    new, taken = english_browser(app), english_browser(app)
     new_page, taken_page = sign_up(new), sign_up(taken, email=user.email)
     assert without_secrets(new_page, EMAIL) == without_secrets(taken_page, user.email)
     ask_code(taken)
@@ -110,7 +110,7 @@ def test_a_taken_address_gets_the_same_pages_and_no_sms(
 
 def test_only_the_number_given_last_can_activate(
         app: Flask, outbox: SmsOutbox, mailbox: Mailbox) -> None:
-    first, second = Browser(app.test_client()), Browser(app.test_client())
+    first, second = english_browser(app), english_browser(app)
     sign_up(first)
     ask_code(first)
     early = outbox.code(NUMBER)
@@ -129,3 +129,4 @@ def test_asking_again_within_a_minute_says_when(browser: Browser, outbox: SmsOut
     assert again.status_code == 429
     assert "You can ask for a new code in 1 minute." in again.get_data(as_text=True)
     assert len(outbox.messages(NUMBER)) == 1
+
