@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import idp.types
+from idp.accounts.phones import normalize_number
 
 revision = "0015_sms_codes"
 down_revision = "0015_code_nonce"
@@ -35,7 +36,23 @@ def upgrade():
     )
     op.create_index(op.f("ix_sms_code_user_id"), "sms_code", ["user_id"])
     op.create_index(op.f("ix_sms_code_number"), "sms_code", ["number"])
+    normalise_phone_numbers()
     op.create_index(op.f("ix_user_phone_number"), "user", ["phone_number"])
+
+
+def normalise_phone_numbers():
+    """Numbers saved before are as typed ("06 12 34 56 78"); recovery by SMS looks them up
+    in E.164. Each one that can be read as a number is rewritten; others stay as typed."""
+    users = sa.table("user", sa.column("id", sa.Integer),
+                     sa.column("phone_number", sa.String))
+    connection = op.get_bind()
+    rows = connection.execute(sa.select(users.c.id, users.c.phone_number)
+                              .where(users.c.phone_number.is_not(None))).all()
+    for row in rows:
+        number = normalize_number(row.phone_number)
+        if number is not None and number != row.phone_number:
+            connection.execute(users.update().where(users.c.id == row.id)
+                               .values(phone_number=number))
 
 
 def downgrade():
