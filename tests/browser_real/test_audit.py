@@ -24,10 +24,14 @@ LONG_EMAIL = "marie-christine.delaporte@mobilite.fr.eu"
 ANONYMOUS = {"home": "/", "login": "/login", "signup": "/signup",
              "forgot": "/password/forgot", "help": "/help", "legal": "/legal",
              "privacy": "/privacy", "accessibility": "/accessibility",
+             "forgot-sms": "/password/forgot/sms", "advisor-login": "/advisor/login",
              "error": "/authorize?client_id=nobody&response_type=code&scope=openid"}
 SIGNED_IN = {"home-signed-in": "/", "details": "/account", "travel": "/account/mobility",
              "platforms": "/account/platforms", "security": "/account/security",
-             "sessions": "/account/sessions", "help-signed-in": "/help"}
+             "sessions": "/account/sessions", "help-signed-in": "/help",
+             "travel-home": "/account/mobility/home", "travel-car": "/account/mobility/car",
+             "travel-health": "/account/mobility/health", "phone": "/account/phone",
+             "helpers": "/account/helpers"}
 # Every control Tab should stop on; a radio group is one stop (HTML's focus navigation).
 TABBABLE = """() => {
   const groups = new Set();
