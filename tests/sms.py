@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from flask import Flask
 
 CODE = re.compile(r"\b(\d{6})\b")
 
@@ -37,3 +39,11 @@ class SmsOutbox:
         match = CODE.search(self.last(number))
         assert match, f"no code in {self.last(number)!r}"
         return match.group(1)
+
+
+def outbox_for(app: Flask, folder: Path) -> SmsOutbox:
+    """From now on ``app`` sends its text messages to a file outbox in ``folder``."""
+    outbox = SmsOutbox(folder / "sms.jsonl")
+    app.extensions["idp.settings"] = replace(app.extensions["idp.settings"],
+                                             sms_url=outbox.url)
+    return outbox

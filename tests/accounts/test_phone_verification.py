@@ -5,7 +5,6 @@ nor five times an hour. Only then does the account say "verified"."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from idp.extensions import db, utcnow
 from tests.accounts.test_account_events import account_events
 from tests.browser import Browser
 from tests.factories import Traveller
-from tests.sms import SmsOutbox
+from tests.sms import SmsOutbox, outbox_for
 
 NUMBER = "+33612345678"
 
@@ -28,10 +27,7 @@ pytestmark = pytest.mark.usefixtures("in_english")
 
 @pytest.fixture
 def outbox(app: Flask, tmp_path: Path) -> SmsOutbox:
-    box = SmsOutbox(tmp_path / "sms.jsonl")
-    settings = app.extensions["idp.settings"]
-    app.extensions["idp.settings"] = replace(settings, sms_url=box.url)
-    return box
+    return outbox_for(app, tmp_path)
 
 
 def save_number(browser: Browser, typed: str = "06 12 34 56 78") -> TestResponse:

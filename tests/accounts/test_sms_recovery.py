@@ -18,7 +18,7 @@ from idp.extensions import db, utcnow
 from tests.accounts.test_account_events import account_events
 from tests.browser import Browser, english_browser
 from tests.factories import Traveller
-from tests.sms import SmsOutbox
+from tests.sms import SmsOutbox, outbox_for
 from tests.totp import enrol, start_login
 
 NUMBER = "+33612345678"
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.usefixtures("in_english")
 
 @pytest.fixture
 def outbox(app: Flask, tmp_path: Path) -> SmsOutbox:
-    box = SmsOutbox(tmp_path / "sms.jsonl")
-    settings = app.extensions["idp.settings"]
-    app.extensions["idp.settings"] = replace(settings, sms_url=box.url)
-    return box
+    return outbox_for(app, tmp_path)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ are the same for a taken address, and only the number given last can activate.""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from tests.accounts.test_signup import without_secrets
 from tests.browser import Browser, english_browser
 from tests.factories import Traveller
 from tests.mail import Mailbox, mailbox, smtp_server  # noqa: F401
-from tests.sms import SmsOutbox
+from tests.sms import SmsOutbox, outbox_for
 
 EMAIL = "umberto@example.org"
 CHOSEN = "the tram to the old harbour"
@@ -28,10 +27,7 @@ pytestmark = pytest.mark.usefixtures("in_english")
 
 @pytest.fixture
 def outbox(app: Flask, tmp_path: Path) -> SmsOutbox:
-    box = SmsOutbox(tmp_path / "sms.jsonl")
-    settings = app.extensions["idp.settings"]
-    app.extensions["idp.settings"] = replace(settings, sms_url=box.url)
-    return box
+    return outbox_for(app, tmp_path)
 
 
 def sign_up(browser: Browser, email: str = EMAIL, phone: str = "06 12 34 56 78",

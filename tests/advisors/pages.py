@@ -4,7 +4,7 @@ advisor's pages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,6 @@ from werkzeug.test import TestResponse
 from idp.advisors.service import add_advisor
 from tests.browser import Browser
 from tests.conftest import IsolatedClient
-from tests.sms import SmsOutbox
 from tests.totp import code_at, read_key
 
 PASSWORD = "the bus to the job centre leaves at nine"
@@ -78,11 +77,6 @@ def sign_in(browser: Browser, account: AdvisorAccount, code: str | None = None) 
     assert first.status_code == 302, first.get_data(as_text=True)
     browser.get(first.location)
     return browser.submit(first.location, {"code": code or code_at(account.key)})
-
-
-def use_outbox(app: Flask, outbox: SmsOutbox) -> None:
-    settings = app.extensions["idp.settings"]
-    app.extensions["idp.settings"] = replace(settings, sms_url=outbox.url)
 
 
 MANDATE = {"actions": ["update_details", "read_history"], "months": "12",

@@ -29,11 +29,10 @@ from tests.advisors.pages import (
     new_mandate,
     new_traveller,
     sign_in,
-    use_outbox,
 )
 from tests.browser import Browser
 from tests.mail import Mailbox, mailbox, smtp_server  # noqa: F401
-from tests.sms import SmsOutbox
+from tests.sms import SmsOutbox, outbox_for
 
 pytestmark = pytest.mark.usefixtures("frozen")
 NUMBER = "+33612345678"
@@ -41,9 +40,7 @@ NUMBER = "+33612345678"
 
 @pytest.fixture
 def outbox(app: Flask, tmp_path: Path) -> SmsOutbox:
-    box = SmsOutbox(tmp_path / "sms.jsonl")
-    use_outbox(app, box)
-    return box
+    return outbox_for(app, tmp_path)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pyotp
@@ -31,7 +30,7 @@ from idp.extensions import db
 from tests.browser_real.test_audit import scrolls_sideways
 from tests.browser_real.test_login_and_consent import serious_violations
 from tests.live import LivePlatform, LiveServer
-from tests.sms import SmsOutbox
+from tests.sms import SmsOutbox, outbox_for
 
 ADVISOR_PASSWORD = "the bus to the job centre leaves at nine"
 TRAVELLER_PASSWORD = "a long walk to the carpool meeting point"
@@ -49,10 +48,7 @@ WORDS = {
 @pytest.fixture
 def outbox(live_server: LiveServer, tmp_path: Path) -> SmsOutbox:
     """The live provider sends its text messages to a file the test reads, like a phone."""
-    outbox = SmsOutbox(tmp_path / "sms.jsonl")
-    settings = live_server.app.extensions["idp.settings"]
-    live_server.app.extensions["idp.settings"] = replace(settings, sms_url=outbox.url)
-    return outbox
+    return outbox_for(live_server.app, tmp_path)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ at 320 px without sideways scrolling."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser_real.test_audit import scrolls_sideways, sign_in
 from tests.live import LiveServer, LiveTraveller
-from tests.sms import SmsOutbox
+from tests.sms import SmsOutbox, outbox_for
 
 NUMBER = "+33612345678"
 NEW_PASSWORD = "seven swans over the river bend"
@@ -24,10 +23,7 @@ LOCALES = ["en-GB", "fr-FR"]
 
 @pytest.fixture
 def outbox(live_server: LiveServer, tmp_path: Path) -> SmsOutbox:
-    box = SmsOutbox(tmp_path / "sms.jsonl")
-    settings = live_server.app.extensions["idp.settings"]
-    live_server.app.extensions["idp.settings"] = replace(settings, sms_url=box.url)
-    return box
+    return outbox_for(live_server.app, tmp_path)
 
 
 def open_context(chromium: Browser, live_server: LiveServer, locale: str) -> BrowserContext:
