@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import Select
+from sqlalchemy.orm import aliased
 
 from consent import audit
 from consent.assisted import Assistance
@@ -24,7 +27,8 @@ from consent.scopes import describe
 from idp.accounts.models import BrowserSession, User
 from idp.extensions import db, utcnow
 from idp.oauth.claims import claims_for_scopes, subject_for
-from idp.oauth.models import Client
+from idp.oauth.decisions import InForce
+from idp.oauth.models import Client, Token
 from idp.oauth.revocation import revoke_tokens
 
 AUDIT_EVENTS = {
@@ -159,6 +163,29 @@ def withdrawal_url() -> str:
     return f"{current_app.extensions['idp.settings'].issuer}/account/platforms"
 
 
-def released_claims(user: User, client: Client) -> set[str]:
+def released_claims(user: User, client: Client, in_force: InForce | None = None) -> set[str]:
+    """What the platform may read now. ``in_force`` is the newest record's
+    (event_type, valid_until, claims_granted) as :func:`join_in_force` read them with the
+    token; only a consent found outdated needs :func:`current` (which records its end)."""
+    if in_force is not None:
+        event_type, valid_until, claims = in_force
+        if event_type is None or event_type in ENDED:
+            return set()
+        if valid_until is None or valid_until > utcnow():
+            return {"sub", *claims}
     record = current(user.id, client.client_id)
     return {"sub", *record.claims_granted} if record else set()
+
+
+def join_in_force(query: Select[Any]) -> tuple[Select[Any], int]:
+    """The newest record of the token's traveller and platform, joined to a query over
+    Token by its id (the newest id found in ix_consent_record_pair), its three columns
+    added: userinfo reads token and consent in one round trip."""
+    newest = (sa.select(sa.func.max(ConsentRecord.id))
+              .where(ConsentRecord.user_id == Token.user_id,
+                     ConsentRecord.client_id == Token.client_id)
+              .correlate(Token).scalar_subquery())
+    record = aliased(ConsentRecord, name="in_force")
+    query = query.outerjoin(record, record.id == newest).add_columns(
+        record.event_type, record.valid_until, record.claims_granted)
+    return query, 3

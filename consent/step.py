@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
+from sqlalchemy import Select
 
 from consent import records
 from consent.asked import asked_claims
@@ -22,7 +24,7 @@ from idp.accounts.forms import ConfirmForm
 from idp.accounts.models import User
 from idp.oauth import interactions
 from idp.oauth.claims import claims_for_scopes, scope_of
-from idp.oauth.decisions import AuthorizationContext, Decision
+from idp.oauth.decisions import AuthorizationContext, Decision, InForce
 from idp.oauth.models import Client
 
 
@@ -69,8 +71,12 @@ class ConsentScreen:
             menu_items=[],
         )
 
-    def released_claims(self, user: User, client: Client) -> set[str]:
-        return records.released_claims(user, client)
+    def released_claims(self, user: User, client: Client,
+                        in_force: InForce | None = None) -> set[str]:
+        return records.released_claims(user, client, in_force)
+
+    def join_in_force(self, query: Select[Any]) -> tuple[Select[Any], int]:
+        return records.join_in_force(query)
 
 
 def unanswered(record: ConsentRecord, scopes: list[str],

@@ -7,14 +7,18 @@ The consent step lives outside ``idp`` (in ``consent``) and registers itself wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 from flask.typing import ResponseReturnValue
+from sqlalchemy import Select
 
 from idp.accounts.models import BrowserSession, User
 from idp.oauth.claims_request import ClaimsRequest
 from idp.oauth.models import Client
+
+# The columns ``join_in_force`` adds, as read from a row (the step's own business).
+InForce = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,17 @@ class ConsentStep(Protocol):
     def page(self, context: AuthorizationContext) -> ResponseReturnValue:
         """The page that asks the traveller."""
 
-    def released_claims(self, user: User, client: Client) -> set[str]:
+    def released_claims(self, user: User, client: Client,
+                        in_force: InForce | None = None) -> set[str]:
         """The claims the traveller lets this platform read right now (checked at every
-        userinfo call, so a withdrawal takes effect at once)."""
+        userinfo call, so a withdrawal takes effect at once). ``in_force`` is what
+        :meth:`join_in_force` read along with the token, when it did."""
+
+    def join_in_force(self, query: Select[Any]) -> tuple[Select[Any], int]:
+        """``query`` (over Token) with the consent in force for the token's traveller and
+        platform joined in: userinfo reads both in one round trip. Returns the query and
+        the number of columns added after the token."""
+
 
 
 def register_consent_step(app: Flask, step: ConsentStep) -> None:

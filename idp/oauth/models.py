@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,34 @@ SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 # How a client's access tokens look: random strings, or JWTs after RFC 9068.
 OPAQUE_ACCESS_TOKENS, JWT_ACCESS_TOKENS = "opaque", "jwt"
 ACCESS_TOKEN_FORMATS = (OPAQUE_ACCESS_TOKENS, JWT_ACCESS_TOKENS)
+
+
+class ClientMetadata(Mapping[str, Any]):
+    """A platform's registered metadata (RFC 7591) as a read-only mapping over its row:
+    a member is read when asked for; lists are copies."""
+
+    MEMBERS = ("client_name", "application_type", "redirect_uris", "scope", "grant_types",
+               "response_types", "token_endpoint_auth_method", "id_token_signed_response_alg",
+               "logo_uri", "policy_uri", "tos_uri", "client_uri", "contacts",
+               "backchannel_logout_uri", "backchannel_logout_session_required",
+               "post_logout_redirect_uris", "subject_type", "sector_identifier_uri", "jwks",
+               "jwks_uri", "require_pushed_authorization_requests",
+               "request_object_signing_alg")
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.MEMBERS:
+            raise KeyError(name)
+        value = getattr(self.client, name)
+        return list(value) if isinstance(value, list) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.MEMBERS)
+
+    def __len__(self) -> int:
+        return len(self.MEMBERS)
 
 
 class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
@@ -84,33 +113,11 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
         return self.token_endpoint_auth_method == "none"
 
     @property
-    def client_metadata(self) -> dict[str, Any]:
-        """RFC 7591 metadata as registered (Authlib reads it for signed userinfo)."""
-        return {
-            "client_name": self.client_name,
-            "application_type": self.application_type,
-            "redirect_uris": list(self.redirect_uris),
-            "scope": self.scope,
-            "grant_types": list(self.grant_types),
-            "response_types": list(self.response_types),
-            "token_endpoint_auth_method": self.token_endpoint_auth_method,
-            "id_token_signed_response_alg": self.id_token_signed_response_alg,
-            "logo_uri": self.logo_uri,
-            "policy_uri": self.policy_uri,
-            "tos_uri": self.tos_uri,
-            "client_uri": self.client_uri,
-            "contacts": list(self.contacts),
-            "backchannel_logout_uri": self.backchannel_logout_uri,
-            "backchannel_logout_session_required": self.backchannel_logout_session_required,
-            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
-            "subject_type": self.subject_type,
-            "sector_identifier_uri": self.sector_identifier_uri,
-            "jwks": self.jwks,
-            "jwks_uri": self.jwks_uri,
-            "require_pushed_authorization_requests":
-                self.require_pushed_authorization_requests,
-            "request_object_signing_alg": self.request_object_signing_alg,
-        }
+    def client_metadata(self) -> ClientMetadata:
+        """RFC 7591 metadata as registered, read member by member: Authlib looks up one
+        (``userinfo_signed_response_alg``) at every userinfo call, and building the whole
+        set there read every column of the platform (issue 13)."""
+        return ClientMetadata(self)
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -343,7 +350,25 @@ class PushedAuthorizationRequest(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-def token_with_owner() -> Select[Token]:
+def token_with_owner(lean: bool = False) -> Select[Token]:
     """A traveller's token with its traveller and platform, in one query: userinfo,
-    introspection, revocation and refresh use all three (issue 13: 3 queries were 1)."""
-    return db.select(Token).options(joinedload(Token.user), joinedload(Token.client))
+    introspection, revocation and refresh use all three (issue 13: 3 queries were 1).
+
+    ``lean``, for the endpoints that only read (userinfo, introspection): the platform's
+    row without what they never use (its keys, contacts, logout and registration
+    settings: JSON each decoded on every call) and the traveller's row without the
+    password hash. Whatever else is read later costs a query, which
+    tests/test_query_counts.py would count."""
+    if not lean:
+        return db.select(Token).options(joinedload(Token.user), joinedload(Token.client))
+    return db.select(Token).options(
+        joinedload(Token.user).defer(User.password_hash),
+        joinedload(Token.client).load_only(*API_CLIENT_COLUMNS))
+
+
+# What userinfo and introspection read of the platform: its identity, its subject
+# sector (pairwise subjects), whether it is public, and its access token format.
+API_CLIENT_COLUMNS = (Client.client_id, Client.client_name, Client.redirect_uris,
+                      Client.scope, Client.token_endpoint_auth_method, Client.subject_type,
+                      Client.sector_identifier_uri, Client.access_token_format,
+                      Client.application_type)

@@ -57,7 +57,7 @@ def find_token(token_string: str,
     kinds = sorted(TOKEN_TYPES, key=lambda kind: kind != hint)
     for kind in kinds:
         column = Token.access_token_hash if kind == "access_token" else Token.refresh_token_hash
-        row = db.session.scalar(token_with_owner().where(column == wanted))
+        row = db.session.scalar(token_with_owner(lean=True).where(column == wanted))
         if row is not None:
             return row, kind
     platform = db.session.scalar(
