@@ -110,7 +110,9 @@ def wait_ready(server: Server) -> Server:
         try:
             if requests.get(f"{server.url}/healthz", timeout=1).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or a worker still busy starting on a loaded machine
+            # (seen: a 1 s read timeout failed the run): ask again until the deadline.
             pass
         time.sleep(0.1)
     server.stop()
