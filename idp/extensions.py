@@ -32,6 +32,20 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
+def commit_keeping_loaded() -> None:
+    """Commit, and keep the rows this request loaded as they are. After its commit a
+    token or authorize request still reads its platform, traveller and code (the ID
+    token, the response, the access log): expired by the commit, each was read again, a
+    query apiece (issue 13). What this request wrote is what it keeps."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 def utcnow() -> datetime:
     """Timezone-aware now; every timestamp we store is UTC."""
     return datetime.now(UTC)

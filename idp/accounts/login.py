@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy.orm import joinedload
 
 from idp.accounts import expiry
 from idp.accounts.events import announce_sign_in
@@ -50,8 +51,10 @@ def _load_login() -> BrowserSession | None:
     key = session.get(SESSION_KEY)
     if not isinstance(key, str):
         return None
+    # With its traveller: nearly every page that finds a session reads who it is.
     login = db.session.scalar(
-        db.select(BrowserSession).where(BrowserSession.key_hash == digest(key))
+        db.select(BrowserSession).options(joinedload(BrowserSession.user))
+        .where(BrowserSession.key_hash == digest(key))
     )
     now = utcnow()
     if login is not None and expiry.check_expired(login, now):

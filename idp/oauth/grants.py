@@ -18,10 +18,11 @@ from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
 from sqlalchemy import CursorResult, Select, func, update
+from sqlalchemy.orm import joinedload
 
 from idp.accounts.models import User
 from idp.digests import digest
-from idp.extensions import db, utcnow
+from idp.extensions import commit_keeping_loaded, db, utcnow
 from idp.keys import JoseKey, key_store
 from idp.oauth.access_tokens import access_token_claims, sign, wants_jwt
 from idp.oauth.acr import acr_for
@@ -55,7 +56,13 @@ class OpenIDCode(_OpenIDCode):
     profile claims go through userinfo, where consent is checked at every call."""
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        return db.session.scalar(nonce_query(request.payload.client_id, nonce)) is not None
+        """Asked twice per authorization (the authorize view validates the request, then
+        Authlib again as it answers): the database is asked once."""
+        seen: dict[tuple[str, str], bool] = request.__dict__.setdefault("idp_nonces", {})
+        key = (request.payload.client_id, nonce)
+        if key not in seen:
+            seen[key] = db.session.scalar(nonce_query(*key)) is not None
+        return seen[key]
 
     def resolve_client_private_key(self, client: Client) -> JoseKey:
         return key_store().signing_key(self.get_client_algorithm(client))
@@ -121,11 +128,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 expires_at=now + timedelta(seconds=settings.code_lifetime),
             )
         )
-        db.session.commit()
+        commit_keeping_loaded()
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        # With its traveller, whom the grant reads next (authenticate_user).
         item = db.session.scalar(
-            db.select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
+            db.select(AuthorizationCode).options(joinedload(AuthorizationCode.user))
+            .where(AuthorizationCode.code_hash == digest(code))
         )
         if item is None or item.client_id != client.client_id:
             return None

@@ -19,7 +19,7 @@ from flask import request as flask_request
 
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
-from idp.extensions import db, utcnow
+from idp.extensions import commit_keeping_loaded, db, utcnow
 from idp.oauth import client_auth, dpop
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
@@ -204,7 +204,7 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
                 seconds=refresh_token_lifetime(request.client)
             )
     db.session.add(row)
-    db.session.commit()
+    commit_keeping_loaded()
 
 
 def create_server(app: Flask) -> AuthorizationServer:
