@@ -124,6 +124,7 @@ def setup_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         db_pool.watch(db.engine)
+        db_pool.keep_prepared_statements(app, db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -49,3 +49,51 @@ def _checkout(dbapi_connection: Any, record: ConnectionPoolEntry,
 def watch(engine: sa.Engine) -> None:
     sa.event.listen(engine, "checkin", _checkin)
     sa.event.listen(engine, "checkout", _checkout)
+
+
+# A request's transaction that only read ends with COMMIT, not ROLLBACK (the same to
+# the database). psycopg forgets every prepared statement at a ROLLBACK (and sends
+# DEALLOCATE ALL): read-only requests, userinfo and introspection first, ended that way,
+# so no hot query stayed prepared past the request that prepared it, and the next one
+# parsed and planned it again.
+_WROTE = "idp_wrote"
+_READS = ("SELECT", "WITH", "SHOW", "EXPLAIN")
+
+
+def _on_begin(connection: sa.Connection) -> None:
+    connection.info[_WROTE] = False
+
+
+def _before_execute(connection: sa.Connection, cursor: Any, statement: str,
+                    parameters: Any, context: Any, executemany: bool) -> None:
+    if not statement.lstrip()[:7].upper().startswith(_READS) or " FOR UPDATE" in statement:
+        connection.info[_WROTE] = True
+
+
+def end_read_only_transaction(exc: BaseException | None) -> None:
+    """Before Flask-SQLAlchemy closes the session (which rolls back): a transaction in
+    which nothing was written, nothing is pending and nothing failed is committed."""
+    from idp.extensions import db
+
+    if exc is not None:
+        return
+    session = db.session()
+    transaction = session.get_transaction()
+    if transaction is None or not transaction.is_active:
+        return
+    if session.new or session.dirty or session.deleted:
+        return  # left unsaved on purpose: the close below discards it
+    if session.connection().info.get(_WROTE, True):
+        return
+    try:
+        session.commit()
+    except sa_exc.SQLAlchemyError:
+        session.rollback()
+
+
+def keep_prepared_statements(app: Any, engine: sa.Engine) -> None:
+    """Call after Flask-SQLAlchemy's init_app: teardown functions run last registered
+    first, so this one runs before the session is closed."""
+    sa.event.listen(engine, "begin", _on_begin)
+    sa.event.listen(engine, "before_cursor_execute", _before_execute)
+    app.teardown_appcontext(end_read_only_transaction)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -81,3 +82,22 @@ def test_a_signed_in_travellers_code_flow_in_few_round_trips(
                         request.verifier)
         assert answer.status_code == 200, answer.get_json()
     assert len(queries(seen)) <= 4, queries(seen)
+
+
+def test_userinfos_query_is_prepared_once_per_connection(
+        app: Flask, logged_in: Browser, platform: Platform, database_url: str) -> None:
+    """psycopg prepares a statement on the server after a few runs on one connection
+    (prepare_threshold, 5 by default): the hot query is then parsed and planned once,
+    not at every call (issue 13, part 5)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("prepared statements are PostgreSQL's (SQLite caches its own)")
+    tokens = issue_tokens(logged_in, platform)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    db.session.remove()
+    db.engine.dispose()  # one connection from here on, which every request reuses
+    for _ in range(8):
+        assert logged_in.client.get("/userinfo", headers=bearer).status_code == 200
+    prepared = db.session.scalars(sa.text(
+        "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%FROM token%'"
+        " AND statement LIKE '%in_force%'")).all()
+    assert len(prepared) == 1, prepared
