@@ -4,6 +4,8 @@ a logged-in traveller. Every test runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 
 from idp import create_app
 from idp.extensions import db
@@ -45,6 +49,51 @@ def test_settings(database_url: str, **overrides: Any) -> dict[str, Any]:
 
 
 TEST_CONFIG = {"SERVER_NAME": "idp.test", "PREFERRED_URL_SCHEME": "https"}
+# On tmpfs a commit's fsync costs nothing: SQLite then commits in 0.1 ms instead of 5.
+FAST_TEMP = Path("/dev/shm")  # noqa: S108  (only mkdtemp under it: private, 0700)
+FAST_TEMP_MIN_FREE = 1 << 30
+_FAST_BASETEMP = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Put the run's temporary directories (the SQLite databases among them) on tmpfs
+    when the machine has room there; ``--basetemp`` chooses another place."""
+    if config.option.basetemp or not os.access(FAST_TEMP, os.W_OK):
+        return  # xdist's workers are given their part of the controller's basetemp
+    if shutil.disk_usage(FAST_TEMP).free < FAST_TEMP_MIN_FREE:
+        return  # a container's small /dev/shm: chromium needs it more
+    config.option.basetemp = tempfile.mkdtemp(prefix="mobility-id-tests-", dir=FAST_TEMP)
+    config.stash[_FAST_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _FAST_BASETEMP in config.stash:
+        shutil.rmtree(config.stash[_FAST_BASETEMP], ignore_errors=True)
+
+
+class TemplateCache(BytecodeCache):
+    """Compiled templates kept in memory for the whole run. Each test builds its own app,
+    whose Jinja environment would otherwise parse and compile every page it renders
+    again; Jinja checks each cached template against its source's checksum."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = TemplateCache()
+
+
+def share_templates(app: Flask) -> Flask:
+    """Let this app use the run's compiled templates (``TemplateCache``)."""
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    return app
 
 
 def _reset_postgres(url: str) -> None:
@@ -53,6 +102,14 @@ def _reset_postgres(url: str) -> None:
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
+            # A commit here need not wait for its WAL to reach the disk (4 ms each on
+            # these machines): every later connection to the test database, the live
+            # servers' and gunicorn's included, commits as soon as PostgreSQL has it.
+            # Visibility, locking and isolation are PostgreSQL's own, unchanged.
+            name = conn.scalar(sa.text("SELECT current_database()"))
+            conn.execute(sa.text(
+                f"ALTER DATABASE {conn.dialect.identifier_preparer.quote(name)} "
+                "SET synchronous_commit = off"))
     except sa.exc.OperationalError as exc:
         pytest.exit(f"PostgreSQL is not reachable at {url}: {exc.orig}", returncode=3)
     finally:
@@ -80,7 +137,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(settings=test_settings(database_url), config=TEST_CONFIG)
+    app = share_templates(create_app(settings=test_settings(database_url), config=TEST_CONFIG))
     app.instance_path = str(tmp_path)
     with app.app_context():
         yield app
