@@ -25,7 +25,21 @@ from idp.settings import generate_key
 from tests import factories
 from tests.browser import Browser
 
-POSTGRES_URL = os.environ.get("IDP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# With pytest-xdist (make test runs two workers), each worker has a database of its own,
+# named after the configured one: test_gw0, test_gw1...
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+CONFIGURED_POSTGRES_URL = os.environ.get("IDP_TEST_POSTGRES_URL",
+                                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def worker_postgres_url(configured: str, worker: str) -> str:
+    if not worker:
+        return configured
+    url = sa.make_url(configured)
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
+POSTGRES_URL = worker_postgres_url(CONFIGURED_POSTGRES_URL, XDIST_WORKER)
 BACKENDS = ["sqlite", "postgresql"]
 SECRET_KEY = generate_key()
 KEK = generate_key()
@@ -96,7 +110,26 @@ def share_templates(app: Flask) -> Flask:
     return app
 
 
+def _create_postgres(url: str) -> None:
+    """A worker's database, made on its first run from the configured database."""
+    if url == CONFIGURED_POSTGRES_URL:
+        return
+    name = sa.make_url(url).database
+    admin = sa.create_engine(CONFIGURED_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                               {"name": name}):
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable at {CONFIGURED_POSTGRES_URL}: {exc.orig}",
+                    returncode=3)
+    finally:
+        admin.dispose()
+
+
 def _reset_postgres(url: str) -> None:
+    _create_postgres(url)
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
