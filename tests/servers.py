@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -31,8 +32,8 @@ def worker_redis_url(configured: str, worker: str) -> str:
     number = int(worker.removeprefix("gw") or 0)
     if number < len(urls):
         return urls[number]
-    base, _, db = urls[0].rpartition("/")
-    return f"{base}/{int(db or 0) + number}"
+    url = urlsplit(urls[0])
+    return url._replace(path=f"/{int(url.path.strip('/') or 0) + number}").geturl()
 
 
 REDIS_URL = worker_redis_url(
