@@ -151,7 +151,11 @@ def _reset_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated database for this backend: the schema comes from Alembic, as in production."""
+    """A migrated database for this backend: the schema comes from Alembic, as in production.
+    Migrated once per run: pytest-xdist may hand a worker the other backend's tests and
+    then this one's again, and each test leaves the tables empty."""
+    if request.param in _MIGRATED:
+        return _MIGRATED[request.param]
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'idp.sqlite3'}"
     else:
@@ -165,7 +169,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         key_store().ensure_keys()
         db.session.remove()
         db.engine.dispose()
+    _MIGRATED[request.param] = url
     return url
+
+
+_MIGRATED: dict[str, str] = {}
 
 
 @pytest.fixture
