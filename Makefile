@@ -65,8 +65,13 @@ lint: install-test
 	$(BIN)/ruff check idp consent clients tests
 	$(BIN)/mypy idp consent clients
 
+# Two worker processes (pytest-xdist), each on databases of its own: IDP_TEST_POSTGRES_URL's
+# database with _gw0 or _gw1 appended, made when missing, and IDP_TEST_REDIS_URL's Redis
+# database and the next (or the URLs it lists, one per worker). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: install-test lint
-	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+		--cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # The fuzz test at length and at random (make test runs it short and the same each time):
 # FUZZ_EXAMPLES requests to each of its 24 targets, on each database backend.

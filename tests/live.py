@@ -29,7 +29,7 @@ from idp.oauth.claims import subject_for
 from idp.oauth.models import Client
 from tests import factories
 from tests.browser import CHECKBOX, csrf_token, form_action
-from tests.conftest import _empty_tables, test_settings
+from tests.conftest import _empty_tables, share_templates, test_settings
 
 HOST = "127.0.0.1"
 # Platforms' callbacks sit under this path of the server's origin, where the provider has
@@ -192,7 +192,7 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     # that is already ours: no window in which another process could take it.
     with socket.create_server((HOST, 0)) as sock:
         url = f"http://{HOST}:{sock.getsockname()[1]}"
-        app = create_app(settings=test_settings(database_url, issuer=url))
+        app = share_templates(create_app(settings=test_settings(database_url, issuer=url)))
         app.instance_path = str(tmp_path)
         server, thread = serve(app, sock)  # the server keeps its own copy of the socket
     try:

@@ -15,14 +15,29 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
-from tests.conftest import KEK, SECRET_KEY
+from tests.conftest import KEK, SECRET_KEY, XDIST_WORKER
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def worker_redis_url(configured: str, worker: str) -> str:
+    """The Redis database of this pytest-xdist worker (gwN): the Nth of the URLs given
+    (separated by spaces), else the configured database's number plus N."""
+    urls = configured.split()
+    number = int(worker.removeprefix("gw") or 0)
+    if number < len(urls):
+        return urls[number]
+    url = urlsplit(urls[0])
+    return url._replace(path=f"/{int(url.path.strip('/') or 0) + number}").geturl()
+
+
+REDIS_URL = worker_redis_url(
+    os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), XDIST_WORKER)
 START_DEADLINE = 30.0
 
 
@@ -86,8 +101,14 @@ def command() -> list[str]:
 
 
 def launch(environ: dict[str, str], log: Path, argv: list[str] | None = None) -> Server:
-    """Start the production command (or ``argv``) without waiting for it."""
+    """Start the production command (or ``argv``) without waiting for it. Its metrics go
+    to a directory beside its log unless the test names one (an empty name: the one
+    gunicorn makes in /dev/shm, which only test_metrics_multiprocess watches)."""
     port = environ["IDP_BIND"].rsplit(":", 1)[1]
+    if "PROMETHEUS_MULTIPROC_DIR" not in environ:
+        metrics = log.with_name(f"{log.stem}-metrics")
+        metrics.mkdir(mode=0o700, exist_ok=True)
+        environ = {**environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     with log.open("wb") as out:
         process = subprocess.Popen(argv or command(), env=environ, cwd=ROOT, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)

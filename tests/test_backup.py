@@ -29,6 +29,10 @@ from tests.oauth.test_code_flow import log_in_and_allow
 from tests.servers import BIN, ROOT, free_port, production_environ
 from tests.tokens import redeem, verify_id_token
 
+# Redis database 5, fixed here: under pytest-xdist every test that uses it runs in
+# one worker, one after the other (both backends' included).
+pytestmark = pytest.mark.xdist_group("redis-5")
+
 REDIS_URL = "redis://127.0.0.1:6379/5"
 PG_DUMP, PG_RESTORE = shutil.which("pg_dump"), shutil.which("pg_restore")
 

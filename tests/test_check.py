@@ -32,6 +32,10 @@ from tests.factories import Platform, Traveller
 from tests.mail import Mailbox, smtp_server  # noqa: F401  (a fixture)
 from tests.servers import BIN, ROOT, free_port, production_environ
 
+# Redis database 5, fixed here: under pytest-xdist every test that uses it runs in
+# one worker, one after the other (both backends' included).
+pytestmark = pytest.mark.xdist_group("redis-5")
+
 REDIS_URL = "redis://127.0.0.1:6379/5"
 PASSWORD = "hunter2-not-to-be-printed"
 Report = dict[str, dict[str, str]]

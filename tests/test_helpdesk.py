@@ -20,6 +20,10 @@ from tests.conftest import TEST_CONFIG
 from tests.conftest import test_settings as settings_for
 from tests.factories import Platform, Traveller, make_platform
 
+# Redis database 7, fixed here: under pytest-xdist every test that uses it runs in
+# one worker, one after the other (both backends' included).
+pytestmark = pytest.mark.xdist_group("redis-7")
+
 OPERATOR = {"operator_name": "Mobilité Solidaire Lyon", "help_phone": "04 72 00 00 00",
             "help_email": "aide@mobilite-solidaire.example",
             "help_hours": "Monday to Friday, 8 am to 6 pm",

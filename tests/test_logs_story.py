@@ -28,6 +28,10 @@ from tests.mail import Mailbox, smtp_server  # noqa: F401  (a fixture)
 from tests.servers import REDIS_URL, Server, free_port, launch, production_environ, start
 from tests.totp import RECOVERY_CODE, code_at, read_key
 
+# Redis database 4, fixed here: under pytest-xdist every test that uses it runs in
+# one worker, one after the other (both backends' included).
+pytestmark = pytest.mark.xdist_group("redis-4")
+
 MAIL_DEADLINE = 15.0
 PROXY_ID = "proxy-7f3a9c1e-2b4d"
 SCOPE = "openid email offline_access"

@@ -181,7 +181,9 @@ def test_signing_keys_are_counted_by_state_and_alg(client: FlaskClient) -> None:
     (f"Bearer {TOKEN}é", 'Bearer realm="metrics", error="invalid_token"'),
     (TOKEN, 'Bearer realm="metrics"'),
     (f"Basic {TOKEN}", 'Bearer realm="metrics"'),
-])
+# Named, not shown: the random token in a test's id would differ between pytest-xdist workers.
+], ids=["none", "no token", "wrong", "one more character", "one less", "two spaces",
+        "non-ASCII", "no scheme", "Basic"])
 def test_metrics_are_refused_without_the_token(client: FlaskClient, header: str | None,
                                                challenge: str) -> None:
     response = client.get("/metrics", headers={"Authorization": header} if header else {})

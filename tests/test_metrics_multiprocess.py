@@ -22,6 +22,10 @@ from tests.browser import CHECKBOX, AuthorizationRequest, csrf_token, query_of
 from tests.factories import Platform, Traveller
 from tests.servers import Server, free_port, launch, production_environ, start
 
+# Redis database 3, fixed here: under pytest-xdist every test that uses it runs in
+# one worker, one after the other (both backends' included).
+pytestmark = pytest.mark.xdist_group("redis-3")
+
 TOKEN = secrets.token_urlsafe(32)
 REDIS_URL = "redis://127.0.0.1:6379/3"
 REQUESTS = 60
@@ -164,8 +168,10 @@ def gunicorn_conf_shm() -> str:
 def test_without_a_directory_named_one_is_made_for_the_run_and_removed(
         database_url: str, tmp_path: Path) -> None:
     before = made_dirs()
+    # No directory named, as a bare production environment (tests.servers.launch gives
+    # the other tests' servers theirs, so that no other test's appears in /dev/shm).
     environ = production_environ(database_url, free_port(), IDP_METRICS_TOKEN=TOKEN,
-                                 IDP_REDIS_URL=REDIS_URL)
+                                 IDP_REDIS_URL=REDIS_URL, PROMETHEUS_MULTIPROC_DIR="")
     server = start(environ, tmp_path / "gunicorn.log")
     try:
         requests.get(f"{server.url}/healthz", timeout=10)

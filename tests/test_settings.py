@@ -226,7 +226,8 @@ def key_of(size: int) -> str:
     key_of(16),                # an AES-128 sized key
     key_of(64),
     KEK[:-1],                  # one character lost in a copy and paste
-])
+# Named, not shown: a random key in a test's id would differ between pytest-xdist workers.
+], ids=["not base64", "short", "16 bytes", "64 bytes", "truncated"])
 def test_a_bad_key_encryption_key_is_refused(tmp_path: Path, key: str) -> None:
     with pytest.raises(ConfigError, match="IDP_KEY_ENCRYPTION_KEY"):
         load_settings(tmp_path, environ={"IDP_KEY_ENCRYPTION_KEY": key})

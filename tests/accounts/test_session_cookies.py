@@ -16,6 +16,10 @@ from tests import conftest
 from tests.browser import Browser
 from tests.factories import Traveller, make_user
 
+# Redis database 15, fixed here: under pytest-xdist every test that uses it runs in
+# one worker, one after the other (both backends' included).
+pytestmark = pytest.mark.xdist_group("redis-15")
+
 COOKIE = "idp_session"
 HOST = "idp.test"
 

@@ -27,6 +27,10 @@ from tests.conftest import TEST_CONFIG, IsolatedClient
 from tests.factories import Traveller, make_user
 from tests.mail import Mailbox, mailbox, smtp_server  # noqa: F401
 
+# Redis database 15, fixed here: under pytest-xdist every test that uses it runs in
+# one worker, one after the other (both backends' included).
+pytestmark = pytest.mark.xdist_group("redis-15")
+
 IP = "203.0.113.7"
 OTHER_IP = "198.51.100.9"
 WRONG = "not the right password at all"
