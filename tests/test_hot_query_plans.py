@@ -103,7 +103,7 @@ def plan_problems(statements: list[Statement]) -> list[str]:
 def drive_hot_requests(browser: Browser, user: Traveller, web: Platform,
                        backend: Platform) -> list[Statement]:
     """Each hot request once, as the bench sends them, its statements captured."""
-    client, seen = browser.client, []
+    client, seen = browser.client, list[Statement]()
     browser.get("/login")
     with captured("login POST", seen):
         assert browser.submit("/login", {"email": user.email, "password": user.password}
