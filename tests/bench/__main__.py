@@ -31,7 +31,7 @@ from idp.extensions import db
 from tests.bench import report, seed
 from tests.bench.load import Result, expect, run
 from tests.bench.operations import first_login, operations, prepare
-from tests.bench.procs import worker_rss
+from tests.bench.procs import rss_by_worker, worker_rss
 from tests.bench.servers import SERVERS, start_floor, start_provider
 from tests.servers import Server, free_port, production_environ
 
@@ -39,7 +39,6 @@ DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 REDIS = "redis://127.0.0.1:6379/9"
 OPERATIONS = ("hello", "discovery", "jwks", "userinfo", "introspection", "refresh",
               "client_credentials", "code_flow_no_password", "code_flow")
-WARM = 1000  # requests before the memory mode's first reading
 
 
 def listed(kind: type, choices: tuple[str, ...] | None = None) -> Any:
@@ -62,8 +61,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--flows", type=int, default=100,
                         help="code flows with a password check (each costs an argon2id hash)")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
-                        help=f"then N userinfo and introspection requests: RSS after {WARM} "
-                             "and after N")
+                        help="then N userinfo and introspection requests: each worker's "
+                             "RSS after the first --memory-warm and after N")
+    parser.add_argument("--memory-warm", type=int, default=1000, metavar="K")
     parser.add_argument("--concurrency", type=int, default=2, help="client threads")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
@@ -105,21 +105,26 @@ def measure_floor(server: str, args: argparse.Namespace, states: list[dict[str, 
 def measure_memory(provider: Server, args: argparse.Namespace, ops: dict[str, Any],
                    states: list[dict[str, Any]]) -> dict[str, Any]:
     """Cheap API requests, userinfo and introspection in turn: the workers' RSS after
-    the first ``WARM`` and after all ``args.memory`` (issue 13, part 7)."""
+    the first ``args.memory_warm`` and after all ``args.memory`` (issue 13, part 7)."""
     def api(http: requests.Session, state: dict[str, Any]) -> None:
         state["turn"] = not state.get("turn")
         ops["userinfo" if state["turn"] else "introspection"](http, state)
 
     pid = provider.process.pid
-    warm = run("memory", api, states, min(WARM, args.memory), pid, requests.Session)
-    after_warm = worker_rss(pid)
-    rest = run("memory", api, states, max(0, args.memory - WARM), pid, requests.Session)
-    after = worker_rss(pid)
+    warm = run("memory", api, states, min(args.memory_warm, args.memory), pid,
+               requests.Session)
+    before = rss_by_worker(pid)
+    rest = run("memory", api, states, max(0, args.memory - args.memory_warm), pid,
+               requests.Session)
+    after = rss_by_worker(pid)
+    # Per worker, the same process read twice (a worker that ended counts as no growth
+    # read: the bench turns recycling off, so none should).
+    growth = [after[p] / before[p] - 1 for p in before if p in after and before[p]]
     return {"requests": len(warm.latencies) + len(rest.latencies),
             "errors": len(warm.errors) + len(rest.errors),
-            "rss_mib_after_warm": [round(r / 2**20, 1) for r in after_warm],
-            "rss_mib_after": [round(r / 2**20, 1) for r in after],
-            "growth_pct": round(100 * (sum(after) / max(1, sum(after_warm)) - 1), 1)}
+            "rss_mib_after_warm": [round(before[p] / 2**20, 1) for p in sorted(before)],
+            "rss_mib_after": [round(after[p] / 2**20, 1) for p in sorted(after)],
+            "growth_pct": round(100 * max(growth, default=0.0), 1)}
 
 
 def measure(server: str, args: argparse.Namespace, prepared: dict[str, Any],
@@ -174,12 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     for size in args.travellers:
         seconds = grow(prepared, size)
-        print(f"seeded {size} travellers ({seconds:.1f} s)", file=sys.stderr)
+        print(f"seeded {size} travellers ({seconds:.1f} s)", file=sys.stderr, flush=True)
         for server in args.servers:
             measured = measure(server, args, prepared, states, logs, port)
             runs.append({"travellers": size, "seed_seconds": round(seconds, 1), **measured})
             print(report.heading(runs[-1]))
-            print(report.table(runs[-1]["rows"]))
+            print(report.table(runs[-1]["rows"]), flush=True)
     summary = report.summary(runs, args.travellers, args.servers)
     print(summary)
     document = {"date": date.today().isoformat(), "machine": report.machine_facts(),

@@ -88,3 +88,7 @@ class Snapshot:
 
 def worker_rss(master: int) -> list[int]:
     return sorted(rss_bytes(pid) for pid in children(master))
+
+
+def rss_by_worker(master: int) -> dict[int, int]:
+    return {pid: rss_bytes(pid) for pid in children(master)}

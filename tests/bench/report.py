@@ -69,9 +69,10 @@ def growth(runs: list[dict[str, Any]], server: str, first: int, last: int) -> li
 def memory(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"server": run["server"], "travellers": run["travellers"],
              "requests": run["memory"]["requests"], "errors": run["memory"]["errors"],
-             "rss_mib_after_1000": run["memory"]["rss_mib_after_warm"],
+             "rss_mib_after_warm": run["memory"]["rss_mib_after_warm"],
              "rss_mib_after_all": run["memory"]["rss_mib_after"],
-             "growth_pct": run["memory"]["growth_pct"]} for run in runs if "memory" in run]
+             "worst_worker_growth_pct": run["memory"]["growth_pct"]}
+            for run in runs if "memory" in run]
 
 
 def sections(runs: list[dict[str, Any]], sizes: list[int],
