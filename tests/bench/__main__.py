@@ -128,12 +128,20 @@ def measure_memory(provider: Server, args: argparse.Namespace, ops: dict[str, An
 
 
 def measure(server: str, args: argparse.Namespace, prepared: dict[str, Any],
-            states: list[dict[str, Any]], logs: Path, port: int) -> dict[str, Any]:
-    """One server: its floor, then the provider under it, every operation chosen."""
+            states: list[dict[str, Any]], logs: Path, port: int,
+            running: Server | None = None) -> dict[str, Any]:
+    """One server: its floor, then the provider under it (``running``, when it was
+    started already under that server), every operation chosen."""
     chosen = args.only or list(OPERATIONS)
-    floor = measure_floor(server, args, states, logs) if "hello" in chosen else None
+    try:
+        floor = measure_floor(server, args, states, logs) if "hello" in chosen else None
+    except BaseException:
+        if running is not None:
+            running.stop()
+        raise
     rows = [floor.row(floor)] if floor else []
-    provider = start_provider(server, args, server_environ(args, port), logs, port)
+    provider = running or start_provider(server, args, server_environ(args, port), logs,
+                                         port)
     measured: dict[str, Any] = {"server": server}
     try:
         ops = operations(prepared)
@@ -171,17 +179,24 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="bench-"))
     port = free_port()
     prepared = prepare(server_environ(args, port), args.concurrency)
-    provider = start_provider(args.servers[0], args, server_environ(args, port), logs, port)
+    # The first server's provider serves the first visits, then the first measurement.
+    provider: Server | None = start_provider(args.servers[0], args,
+                                             server_environ(args, port), logs, port)
     try:
         states = [first_login(prepared, t) for t in prepared["travellers"]]
-    finally:
+        seconds = grow(prepared, args.travellers[0])
+    except BaseException:
+        assert provider is not None
         provider.stop()
+        raise
     runs: list[dict[str, Any]] = []
     for size in args.travellers:
-        seconds = grow(prepared, size)
+        if size != args.travellers[0]:
+            seconds = grow(prepared, size)
         print(f"seeded {size} travellers ({seconds:.1f} s)", file=sys.stderr, flush=True)
         for server in args.servers:
-            measured = measure(server, args, prepared, states, logs, port)
+            measured = measure(server, args, prepared, states, logs, port, provider)
+            provider = None
             runs.append({"travellers": size, "seed_seconds": round(seconds, 1), **measured})
             print(report.heading(runs[-1]))
             print(report.table(runs[-1]["rows"]), flush=True)

@@ -72,7 +72,7 @@ def start_floor(server: str, args: argparse.Namespace, logs: Path) -> Server:
         try:
             requests.get(f"{running.url}/hello", timeout=1)
             return running
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy to answer
             time.sleep(0.1)
     running.stop()
     raise SystemExit(f"the floor server ({server}) did not start:\n{running.output}")
