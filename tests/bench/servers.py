@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from tests.servers import BIN, ROOT, Server, free_port, wait_ready
+from tests.servers import BIN, ROOT, START_DEADLINE, Server, free_port
 
 SERVERS = ("gunicorn-sync", "gunicorn-gthread", "granian")
 
@@ -54,12 +54,32 @@ def spawn(argv: list[str], environ: dict[str, str], log: Path, port: int) -> Ser
     return Server(process, f"http://127.0.0.1:{port}", log)
 
 
+def wait_answering(running: Server, path: str, what: str) -> Server:
+    """Poll ``path`` until it answers 200; on a deadline, an exit or any failure, stop
+    the server (started in a session of its own, nothing else would) and say why."""
+    deadline = time.monotonic() + START_DEADLINE
+    try:
+        while time.monotonic() < deadline and running.process.poll() is None:
+            try:
+                if requests.get(f"{running.url}{path}", timeout=2).status_code == 200:
+                    return running
+            except requests.RequestException:  # not listening yet, or too busy to answer
+                pass
+            time.sleep(0.1)
+    except BaseException:
+        running.stop()
+        raise
+    running.stop()
+    raise SystemExit(f"{what} did not start:\n{running.output[-3000:]}")
+
+
 def start_provider(server: str, args: argparse.Namespace, environ: dict[str, str],
                    logs: Path, port: int) -> Server:
     """The production command under ``server``, bound to the port its issuer names."""
     environ = {**environ, "IDP_WORKER_CLASS": server.removeprefix("gunicorn-")}
     log = logs / f"provider-{server}.log"
-    return wait_ready(spawn(provider_argv(server, args, port), environ, log, port))
+    return wait_answering(spawn(provider_argv(server, args, port), environ, log, port),
+                          "/healthz", f"the provider ({server})")
 
 
 def start_floor(server: str, args: argparse.Namespace, logs: Path) -> Server:
@@ -67,12 +87,4 @@ def start_floor(server: str, args: argparse.Namespace, logs: Path) -> Server:
     environ = {**os.environ, "PYTHONPATH": str(ROOT)}
     running = spawn(floor_argv(server, args, port), environ, logs / f"floor-{server}.log",
                     port)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and running.process.poll() is None:
-        try:
-            requests.get(f"{running.url}/hello", timeout=1)
-            return running
-        except requests.RequestException:  # not listening yet, or too busy to answer
-            time.sleep(0.1)
-    running.stop()
-    raise SystemExit(f"the floor server ({server}) did not start:\n{running.output}")
+    return wait_answering(running, "/hello", f"the floor server ({server})")
