@@ -32,7 +32,7 @@ from tests.bench import report, seed
 from tests.bench.load import Result, expect, run
 from tests.bench.operations import first_login, operations, prepare
 from tests.bench.procs import rss_by_worker, worker_rss
-from tests.bench.servers import SERVERS, start_floor, start_provider
+from tests.bench.servers import SERVERS, start_floor, start_provider, stop
 from tests.servers import Server, free_port, production_environ
 
 DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
@@ -99,7 +99,7 @@ def measure_floor(server: str, args: argparse.Namespace, states: list[dict[str, 
         return run("hello", hello, states, args.requests, floor.process.pid,
                    requests.Session)
     finally:
-        floor.stop()
+        stop(floor)
 
 
 def measure_memory(provider: Server, args: argparse.Namespace, ops: dict[str, Any],
@@ -137,7 +137,7 @@ def measure(server: str, args: argparse.Namespace, prepared: dict[str, Any],
         floor = measure_floor(server, args, states, logs) if "hello" in chosen else None
     except BaseException:
         if running is not None:
-            running.stop()
+            stop(running)
         raise
     rows = [floor.row(floor)] if floor else []
     provider = running or start_provider(server, args, server_environ(args, port), logs,
@@ -159,7 +159,7 @@ def measure(server: str, args: argparse.Namespace, prepared: dict[str, Any],
         if args.memory:
             measured["memory"] = measure_memory(provider, args, ops, states)
     finally:
-        provider.stop()
+        stop(provider)
     measured["rows"] = rows
     return measured
 
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = grow(prepared, args.travellers[0])
     except BaseException:
         assert provider is not None
-        provider.stop()
+        stop(provider)
         raise
     runs: list[dict[str, Any]] = []
     for size in args.travellers:

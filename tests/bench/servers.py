@@ -9,7 +9,9 @@ a bare Flask app) that the provider's figures are divided by.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -32,7 +34,7 @@ def granian(target: str, args: argparse.Namespace, port: int) -> list[str]:
     return [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
             str(port), "--workers", str(args.workers), "--blocking-threads",
             str(args.threads), "--no-ws", "--http", "1", "--log-level", "warning",
-            "--no-access-log", target]
+            "--no-access-log", "--workers-kill-timeout", "5", target]
 
 
 def provider_argv(server: str, args: argparse.Namespace, port: int) -> list[str]:
@@ -54,6 +56,15 @@ def spawn(argv: list[str], environ: dict[str, str], log: Path, port: int) -> Ser
     return Server(process, f"http://127.0.0.1:{port}", log)
 
 
+def stop(running: Server) -> None:
+    """SIGTERM, then whatever is left of the server's session killed: a granian worker
+    can outlive its main process, and a gunicorn master killed after its grace period
+    leaves its workers."""
+    running.stop()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(running.process.pid, signal.SIGKILL)
+
+
 def wait_answering(running: Server, path: str, what: str) -> Server:
     """Poll ``path`` until it answers 200; on a deadline, an exit or any failure, stop
     the server (started in a session of its own, nothing else would) and say why."""
@@ -67,9 +78,9 @@ def wait_answering(running: Server, path: str, what: str) -> Server:
                 pass
             time.sleep(0.1)
     except BaseException:
-        running.stop()
+        stop(running)
         raise
-    running.stop()
+    stop(running)
     raise SystemExit(f"{what} did not start:\n{running.output[-3000:]}")
 
 
