@@ -81,8 +81,10 @@ fuzz: install-test
 		-p no:cacheprovider $(PYTEST_ARGS)
 
 # What each operation costs under the production command on PostgreSQL and Redis, beside
-# a bare Flask app under the same server (tests/bench): e.g.
-# make bench BENCH_ARGS="--travellers 1000000 --json bench.json". make test runs a smoke.
+# a bare Flask app under the same server (tests/bench; dated results in
+# tests/bench/RESULTS.md): e.g. BENCH_ARGS="--servers gunicorn-sync,gunicorn-gthread,granian",
+# "--travellers 1000,1000000" (growth), "--memory 100000" (worker RSS), "--markdown
+# tests/bench/RESULTS.md". make test runs a smoke.
 bench: install-test
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 

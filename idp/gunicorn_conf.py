@@ -37,7 +37,9 @@ def number(name: str, default: int) -> int:
 
 bind = os.environ.get("IDP_BIND", "0.0.0.0:8000").split(",")
 # Threads let a worker wait on the database or an outbound fetch (a platform's JWKS,
-# 3 s at most) while serving others; argon2 releases the GIL.
+# 3 s at most) while serving others; argon2 releases the GIL. Chosen by measurement
+# (tests/bench --servers, tests/bench/RESULTS.md): beside sync workers and granian,
+# gthread spent the least server CPU on the provider's requests and answered soonest.
 worker_class = os.environ.get("IDP_WORKER_CLASS", "gthread")
 workers = number("IDP_WORKERS", max(2, 2 * (os.cpu_count() or 1)))
 threads = number("IDP_THREADS", 4)

@@ -1,72 +1,86 @@
-"""The bench (issue 13): the production command (gunicorn with the repo's config) on
-PostgreSQL and Redis, seeded with N travellers, measured per operation, beside a bare
-Flask "hello" under the same server settings (the floor every ratio is taken to).
+"""The bench (issue 13): the production command on PostgreSQL and Redis, seeded with N
+travellers, measured per operation, beside a bare Flask "hello" under the same server
+and worker settings (the floor each server's ratios are taken to).
 
     .venv/bin/python -m tests.bench --travellers 1000 [--requests 2000] [--json out.json]
-    make bench                       (the same, with BENCH_ARGS)
+    --servers gunicorn-sync,gunicorn-gthread,granian   several servers, one after the other
+    --travellers 1000,1000000   measure, grow the data inside PostgreSQL, measure again
+    --memory 100000             worker RSS after 1,000 and after 100,000 API requests
+    make bench                  (the same, with BENCH_ARGS)
 
-Server CPU per operation is read from /proc for the master and every worker; PostgreSQL's
-backends are counted apart (all of the machine's: run it on a quiet machine). Figures
-are for comparing within one run; the machines are shared and noisy."""
+Server CPU per operation is read from /proc for the server's processes, workers
+included; PostgreSQL's backends are counted apart (all of the machine's: run it on a
+quiet machine). Figures are for comparing within one run; the machines are shared."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform as machine
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin
 
 import requests
-from flask_migrate import upgrade
 
-from idp import create_app
 from idp.extensions import db
-from idp.keys import key_store
-from tests.bench import seed
-from tests.bench.load import Result, WrongAnswer, expect, run, table
-from tests.bench.procs import worker_rss
-from tests.browser import csrf_token, pkce_pair, query_of
-from tests.factories import make_platform, make_user
-from tests.live import PLATFORMS_PATH, HttpBrowser
-from tests.servers import BIN, ROOT, Server, free_port, production_environ, wait_ready
+from tests.bench import report, seed
+from tests.bench.load import Result, expect, run
+from tests.bench.operations import first_login, operations, prepare
+from tests.bench.procs import rss_by_worker, worker_rss
+from tests.bench.servers import SERVERS, start_floor, start_provider, stop
+from tests.servers import Server, free_port, production_environ
 
 DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 REDIS = "redis://127.0.0.1:6379/9"
-SCOPE = "openid profile email offline_access"
 OPERATIONS = ("hello", "discovery", "jwks", "userinfo", "introspection", "refresh",
               "client_credentials", "code_flow_no_password", "code_flow")
+
+
+def listed(kind: type, choices: tuple[str, ...] | None = None) -> Any:
+    def parse(raw: str) -> list[Any]:
+        values = [kind(part.strip()) for part in raw.split(",") if part.strip()]
+        if not values or (choices and not set(values) <= set(choices)):
+            raise argparse.ArgumentTypeError(f"a comma-separated list of {choices or kind}")
+        return values
+    return parse
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--travellers", type=int, default=1000)
+    parser.add_argument("--travellers", type=listed(int), default=[1000],
+                        help="one size, or growing sizes measured in turn: 1000,1000000")
+    parser.add_argument("--servers", "--server", type=listed(str, SERVERS),
+                        default=["gunicorn-gthread"], help=",".join(SERVERS))
     parser.add_argument("--requests", type=int, default=2000, help="per operation")
     parser.add_argument("--flows", type=int, default=100,
                         help="code flows with a password check (each costs an argon2id hash)")
+    parser.add_argument("--memory", type=int, default=0, metavar="N",
+                        help="then N userinfo and introspection requests: each worker's "
+                             "RSS after the first --memory-warm and after N")
+    parser.add_argument("--memory-warm", type=int, default=1000, metavar="K")
     parser.add_argument("--concurrency", type=int, default=2, help="client threads")
-    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DATABASE))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", REDIS))
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument("--markdown", type=Path, help="append the tables here (RESULTS.md)")
     parser.add_argument("--only", nargs="*", choices=OPERATIONS, help="measure only these")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.travellers != sorted(args.travellers) or args.travellers[0] < args.concurrency:
+        parser.error("--travellers: growing sizes, the first at least --concurrency")
+    return args
 
 
 def server_environ(args: argparse.Namespace, port: int) -> dict[str, str]:
     return production_environ(args.database_url, port, **{
-        "IDP_REDIS_URL": args.redis_url, "IDP_WORKER_CLASS": args.worker_class,
+        "IDP_REDIS_URL": args.redis_url,
         "IDP_WORKERS": str(args.workers), "IDP_THREADS": str(args.threads),
         "IDP_MAX_REQUESTS": "0",  # no recycled worker: its CPU time would be lost
         "IDP_ACCESS_LOG": "", "IDP_LOG_LEVEL": "warning", "IDP_TRUSTED_PROXIES": "1",
@@ -74,251 +88,138 @@ def server_environ(args: argparse.Namespace, port: int) -> dict[str, str]:
     })
 
 
-def start_floor(args: argparse.Namespace, logs: Path) -> Server:
-    """The bare Flask app with the worker class, workers, threads and keep-alive the
-    provider's config gives (idp.gunicorn_conf), and no hooks."""
-    port = free_port()
-    argv = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class",
-            args.worker_class, "--workers", str(args.workers), "--threads",
-            str(args.threads), "--keep-alive", "5", "tests.bench.hello:app"]
-    with (logs / "floor.log").open("wb") as out:
-        process = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                   start_new_session=True)
-    server = Server(process, f"http://127.0.0.1:{port}", logs / "floor.log")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{server.url}/hello", timeout=1)
-            return server
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    server.stop()
-    raise SystemExit(f"the floor server did not start:\n{server.output}")
+def measure_floor(server: str, args: argparse.Namespace, states: list[dict[str, Any]],
+                  logs: Path) -> Result:
+    floor = start_floor(server, args, logs)
+    url = f"{floor.url}/hello"
 
-
-def prepare(args: argparse.Namespace, issuer_port: int) -> dict[str, Any]:
-    """Migrate, then the platforms and the model travellers (made by the app's own code)."""
-    seed.ensure_database(args.database_url)
-    seed.reset(args.database_url)
-    issuer = f"http://127.0.0.1:{issuer_port}"
-    app = create_app(settings={
-        "env": "testing", "issuer": issuer, "database_url": args.database_url,
-        "secret_key": server_environ(args, issuer_port)["IDP_SECRET_KEY"],
-        "key_encryption_key": server_environ(args, issuer_port)["IDP_KEY_ENCRYPTION_KEY"]})
-    with app.app_context():
-        upgrade()
-        key_store().ensure_keys()
-        web = make_platform(redirect_uri=f"{issuer}{PLATFORMS_PATH}bench/cb",
-                            scope="openid profile email phone address offline_access")
-        backend = make_platform(redirect_uri=f"{issuer}{PLATFORMS_PATH}backend/cb",
-                                grant_types=["authorization_code", "client_credentials"])
-        travellers = [make_user() for _ in range(max(args.concurrency, 1))]
-        prepared = {
-            "app": app, "issuer": issuer,
-            "web": (web.client_id, web.secret, web.redirect_uri),
-            "backend": (backend.client_id, backend.secret),
-            "travellers": [(t.model.id, t.email, t.password) for t in travellers],
-        }
-        db.session.remove()
-    return prepared
-
-
-def authorize_url(prepared: dict[str, Any]) -> tuple[str, str, str]:
-    client_id, _, redirect_uri = prepared["web"]
-    verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(8)
-    query = urlencode({"response_type": "code", "client_id": client_id, "scope": SCOPE,
-                       "redirect_uri": redirect_uri, "state": state,
-                       "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
-                       "code_challenge_method": "S256", "prompt": "consent"})
-    return f"{prepared['issuer']}/authorize?{query}", state, verifier
-
-
-def redeem(http: requests.Session, prepared: dict[str, Any], location: str,
-           verifier: str) -> dict[str, Any]:
-    client_id, secret, redirect_uri = prepared["web"]
-    answer = query_of(location)
-    if "code" not in answer:
-        raise WrongAnswer(f"no code in {location}")
-    response = http.post(f"{prepared['issuer']}/token", auth=(client_id, secret), timeout=10,
-                         data={"grant_type": "authorization_code", "code": answer["code"],
-                               "redirect_uri": redirect_uri, "code_verifier": verifier})
-    return dict(expect(response).json())
-
-
-def first_login(prepared: dict[str, Any], traveller: tuple[int, str, str]) -> dict[str, Any]:
-    """A traveller's first visit, through every page: login, consent, code, tokens."""
-    browser = HttpBrowser(prepared["issuer"])
-    browser.session.headers["X-Forwarded-For"] = address()
-    url, _, verifier = authorize_url(prepared)
-    browser.get(url)
-    browser.submit({"email": traveller[1], "password": traveller[2]})
-    answer = browser.allow_all()
-    tokens = redeem(browser.session, prepared, answer.headers["Location"], verifier)
-    state = {"traveller": traveller, "access": tokens["access_token"],
-             "refresh": tokens["refresh_token"], "cookies": browser.session.cookies.copy(),
-             "address": browser.session.headers["X-Forwarded-For"]}
-    browser.close()
-    return state
-
-
-def address() -> str:
-    return f"2001:db8:{secrets.randbelow(0xffff):x}:{secrets.randbelow(0xffff):x}::1"
-
-
-def operations(prepared: dict[str, Any]) -> dict[str, Any]:
-    issuer = prepared["issuer"]
-    client_id, secret, _ = prepared["web"]
-    backend_id, backend_secret = prepared["backend"]
-
-    def discovery(http: requests.Session, state: dict[str, Any]) -> None:
-        expect(http.get(f"{issuer}/.well-known/openid-configuration", timeout=10))
-
-    def jwks(http: requests.Session, state: dict[str, Any]) -> None:
-        expect(http.get(f"{issuer}/jwks.json", timeout=10))
-
-    def userinfo(http: requests.Session, state: dict[str, Any]) -> None:
-        expect(http.get(f"{issuer}/userinfo", timeout=10,
-                        headers={"Authorization": f"Bearer {state['access']}"}))
-
-    def introspection(http: requests.Session, state: dict[str, Any]) -> None:
-        body = expect(http.post(f"{issuer}/introspect", auth=(client_id, secret), timeout=10,
-                                data={"token": state["access"]})).json()
-        if not body.get("active"):
-            raise WrongAnswer(f"inactive token: {body}")
-
-    def refresh(http: requests.Session, state: dict[str, Any]) -> None:
-        body = expect(http.post(f"{issuer}/token", auth=(client_id, secret), timeout=10, data={
-            "grant_type": "refresh_token", "refresh_token": state["refresh"]})).json()
-        state["id_token_on_refresh"] = "id_token" in body
-        state["refresh"] = body.get("refresh_token", state["refresh"])
-
-    def client_credentials(http: requests.Session, state: dict[str, Any]) -> None:
-        expect(http.post(f"{issuer}/token", auth=(backend_id, backend_secret), timeout=10,
-                         data={"grant_type": "client_credentials", "scope": "consent:read"}))
-
-    def code_flow_no_password(http: requests.Session, state: dict[str, Any]) -> None:
-        """A traveller already signed in (single sign-on): authorize, code, tokens."""
-        if not http.cookies:
-            http.cookies.update(state["cookies"])
-            http.headers["X-Forwarded-For"] = state["address"]
-        url, _, verifier = authorize_url(prepared)
-        response = http.get(url.replace("&prompt=consent", ""), allow_redirects=False,
-                            timeout=10)
-        expect(response, 302)
-        redeem(http, prepared, response.headers["Location"], verifier)
-
-    def code_flow(http: requests.Session, state: dict[str, Any]) -> None:
-        """A traveller who signs in: authorize, the login page, the password, back to
-        authorize (consent given before), code, tokens."""
-        http.cookies.clear()
-        http.headers["X-Forwarded-For"] = address()
-        _, email, password = state["traveller"]
-        url, _, verifier = authorize_url(prepared)
-        url = url.replace("&prompt=consent", "")
-        login = expect(http.get(url, timeout=10))  # follows to the login page
-        response = http.post(login.url, allow_redirects=False, timeout=10,
-                             headers={"Referer": login.url},
-                             data={"csrf_token": csrf_token(login.text), "email": email,
-                                   "password": password})
-        while response.status_code in (302, 303) and not urljoin(
-                issuer, response.headers["Location"]).startswith(f"{issuer}{PLATFORMS_PATH}"):
-            response = http.get(urljoin(issuer, response.headers["Location"]),
-                                allow_redirects=False, timeout=10)
-        expect(response, 302)
-        redeem(http, prepared, response.headers["Location"], verifier)
-
-    return {"discovery": discovery, "jwks": jwks, "userinfo": userinfo,
-            "introspection": introspection, "refresh": refresh,
-            "client_credentials": client_credentials,
-            "code_flow_no_password": code_flow_no_password, "code_flow": code_flow}
-
-
-def machine_facts() -> dict[str, Any]:
-    model = ""
+    def hello(http: requests.Session, state: dict[str, Any]) -> None:
+        expect(http.get(url, timeout=10))
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "python": sys.version.split()[0],
-            "system": machine.platform()}
+        return run("hello", hello, states, args.requests, floor.process.pid,
+                   requests.Session)
+    finally:
+        stop(floor)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = arguments(argv)
-    logs = Path(tempfile.mkdtemp(prefix="bench-"))
+def measure_memory(provider: Server, args: argparse.Namespace, ops: dict[str, Any],
+                   states: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cheap API requests, userinfo and introspection in turn: the workers' RSS after
+    the first ``args.memory_warm`` and after all ``args.memory`` (issue 13, part 7)."""
+    def api(http: requests.Session, state: dict[str, Any]) -> None:
+        state["turn"] = not state.get("turn")
+        ops["userinfo" if state["turn"] else "introspection"](http, state)
+
+    pid = provider.process.pid
+    warm = run("memory", api, states, min(args.memory_warm, args.memory), pid,
+               requests.Session)
+    before = rss_by_worker(pid)
+    rest = run("memory", api, states, max(0, args.memory - args.memory_warm), pid,
+               requests.Session)
+    after = rss_by_worker(pid)
+    # Per worker, the same process read twice (a worker that ended counts as no growth
+    # read: the bench turns recycling off, so none should).
+    growth = [after[p] / before[p] - 1 for p in before if p in after and before[p]]
+    return {"requests": len(warm.latencies) + len(rest.latencies),
+            "errors": len(warm.errors) + len(rest.errors),
+            "rss_mib_after_warm": [round(before[p] / 2**20, 1) for p in sorted(before)],
+            "rss_mib_after": [round(after[p] / 2**20, 1) for p in sorted(after)],
+            "growth_pct": round(100 * max(growth, default=0.0), 1)}
+
+
+def measure(server: str, args: argparse.Namespace, prepared: dict[str, Any],
+            states: list[dict[str, Any]], logs: Path, port: int,
+            running: Server | None = None) -> dict[str, Any]:
+    """One server: its floor, then the provider under it (``running``, when it was
+    started already under that server), every operation chosen."""
     chosen = args.only or list(OPERATIONS)
-    port = free_port()
-    prepared = prepare(args, port)
-    provider = floor = None
-    rows: list[dict[str, Any]] = []
     try:
-        provider = start_provider(args, logs, port)
-        states = [first_login(prepared, t) for t in prepared["travellers"]]
-        with prepared["app"].app_context():
-            started = time.perf_counter()
-            seed.multiply(prepared["travellers"][0][0],
-                          args.travellers - len(states), secrets.token_hex(4))
-            seeded = time.perf_counter() - started
-            db.session.remove()
-        print(f"seeded {args.travellers} travellers in {seeded:.1f} s", file=sys.stderr)
-        floor_result: Result | None = None
-        if "hello" in chosen:
-            floor = start_floor(args, logs)
-            hello_url = f"{floor.url}/hello"
-
-            def hello(http: requests.Session, state: dict[str, Any]) -> None:
-                expect(http.get(hello_url, timeout=10))
-            floor_result = run("hello", hello, states, args.requests, floor.process.pid,
-                               requests.Session)
-            rows.append(floor_result.row(floor_result))
-            floor.stop()
-            floor = None
-        for name, operation in operations(prepared).items():
+        floor = measure_floor(server, args, states, logs) if "hello" in chosen else None
+    except BaseException:
+        if running is not None:
+            stop(running)
+        raise
+    rows = [floor.row(floor)] if floor else []
+    provider = running or start_provider(server, args, server_environ(args, port), logs,
+                                         port)
+    measured: dict[str, Any] = {"server": server}
+    try:
+        ops = operations(prepared)
+        for name, operation in ops.items():
             if name not in chosen:
                 continue
             total = args.flows if name == "code_flow" else args.requests
             result = run(name, operation, states, total, provider.process.pid,
                          requests.Session)
-            rows.append(result.row(floor_result))
+            rows.append(result.row(floor))
             for error in result.errors[:3]:
-                print(f"{name}: {error}", file=sys.stderr)
-        rss = worker_rss(provider.process.pid)
+                print(f"{server} {name}: {error}", file=sys.stderr)
+        measured["worker_rss_mib"] = [round(r / 2**20, 1)
+                                      for r in worker_rss(provider.process.pid)]
+        if args.memory:
+            measured["memory"] = measure_memory(provider, args, ops, states)
     finally:
-        for server in (provider, floor):
-            if server is not None:
-                server.stop()
-    print(table(rows))
-    report = {"date": date.today().isoformat(), "machine": machine_facts(),
-              "settings": {"travellers": args.travellers, "requests": args.requests,
-                           "flows": args.flows, "concurrency": args.concurrency,
-                           "worker_class": args.worker_class, "workers": args.workers,
-                           "threads": args.threads},
-              "id_token_on_refresh": any(s.get("id_token_on_refresh") for s in states),
-              "seed_seconds": round(seeded, 1), "worker_rss_mib": [
-                  round(r / 2**20, 1) for r in rss], "rows": rows}
+        stop(provider)
+    measured["rows"] = rows
+    return measured
+
+
+def grow(prepared: dict[str, Any], to: int) -> float:
+    """Clone the first model traveller up to ``to`` travellers; the seconds it took."""
+    with prepared["app"].app_context():
+        started = time.perf_counter()
+        more = to - seed.count_travellers()
+        seed.multiply(prepared["travellers"][0][0], more, secrets.token_hex(4))
+        db.session.remove()
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    logs = Path(tempfile.mkdtemp(prefix="bench-"))
+    port = free_port()
+    prepared = prepare(server_environ(args, port), args.concurrency)
+    # The first server's provider serves the first visits, then the first measurement.
+    provider: Server | None = start_provider(args.servers[0], args,
+                                             server_environ(args, port), logs, port)
+    try:
+        states = [first_login(prepared, t) for t in prepared["travellers"]]
+        seconds = grow(prepared, args.travellers[0])
+    except BaseException:
+        assert provider is not None
+        stop(provider)
+        raise
+    runs: list[dict[str, Any]] = []
+    for size in args.travellers:
+        if size != args.travellers[0]:
+            seconds = grow(prepared, size)
+        print(f"seeded {size} travellers ({seconds:.1f} s)", file=sys.stderr, flush=True)
+        for server in args.servers:
+            measured = measure(server, args, prepared, states, logs, port, provider)
+            provider = None
+            runs.append({"travellers": size, "seed_seconds": round(seconds, 1), **measured})
+            print(report.heading(runs[-1]))
+            print(report.table(runs[-1]["rows"]), flush=True)
+    summary = report.summary(runs, args.travellers, args.servers)
+    print(summary)
+    document = {"date": date.today().isoformat(), "machine": report.machine_facts(),
+                "command": " ".join(["python -m tests.bench", *(argv or sys.argv[1:])]),
+                "settings": {"travellers": args.travellers, "servers": args.servers,
+                             "requests": args.requests, "flows": args.flows,
+                             "memory": args.memory, "concurrency": args.concurrency,
+                             "workers": args.workers, "threads": args.threads},
+                "id_token_on_refresh": any(s.get("id_token_on_refresh") for s in states),
+                "runs": runs}
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
-    errors = sum(row["errors"] for row in rows)
+        args.json.write_text(json.dumps(document, indent=1) + "\n")
+    if args.markdown:
+        with args.markdown.open("a") as out:
+            out.write(report.markdown(document, summary))
+    errors = sum(row["errors"] for r in runs for row in r["rows"]) + sum(
+        r.get("memory", {}).get("errors", 0) for r in runs)
     if errors:
-        print(f"{errors} operation(s) failed; the provider's log: {logs / 'provider.log'}",
-              file=sys.stderr)
+        print(f"{errors} operation(s) failed; the servers' logs: {logs}", file=sys.stderr)
     return 1 if errors else 0
-
-
-def start_provider(args: argparse.Namespace, logs: Path, port: int) -> Server:
-    """The production command, bound to the port its issuer names."""
-    environ = server_environ(args, port)
-    with (logs / "provider.log").open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "python:idp.gunicorn_conf", "idp.wsgi:app"],
-            env=environ, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    return wait_ready(Server(process, f"http://127.0.0.1:{port}", logs / "provider.log"))
 
 
 if __name__ == "__main__":

@@ -99,12 +99,3 @@ def run(name: str, operation: Operation, states: list[dict[str, Any]], total: in
     return Result(name, per_thread * len(states), seconds, latencies, server_cpu,
                   database_cpu, errors)
 
-
-def table(rows: list[dict[str, Any]]) -> str:
-    columns = ["operation", "requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms",
-               "server_cpu_ms", "database_cpu_ms", "cpu_vs_floor"]
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    lines = [" | ".join(c.ljust(widths[c]) for c in columns),
-             "-|-".join("-" * widths[c] for c in columns)]
-    lines += [" | ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(lines)

@@ -35,13 +35,19 @@ def rss_bytes(pid: int) -> int:
 
 
 def children(pid: int) -> list[int]:
-    """Every process whose parent is ``pid`` (gunicorn's workers under its master)."""
-    found = []
+    """Every process under ``pid``, at any depth (gunicorn's workers under its master,
+    granian's under its own)."""
+    parents: dict[int, int] = {}
     for entry in PROC.iterdir():
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
-            if fields is not None and int(fields[1]) == pid:  # ppid (field 4)
-                found.append(int(entry.name))
+            if fields is not None:
+                parents[int(entry.name)] = int(fields[1])  # ppid (field 4)
+    found: list[int] = []
+    level = [pid]
+    while level:
+        level = [child for child, parent in parents.items() if parent in level]
+        found += level
     return found
 
 
@@ -82,3 +88,7 @@ class Snapshot:
 
 def worker_rss(master: int) -> list[int]:
     return sorted(rss_bytes(pid) for pid in children(master))
+
+
+def rss_by_worker(master: int) -> dict[int, int]:
+    return {pid: rss_bytes(pid) for pid in children(master)}

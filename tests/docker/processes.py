@@ -64,7 +64,7 @@ def wait_until_healthy(server: servers.Server, headers: dict[str, str]) -> None:
         try:
             if requests.get(f"{server.url}/healthz", headers=headers, timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or too busy
             pass
         time.sleep(0.1)
     server.stop()
