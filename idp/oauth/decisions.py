@@ -7,6 +7,7 @@ The consent step lives outside ``idp`` (in ``consent``) and registers itself wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from flask import Flask, current_app
@@ -15,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from idp.accounts.models import BrowserSession, User
 from idp.oauth.claims_request import ClaimsRequest
 from idp.oauth.models import Client
+from idp.oauth.resources import ResourceRequest
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,20 @@ class AuthorizationContext:
     prompts: frozenset[str]
     # The ``claims`` parameter as parsed (OIDC Core 5.5): claims asked one by one.
     claims_request: ClaimsRequest | None = None
+    # RFC 8707: another platform's API this platform asks to act on, and the actions.
+    resource_request: ResourceRequest | None = None
+
+
+@dataclass(frozen=True)
+class DelegationGrant:
+    """A delegation in force (issue 14): the actions this platform may take on the
+    resource's API for the traveller, and the claims released to the API's platform."""
+
+    resource: str
+    actions: list[str]
+    claims: list[str]
+    valid_until: datetime
+    offline_access: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,10 @@ class ConsentStep(Protocol):
     def released_claims(self, user: User, client: Client) -> set[str]:
         """The claims the traveller lets this platform read right now (checked at every
         userinfo call, so a withdrawal takes effect at once)."""
+
+    def delegation(self, user: User, client: Client, resource: str) -> DelegationGrant | None:
+        """The delegation in force that lets ``client`` act on ``resource`` for the
+        traveller, or None (checked at every token exchange)."""
 
 
 def register_consent_step(app: Flask, step: ConsentStep) -> None:

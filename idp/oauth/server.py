@@ -34,6 +34,7 @@ from idp.oauth.models import Client, Token, refresh_token_lifetime, token_with_o
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
 from idp.oauth.revocation import RevocationEndpoint
+from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.settings import Settings
 from idp.urls import issuer_url
 
@@ -204,6 +205,7 @@ def create_server(app: Flask) -> AuthorizationServer:
     )
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(TokenExchangeGrant)
     server.register_token_generator(CLIENT_CREDENTIALS, generate_platform_token)
     server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
     server.register_client_auth_method(client_auth.METHOD,
