@@ -22,6 +22,7 @@ from idp.oauth.models import Client
 from tests.browser import AuthorizationRequest
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
 from tests.browser_real.test_login_and_consent import serious_violations
+from tests.consent.test_delegation_words import FRENCH_WORDS
 from tests.delegation import ACTIONS, API, SCOPE, TOKEN_EXCHANGE
 from tests.live import LivePlatform, LiveServer, LiveTraveller
 
@@ -45,11 +46,10 @@ ENGLISH = Words("en-GB", "Email address", "Password", "Log in",
                 "national for you.", "What Covoiturage national will see", "Alias", "Allow")
 FRENCH = Words("fr-FR", "Adresse e-mail", "Mot de passe", "Se connecter",
                "Covoiturage régional pourra chercher des trajets et réserver des places sur "
-               "Covoiturage national pour vous.", "Ce que Covoiturage national verra", "Alias",
+               "Covoiturage national pour vous.", "Ce que Covoiturage national verra", "Pseudo",
                "Autoriser")
 # The screen's new words, which the lead adds to the French catalogue from the report.
-NEW_MSGIDS = ("%(actor)s may %(actions)s on %(platform)s for you.",
-              "What %(platform)s will see")
+NEW_MSGIDS = tuple(FRENCH_WORDS)
 
 
 def french_catalogue_ready() -> bool:

@@ -16,10 +16,12 @@ from joserfc.jwk import KeySet
 
 from consent import audit
 from consent.delegations import stop_delegation
+from consent.glossary import GLOSSARY
 from consent.models import history
 from idp.extensions import db
 from tests import factories
 from tests.browser import Browser
+from tests.consent.test_readable_data import keys_in
 from tests.delegation import API, Cast, allow, delegate, delegation_request, make_cast
 
 
@@ -147,6 +149,10 @@ def test_audit_events_and_export_carry_the_delegation(
     assert "+33612345678" not in json.dumps(granted)  # values never enter the log
     [consent] = [c for c in exported["consents"] if c["client_id"] == cast.regional.client_id]
     assert consent["delegations"][0]["resource"] == API
+    # The readable page explains every key of the file, the delegation's too.
+    assert keys_in(exported) - set(GLOSSARY) == set()
+    readable = logged_in.get("/account/data")
+    assert readable.status_code == 200
 
 
 def test_stopping_is_a_new_record_and_an_audit_event(
