@@ -294,3 +294,32 @@ def test_authorize_refuses_an_unknown_resource_or_action_with_invalid_target(
     assert page.status_code in (302, 303)
     assert page.location.startswith(cast.regional.redirect_uri)
     assert query_of(page.location)["error"] == "invalid_target"
+
+
+@pytest.mark.parametrize("grant", ["authorization_code", "refresh_token"])
+def test_the_code_and_refresh_grants_refuse_a_resource(
+        client: FlaskClient, logged_in: Browser, cast: Cast, grant: str) -> None:
+    """RFC 8707 2.2: only the token exchange issues tokens for another's API; the other
+    grants refuse ``resource`` rather than answer a token the API would not accept."""
+    from tests.browser import query_of
+    from tests.delegation import delegation_request
+    from tests.tokens import redeem
+
+    request = delegation_request(cast.regional, "openid offline_access trips:search")
+    logged_in.authorize(request)
+    html = logged_in.page.get_data(as_text=True)  # type: ignore[union-attr]
+    action = html.split('action="', 1)[1].split('"', 1)[0]
+    page = logged_in.follow_local(logged_in.submit(
+        action, {"decision": "allow", "scope": ["offline_access"]}, html))
+    code = query_of(page.location)["code"]
+    if grant == "refresh_token":
+        tokens = redeem(client, cast.regional, code, request.verifier).get_json()
+        response = client.post("/token", data={"grant_type": "refresh_token",
+                                               "refresh_token": tokens["refresh_token"],
+                                               "resource": API},
+                               headers=basic(cast.regional))
+    else:
+        response = redeem(client, cast.regional, code, request.verifier, resource=API)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_target"
