@@ -116,6 +116,9 @@ class Exchange:
         # Signed with the algorithm the resource's platform verifies its tokens with.
         access_token = sign(self.resource.client, claims)
         self.save(actor, access_token, jkt)
+        # Ids only: never the tokens.
+        current_app.logger.info("token exchanged: %s for %s", actor.client_id,
+                                self.resource.client_id)
         return {"access_token": access_token, "issued_token_type": ACCESS_TOKEN_TYPE,
                 "token_type": "DPoP" if jkt else "Bearer", "expires_in": LIFETIME,
                 "scope": " ".join(self.actions)}

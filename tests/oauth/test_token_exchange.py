@@ -323,3 +323,27 @@ def test_the_code_and_refresh_grants_refuse_a_resource(
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_target"
+
+
+@pytest.mark.parametrize("what", ["delegation", "consent"])
+def test_an_expired_delegation_allows_no_exchange(
+        client: FlaskClient, cast: Cast, delegated: dict[str, Any],
+        user: factories.Traveller, what: str) -> None:
+    """The delegation's own expiry, or its consent's, as consent tests make it: the row's
+    date moved to the past."""
+    from datetime import timedelta
+
+    from consent.models import history
+    from idp.extensions import utcnow
+
+    record = history(user.model.id, cast.regional.client_id)[-1]
+    past = utcnow() - timedelta(seconds=1)
+    if what == "delegation":
+        record.delegations = [{**record.delegations[0], "valid_until": past.isoformat()}]
+    else:
+        record.valid_until = past
+    db.session.commit()
+
+    response = exchange(client, cast.regional, delegated["access_token"])
+
+    assert response.get_json()["error"] == "access_denied"
