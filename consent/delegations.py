@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import format_date, get_locale
@@ -69,7 +69,7 @@ def make_offer(client: Client, user: User, request: ResourceRequest) -> Offer:
               for c in request.resource.claims]
     until = utcnow().timestamp() + records.lifetime(special=False)
     return Offer(request.resource, list(request.actions), sentence, claims,
-                 format_date(datetime.fromtimestamp(until), format="long"))
+                 format_date(datetime.fromtimestamp(until, UTC), format="long"))
 
 
 def joined(words: list[str]) -> str:

@@ -71,6 +71,10 @@ def test_the_exchanged_token_is_a_jwt_for_the_api_naming_the_actor(
     # Only what the traveller ticked for the national platform, nothing of the rest.
     assert claims["nickname"] == "Umberto A."
     assert "phone_number" not in claims and "email" not in claims
+    # Not an OpenID token: it opens no userinfo, only the API.
+    userinfo = client.get("/userinfo",
+                          headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert userinfo.status_code == 403
 
 
 def test_the_api_refuses_the_actors_own_token(client: FlaskClient, logged_in: Browser,
