@@ -39,15 +39,17 @@ class Words:
     will_see: str
     alias: str
     allow: str
+    stop: str
 
 
 ENGLISH = Words("en-GB", "Email address", "Password", "Log in",
                 "Covoiturage régional may search rides and book seats on Covoiturage "
-                "national for you.", "What Covoiturage national will see", "Alias", "Allow")
+                "national for you.", "What Covoiturage national will see", "Alias", "Allow",
+                "You can stop it at any time in “My platforms”.")
 FRENCH = Words("fr-FR", "Adresse e-mail", "Mot de passe", "Se connecter",
                "Covoiturage régional pourra chercher des trajets et réserver des places sur "
                "Covoiturage national pour vous.", "Ce que Covoiturage national verra", "Pseudo",
-               "Autoriser")
+               "Autoriser", "Vous pouvez l’arrêter à tout moment dans « Mes plateformes ».")
 # The screen's new words, which the lead adds to the French catalogue from the report.
 NEW_MSGIDS = tuple(FRENCH_WORDS)
 
@@ -109,10 +111,15 @@ def test_umberto_reads_the_delegation_and_allows_it_with_his_alias_only(
     expect(alias).not_to_be_checked()  # nothing optional ticked in advance
     for box in seen.get_by_role("checkbox").all():
         expect(box).not_to_be_checked()
-    expect(page.locator(".consent-delegation__how-long")).to_contain_text("“" if
-                                                                           words is ENGLISH
-                                                                           else "«")
+    page.locator(".consent-delegation summary").click()  # how long, and how to stop it
+    expect(page.locator(".consent-delegation__how-long")).to_be_visible()
+    expect(page.locator(".consent-delegation__how-long")).to_contain_text(words.stop)
     assert serious_violations(page, tmp_path, f"consent-delegation-{words.locale}") == []
+    # Issue 12, item 5: Allow and Deny within the first screen of a 320×568 phone.
+    page.locator(".consent-delegation summary").click()  # closed again
+    page.set_viewport_size({"width": 320, "height": 568})
+    button = page.get_by_role("button", name=words.allow, exact=True).bounding_box()
+    assert button is not None and button["y"] + button["height"] <= 568
 
     seen.locator("label", has_text=words.alias).click()
     page.get_by_role("button", name=words.allow, exact=True).click()

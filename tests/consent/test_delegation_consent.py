@@ -52,6 +52,7 @@ def test_the_screen_says_who_acts_on_what_for_how_long(
     assert ("Covoiturage régional may search rides and book seats on Covoiturage national "
             "for you.") in text
     assert "What Covoiturage national will see" in text
+    assert "Acting for you on Covoiturage national" in text
     assert "Covoiturage national sees a number made only for it, not your name." in text
     assert "You can stop it at any time in “My platforms”." in text
     html = page.get_data(as_text=True)
