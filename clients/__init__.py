@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from clients import cli, demo, endpoints
+    from clients import cli, demo, endpoints, resource_cli  # noqa: F401 (adds commands)
 
     app.register_blueprint(endpoints.bp)
     app.cli.add_command(cli.clients)

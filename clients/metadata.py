@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from flask import current_app
 
+from clients import resources
 from clients.errors import ClientMetadataError
 from clients.registration import ACCESS_TOKEN_FORMAT_FIELD, ClientMetadata, Registration
 from clients.scopes import POLICY_FIELD
@@ -86,6 +87,7 @@ def from_json(data: Any) -> ClientMetadata:
         require_pushed_authorization_requests=bool(
             data.get("require_pushed_authorization_requests")),
         request_object_signing_alg=data.get("request_object_signing_alg"),
+        resources=resources.from_json(data.get(resources.FIELD)),
     )
 
 
@@ -104,6 +106,7 @@ def client_information(client: Client, registration_access_token: str,
         **client.client_metadata,
         POLICY_FIELD: client.scope_policy,
         ACCESS_TOKEN_FORMAT_FIELD: client.access_token_format,
+        resources.FIELD: resources.as_json(client),
         "registration_access_token": registration_access_token,
         "registration_client_uri": registration_client_uri(client),
     }

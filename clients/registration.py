@@ -10,6 +10,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
+from clients import resources
 from clients.credentials import issue_registration_token
 from clients.errors import ClientMetadataError
 from clients.scopes import (
@@ -81,6 +82,8 @@ class ClientMetadata:
     # (unsigned) only when the operator registers the client (``by_operator``).
     request_object_signing_alg: str | None = None
     by_operator: bool = False
+    # Issue 14: the APIs the platform serves (clients.resources, ``mob_resources``).
+    resources: list[resources.ResourceSpec] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +91,7 @@ class Registration:
     client: Client
     client_secret: str | None  # shown once, never stored
     registration_access_token: str | None = None  # RFC 7592; shown once, never stored
+    resources: list[resources.ResourceSpec] = field(default_factory=list)  # to store
 
 
 def validate_contacts(contacts: list[str]) -> list[str]:
@@ -224,6 +228,7 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     policy = validate_scope_policy(meta.scope_policy, scopes)
     grant_types = validate_grant_types(meta.grant_types, scopes, method)
     validate_request_object_alg(meta)
+    resources.validate(meta.resources, client.client_id)
     validate_sector(meta)
     validate_subject_type(client, meta)
     validate_same_sector(client, meta)
@@ -262,7 +267,7 @@ def prepare(meta: ClientMetadata) -> Registration:
     """A new platform checked, its sector document fetched, not yet stored: nothing in
     the database is held while a platform's server answers."""
     client = Client(client_id=new_client_id())
-    return Registration(client, configure(client, meta))
+    return Registration(client, configure(client, meta), resources=meta.resources)
 
 
 def save(registration: Registration, *, manageable: bool = False) -> Registration:
@@ -271,6 +276,7 @@ def save(registration: Registration, *, manageable: bool = False) -> Registratio
     client = registration.client
     token = issue_registration_token(client) if manageable else None
     db.session.add(client)
+    resources.save(client, registration.resources)
     db.session.commit()
     current_app.logger.info("client registered: %s", client.client_id)
     return Registration(client, registration.client_secret, token)
@@ -286,6 +292,7 @@ def update(client: Client, meta: ClientMetadata) -> Registration:
     keeps its id and secret; its registration access token is rotated."""
     secret = configure(client, meta)
     token = issue_registration_token(client)
+    resources.save(client, meta.resources)
     db.session.commit()
     current_app.logger.info("client updated: %s", client.client_id)
     return Registration(client, secret, token)

@@ -10,7 +10,8 @@ from clients.errors import ClientMetadataError
 from consent.scopes import VERIFIED, describe, undeclared_scopes
 from idp.oauth.claims import supported_scopes
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE)
 MAX_PURPOSE_LANGUAGES = 10
 # The scope policy's name in client metadata; custom names carry the provider's prefix.
 POLICY_FIELD = "mob_scope_policy"
@@ -109,8 +110,13 @@ def validate_grant_types(grant_types: list[str] | None, scopes: list[str],
     if unsupported:
         raise ClientMetadataError("invalid_client_metadata",
                                   f"grant_types: {' '.join(unsupported)} not supported; "
-                                  "use authorization_code, refresh_token and "
-                                  "client_credentials.")
+                                  "use authorization_code, refresh_token, "
+                                  f"client_credentials and {TOKEN_EXCHANGE}.")
+    if TOKEN_EXCHANGE in kept and method == "none":
+        # RFC 8693 2.1: the actor is the authenticated client; a public one proves nothing.
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "grant_types: token exchange is for confidential "
+                                  "clients only.")
     if "client_credentials" in kept and method == "none":
         # RFC 6749 4.4: the client authenticates; a public client has nothing to show.
         raise ClientMetadataError("invalid_client_metadata",

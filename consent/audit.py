@@ -38,6 +38,10 @@ DATA_EXPORTED = "data:exported"
 ACCOUNT_DELETED = "account:deleted"
 BACKCHANNEL_ATTEMPT = "backchannel:attempt"
 AUDIT_CHECKPOINT = "audit:checkpoint"  # written by prune only
+# Issue 14: a platform allowed, or no longer allowed, to act on another's API. Data: the
+# record_id, resource, resource_client_id, actions, claims released, valid_until.
+DELEGATION_GRANTED = "delegation:granted"
+DELEGATION_STOPPED = "delegation:stopped"
 # Assisted access (issue 12, consent.assisted): a mandate's life, and each action an
 # advisor takes under one. Data: advisor_id (pseudonymous), mandate_id, method; never a name.
 MANDATE_GRANTED = "mandate:granted"
@@ -53,7 +57,8 @@ ASSISTED_EVENTS = (MANDATE_GRANTED, MANDATE_REVOKED, MANDATE_EXPIRED, ASSISTED_A
 ACCOUNT_EVENTS = tuple(f"account:{event}" for event in account_events.EVENTS)
 EVENT_TYPES = (CONSENT_GRANTED, CONSENT_SCOPE_ADDED, CONSENT_SCOPE_WITHDRAWN, CONSENT_REVOKED,
                CONSENT_EXPIRED, RECEIPT_ISSUED, DATA_EXPORTED, ACCOUNT_DELETED,
-               BACKCHANNEL_ATTEMPT, AUDIT_CHECKPOINT, *ACCOUNT_EVENTS, *ASSISTED_EVENTS)
+               BACKCHANNEL_ATTEMPT, AUDIT_CHECKPOINT, DELEGATION_GRANTED, DELEGATION_STOPPED,
+               *ACCOUNT_EVENTS, *ASSISTED_EVENTS)
 
 GENESIS = "0" * 64  # the prev_hash of the first event ever written
 HASH_MISMATCH = "hash mismatch"

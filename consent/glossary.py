@@ -78,6 +78,13 @@ GLOSSARY: dict[str, LazyString] = {
     "valid_until": _l("When the agreement ends by itself."),
     "jurisdiction": _l("The country whose law applies."),
     "withdrawal_method": _l("Where you can withdraw your agreement."),
+    # A platform acting for you on another platform (issue 14)
+    "delegations": _l("What this platform may do for you on other platforms."),
+    "resource": _l("The address of the other platform's service."),
+    "resource_client_id": _l("The other platform's number at Mobility ID."),
+    "resource_platform": _l("The other platform's name."),
+    "resource_sub": _l("The number the other platform knows you by."),
+    "offline_access": _l("Whether it may go on when you are not there."),
     # A session
     "last_seen_at": _l("When this device was last active."),
     "expires_at": _l("When it stops working by itself."),
@@ -115,7 +122,7 @@ GLOSSARY: dict[str, LazyString] = {
     "advisor_id": _l("The advisor's number at Mobility ID. It is not their name."),
     "advisor": _l("The advisor's name."),
     "centre": _l("Where the advisor works."),
-    "actions": _l("What the advisor may do for you."),
+    "actions": _l("What the advisor, or the platform acting for you, may do."),
     "platforms": _l("The platforms the advisor may give your agreement to."),
     "method": _l("How the advisor helped you: in person or on the phone."),
     "confirmation": _l("How you agreed: with a code sent by text message, or on paper."),

@@ -60,6 +60,10 @@ class ConsentRecord(db.Model):  # type: ignore[name-defined,misc]
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     jurisdiction: Mapped[str] = mapped_column(String(8), default="FR")
     withdrawal_method: Mapped[str] = mapped_column(Text)
+    # Issue 14: what this platform may do on other platforms' APIs for the traveller,
+    # one entry per resource (consent.delegations.Delegation.as_entry).
+    delegations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                              server_default="[]")
 
     @property
     def active(self) -> bool:
@@ -96,6 +100,7 @@ class ConsentRecord(db.Model):  # type: ignore[name-defined,misc]
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "jurisdiction": self.jurisdiction,
             "withdrawal_method": self.withdrawal_method,
+            "delegations": list(self.delegations or []),
         }
 
 

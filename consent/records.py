@@ -53,9 +53,16 @@ def current(user_id: int, client_id: str) -> ConsentRecord | None:
     return record
 
 
+def lifetime(special: bool) -> int:
+    """Seconds a consent lasts: special-category data never longer than 12 months."""
+    seconds = int(current_app.extensions["idp.settings"].consent_lifetime)
+    return min(seconds, 365 * 24 * 3600) if special else seconds
+
+
 def give(user: User, client: Client, login: BrowserSession | None, scopes: list[str],
          claims: list[str], refused: list[str], purposes: list[dict[str, Any]],
-         language: str, assistance: Assistance | None = None) -> ConsentRecord:
+         language: str, assistance: Assistance | None = None,
+         delegation: dict[str, Any] | None = None) -> ConsentRecord:
     """Record the traveller's yes: given, or extended when it adds to a consent in force.
     With ``assistance``, the yes was given with an advisor's help under a mandate
     (consent.assisted): the record says who helped and how, and no login of the traveller
@@ -66,7 +73,14 @@ def give(user: User, client: Client, login: BrowserSession | None, scopes: list[
         claims = sorted(set(previous.claims_granted) | set(claims))
         refused = sorted(set(refused) - set(scopes))
     special = any(describe(s).special for s in scopes)
-    lifetime = current_app.extensions["idp.settings"].consent_lifetime
+    valid_until = utcnow() + timedelta(seconds=lifetime(special))
+    entries = list(previous.delegations or []) if previous is not None else []
+    if delegation is not None:
+        # Issue 14: a refresh token for the delegation only with offline_access granted.
+        delegation = {**delegation, "valid_until": valid_until.isoformat(),
+                      "offline_access": "offline_access" in scopes}
+        entries = [e for e in entries if e["resource"] != delegation["resource"]]
+        entries.append(delegation)
     record = ConsentRecord(
         event_type=EXTENDED if previous else GIVEN,
         previous_record_id=previous.record_id if previous else None,
@@ -79,11 +93,13 @@ def give(user: User, client: Client, login: BrowserSession | None, scopes: list[
         auth_time=login.auth_time if login else None,
         **assisted_fields(assistance),
         # Special-category data: never longer than 12 months (shared/SCOPES.md).
-        valid_until=utcnow() + timedelta(seconds=min(lifetime, 365 * 24 * 3600)
-                                         if special else lifetime),
+        valid_until=valid_until,
         withdrawal_method=withdrawal_url(),
+        delegations=entries,
     )
-    return _add(record, assistance)
+    if delegation is None:
+        return _add(record, assistance)
+    return _add(record, assistance, extra={"delegation": delegation_summary(delegation)})
 
 
 def assisted_fields(assistance: Assistance | None) -> dict[str, Any]:
@@ -96,8 +112,12 @@ def assisted_fields(assistance: Assistance | None) -> dict[str, Any]:
 
 
 def follow(previous: ConsentRecord, event_type: str, scopes: list[str],
-           claims: list[str]) -> ConsentRecord:
-    """A record that ends or narrows ``previous``, copying what it does not change."""
+           claims: list[str], *, delegations: list[dict[str, Any]] | None = None,
+           event: str | None = None, extra: dict[str, Any] | None = None) -> ConsentRecord:
+    """A record that ends or narrows ``previous``, copying what it does not change. An
+    ended consent ends its delegations; a narrowed one keeps them unless told."""
+    if delegations is None:
+        delegations = list(previous.delegations or []) if scopes else []
     record = ConsentRecord(
         event_type=event_type, previous_record_id=previous.record_id,
         user_id=previous.user_id, sub=previous.sub, client_id=previous.client_id,
@@ -108,9 +128,9 @@ def follow(previous: ConsentRecord, event_type: str, scopes: list[str],
         purposes=previous.purposes, language=previous.language,
         consent_type=previous.consent_type, acr=previous.acr, amr=previous.amr,
         auth_time=previous.auth_time, valid_until=previous.valid_until if scopes else None,
-        withdrawal_method=previous.withdrawal_method,
+        withdrawal_method=previous.withdrawal_method, delegations=delegations,
     )
-    return _add(record)
+    return _add(record, event=event, extra=extra)
 
 
 def withdraw(user: User, client_id: str) -> ConsentRecord | None:
@@ -138,21 +158,37 @@ def narrow(user: User, client_id: str, scope: str) -> ConsentRecord | None:
     return follow(previous, NARROWED, scopes, claims)
 
 
-def _add(record: ConsentRecord, assistance: Assistance | None = None) -> ConsentRecord:
+def _add(record: ConsentRecord, assistance: Assistance | None = None,
+         event: str | None = None, extra: dict[str, Any] | None = None) -> ConsentRecord:
     """Store the record with its audit event; one given with help also gets an
-    ``assisted:consent_given`` event, so that every assisted act has a typed event."""
+    ``assisted:consent_given`` event, so that every assisted act has a typed event.
+    A record that gives a delegation also gets ``delegation:granted`` (issue 14); one
+    that stops it is told so by ``event`` (``delegation:stopped``)."""
     db.session.add(record)
     db.session.flush()
     user = db.session.get(User, record.user_id)
     helped = assistance.audit_data() if assistance else {}
-    audit.record(AUDIT_EVENTS[record.event_type], user=user, client_id=record.client_id,
+    audit.record(event or AUDIT_EVENTS[record.event_type], user=user,
+                 client_id=record.client_id,
                  data={"record_id": record.record_id, "scopes": record.scopes_granted,
                        "refused": record.scopes_refused, "purposes": record.purposes,
-                       **helped})
+                       **helped, **((extra or {}) if event else {})})
+    if extra and event is None:
+        audit.record(audit.DELEGATION_GRANTED, user=user, client_id=record.client_id,
+                     data={"record_id": record.record_id, **extra["delegation"]})
     if assistance is not None:
         audit.record(audit.ASSISTED_CONSENT_GIVEN, user=user, client_id=record.client_id,
                      data={"record_id": record.record_id, **helped})
     return record
+
+
+def delegation_summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """A delegation as audit events carry it: who acts on what, never a personal value
+    (the resource platform's `sub` stays in the record)."""
+    return {"resource": entry["resource"], "resource_client_id": entry["resource_client_id"],
+            "actions": entry["actions"], "claims": entry["claims"],
+            "valid_until": entry.get("valid_until"),
+            "offline_access": bool(entry.get("offline_access"))}
 
 
 def controller_of(client: Client) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select
 
-from consent import records
+from consent import delegations, records
 from consent.asked import asked_claims
 from consent.models import ConsentRecord
 from consent.scopes import describe
@@ -24,7 +24,7 @@ from idp.accounts.forms import ConfirmForm
 from idp.accounts.models import User
 from idp.oauth import interactions
 from idp.oauth.claims import claims_for_scopes, scope_of
-from idp.oauth.decisions import AuthorizationContext, Decision, InForce
+from idp.oauth.decisions import AuthorizationContext, Decision, DelegationGrant, InForce
 from idp.oauth.models import Client
 
 
@@ -38,6 +38,9 @@ class ConsentScreen:
             return None
         record = records.current(context.user.id, context.client.client_id)
         if record is None:
+            return None
+        wanted = context.resource_request
+        if wanted is not None and not delegations.covers(record, wanted):
             return None
         scopes, claims = unanswered(record, context.scopes, asked.by_scope)
         if scopes or claims:
@@ -57,15 +60,23 @@ class ConsentScreen:
         already = [describe(s) for s in [*context.scopes, *asked.by_scope]
                    if record and s in record.scopes_granted and s not in shown
                    and s != "openid"]
+        offer = None
+        if context.resource_request is not None:
+            offer = delegations.make_offer(context.client, context.user,
+                                           context.resource_request)
         assert context.interaction_id is not None
         interaction = interactions.get(context.interaction_id)
         if interaction is not None:
             interaction.shown = shown_record(lines, asked.by_scope)
+            if offer is not None:
+                interaction.shown["delegation"] = offer.shown()
+                interaction.shown["purposes"].append(offer.purpose())
             interactions.update(interaction)
         return render_template(
             "consent/consent.html", form=ConfirmForm(), client=context.client,
             user=context.user, lines=lines, already=already,
             interaction=context.interaction_id, record=record, claim_labels=CLAIM_LABELS,
+            delegation=offer,
             # No account menu mid-flow: it would push Allow and Deny off a phone's first
             # screen, and leaving here drops the platform's request (issue 12, item 5).
             menu_items=[],
@@ -77,6 +88,9 @@ class ConsentScreen:
 
     def join_in_force(self, query: Select[Any]) -> tuple[Select[Any], int]:
         return records.join_in_force(query)
+
+    def delegation(self, user: User, client: Client, resource: str) -> DelegationGrant | None:
+        return delegations.in_force(user, client, resource)
 
 
 def unanswered(record: ConsentRecord, scopes: list[str],

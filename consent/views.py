@@ -13,10 +13,11 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from consent import records
+from consent import delegations, records
 from consent.step import decision_from
 from idp.accounts.forms import ConfirmForm
 from idp.accounts.login import current_login
+from idp.accounts.models import User
 from idp.errors import error_page
 from idp.oauth import interactions
 from idp.oauth.authorize import complete, expired_error
@@ -56,11 +57,24 @@ def decide(interaction_id: str) -> ResponseReturnValue:
         return error_page(ConsentAnswerError(problem))
     scopes, claims = chosen(shown, ticked, ticked_claims)
     refused = [s for s in shown["offered"] if s not in scopes]
+    try:
+        delegation = delegated(login.user, shown, request.form.getlist("resource_claim"))
+    except ConsentAnswerError as error:
+        return error_page(error)
     record = records.give(login.user, client, login, scopes, claims, refused,
-                          shown["purposes"], shown["language"])
+                          shown["purposes"], shown["language"], delegation=delegation)
     requested = client.get_allowed_scope(requested_scope(interaction.params)).split()
     return complete(interaction_id, decision_from(record.scopes_granted, record.claims_granted,
                                                   requested, shown.get("asked")))
+
+
+def delegated(user: User, shown: dict[str, Any], ticked: list[str]) -> dict[str, Any] | None:
+    """The delegation agreed to with Allow (issue 14), with the resource claims ticked;
+    None when none was asked. A box naming a claim not offered is refused."""
+    offer = shown.get("delegation")
+    if not set(ticked) <= set(offer["claims"] if offer else []):
+        raise ConsentAnswerError("The answer names a claim that was not asked for.")
+    return delegations.new_entry(user, offer, ticked) if offer else None
 
 
 def check_answer(shown: dict[str, Any], ticked: list[str], claims: list[str]) -> str | None:

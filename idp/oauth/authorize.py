@@ -16,6 +16,7 @@ like a code, in the response mode it asked for (``idp.oauth.responses``), with `
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
@@ -191,6 +192,7 @@ def build_context(oauth_request, grant, login: BrowserSession,  # type: ignore[n
         scopes=oauth_request.scope.split(),
         prompts=prompts_of(oauth_request),
         claims_request=oauth_request.claims_request,
+        resource_request=oauth_request.resource_request,
     )
 
 
@@ -201,17 +203,7 @@ def ask_consent(grant, context: AuthorizationContext, params: Params,  # type: i
     interaction = interaction or interactions.save(params, grant.client.client_id)
     interaction.user_id = context.user.id
     interactions.update(interaction)
-    return consent_step().page(
-        AuthorizationContext(
-            interaction_id=interaction.id,
-            user=context.user,
-            client=context.client,
-            login=context.login,
-            scopes=context.scopes,
-            prompts=context.prompts,
-            claims_request=context.claims_request,
-        )
-    )
+    return consent_step().page(replace(context, interaction_id=interaction.id))
 
 
 def complete(interaction_id: str, decision: Decision | None,

@@ -7,6 +7,7 @@ The consent step lives outside ``idp`` (in ``consent``) and registers itself wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import Flask, current_app
@@ -16,6 +17,7 @@ from sqlalchemy import Select
 from idp.accounts.models import BrowserSession, User
 from idp.oauth.claims_request import ClaimsRequest
 from idp.oauth.models import Client
+from idp.oauth.resources import ResourceRequest
 
 # The columns ``join_in_force`` adds, as read from a row (the step's own business).
 InForce = tuple[Any, ...]
@@ -31,6 +33,20 @@ class AuthorizationContext:
     prompts: frozenset[str]
     # The ``claims`` parameter as parsed (OIDC Core 5.5): claims asked one by one.
     claims_request: ClaimsRequest | None = None
+    # RFC 8707: another platform's API this platform asks to act on, and the actions.
+    resource_request: ResourceRequest | None = None
+
+
+@dataclass(frozen=True)
+class DelegationGrant:
+    """A delegation in force (issue 14): the actions this platform may take on the
+    resource's API for the traveller, and the claims released to the API's platform."""
+
+    resource: str
+    actions: list[str]
+    claims: list[str]
+    valid_until: datetime
+    offline_access: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,9 @@ class ConsentStep(Protocol):
         platform joined in: userinfo reads both in one round trip. Returns the query and
         the number of columns added after the token."""
 
+    def delegation(self, user: User, client: Client, resource: str) -> DelegationGrant | None:
+        """The delegation in force that lets ``client`` act on ``resource`` for the
+        traveller, or None (checked at every token exchange)."""
 
 
 def register_consent_step(app: Flask, step: ConsentStep) -> None:

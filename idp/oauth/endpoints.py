@@ -21,6 +21,7 @@ from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PLATFORM_SCOPES
 from idp.oauth.revocation import REVOCATION_AUTH_METHODS
 from idp.oauth.server import oauth_server
+from idp.oauth.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from idp.settings import Settings
 from idp.urls import issuer_url
 
@@ -103,7 +104,8 @@ def discovery_document(settings: Settings) -> dict[str, Any]:
         "scopes_supported": supported_scopes() + list(PLATFORM_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", CLIENT_CREDENTIALS],
+        "grant_types_supported": ["authorization_code", "refresh_token", CLIENT_CREDENTIALS,
+                                  TOKEN_EXCHANGE],
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,

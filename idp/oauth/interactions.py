@@ -75,6 +75,7 @@ class AuthorizationRequest(OAuth2Request):
         self.granted_scopes: list[str] = []
         self.granted_claims: list[str] = []
         self.claims_request: dict[str, Any] | None = None  # checked by the authorize view
+        self.resource_request: Any = None  # RFC 8707, checked with the claims request
 
     @property
     def args(self) -> MultiDict[str, str]:

@@ -10,6 +10,7 @@ from flask import current_app
 
 from idp.oauth.models import Client, Token
 from idp.oauth.platform_tokens import PlatformToken
+from idp.oauth.resources import query_resource
 from idp.oauth.revocation import find_token
 from idp.oauth.subjects import subject_for
 
@@ -48,8 +49,31 @@ class IntrospectedToken:
         """The traveller's `sub` at this platform; for a platform's own token, with no
         traveller, the platform's client_id, as in its JWT form (RFC 9068 2.2)."""
         if isinstance(self.row, Token):
-            return subject_for(self.row.user, self.row.client)
+            return subject_for(self.row.user, self.owner_platform())
         return self.row.client_id
+
+    @property
+    def audience(self) -> str:
+        """RFC 8707: an exchanged token is for another platform's API; others for the
+        platform itself."""
+        if isinstance(self.row, Token) and self.row.audience:
+            return self.row.audience
+        return self.row.client_id
+
+    def owner_platform(self) -> Client:
+        """The platform whose `sub` the token carries: the API's for an exchanged token
+        (issue 14, part 6), the token's own platform otherwise."""
+        assert isinstance(self.row, Token)
+        resource = query_resource(self.row.audience) if self.row.audience else None
+        return resource.client if resource is not None else self.row.client
+
+    def check_audience(self, client: Client) -> bool:
+        """The platform serving the API an exchanged token is for may ask about it too
+        (RFC 7662 2.1: the protected resource introspects)."""
+        if not isinstance(self.row, Token) or not self.row.audience:
+            return False
+        resource = query_resource(self.row.audience)
+        return resource is not None and resource.client_id == client.client_id
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -64,7 +88,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return IntrospectedToken(*found) if found else None
 
     def check_permission(self, token: IntrospectedToken, client: Client, request: Any) -> bool:
-        return token.check_client(client)
+        return token.check_client(client) or token.check_audience(client)
 
     def introspect_token(self, token: IntrospectedToken) -> dict[str, Any]:
         row = token.row
@@ -77,8 +101,10 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "iat": int(row.issued_at.timestamp()),
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
             "iss": str(current_app.extensions["idp.settings"].issuer),
-            "aud": row.client_id,
+            "aud": token.audience,
         }
+        if isinstance(row, Token) and row.audience:
+            answer["act"] = {"sub": row.client_id}  # RFC 8693 4.1
         jkt = bound_key_of(token)
         if jkt is not None:
             # RFC 9449 6.2: the resource server learns which key the token is bound to.

@@ -275,6 +275,9 @@ class Token(db.Model, IssuedToken):  # type: ignore[name-defined,misc]
     claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # RFC 9449 6: the thumbprint of the key the tokens are bound to, None for bearer ones.
     dpop_jkt: Mapped[str | None] = mapped_column(String(43))
+    # RFC 8707 / RFC 8693: the resource URI a token exchanged for another platform's API
+    # is for (its ``aud``); None for the platform's own tokens.
+    audience: Mapped[str | None] = mapped_column(String(255))
 
     user: Mapped[User] = relationship()
     client: Mapped[Client] = relationship()

@@ -10,8 +10,10 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError
 
+from idp.oauth.claims import supported_scopes
 from idp.oauth.claims_request import parse_claims_request
 from idp.oauth.interactions import AuthorizationRequest
+from idp.oauth.resources import InvalidTargetError, ResourceRequest, find_resource, split_scope
 from idp.oauth.responses import RESPONSE_MODES
 from idp.oauth.server import oauth_server
 
@@ -49,3 +51,20 @@ def validate_extras(oauth_request: AuthorizationRequest, redirect_uri: str) -> N
         raise InvalidRequestError("'dpop_jkt' must be a JWK SHA-256 thumbprint.",
                                   redirect_uri=redirect_uri)
     oauth_request.claims_request = parse_claims_request(data.get("claims"), redirect_uri)
+    oauth_request.resource_request = resource_request(oauth_request, redirect_uri)
+
+
+def resource_request(oauth_request: AuthorizationRequest,
+                     redirect_uri: str) -> ResourceRequest | None:
+    """RFC 8707 2: ``resource`` names another platform's API, and ``scope`` the actions
+    asked on it beside the traveller's scopes. An unknown resource, or a value of
+    ``scope`` that is neither a scope nor one of its actions, is ``invalid_target``."""
+    resource = find_resource(oauth_request.payload.datalist.get("resource", []), redirect_uri)
+    if resource is None:
+        return None
+    if resource.client_id == oauth_request.payload.client_id:
+        raise InvalidTargetError("A platform needs no delegation for its own resource.",
+                                 redirect_uri=redirect_uri)
+    actions = split_scope(oauth_request.payload.data.get("scope"), resource,
+                          set(supported_scopes()), redirect_uri)
+    return ResourceRequest(resource, actions)

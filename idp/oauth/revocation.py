@@ -36,6 +36,19 @@ def revoke_tokens(user_id: int, client_id: str | None = None) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def revoke_delegated_tokens(user_id: int, client_id: str, audience: str) -> int:
+    """Revoke the tokens a platform got for another's API (issue 14: a delegation ends).
+    In the caller's transaction; every instance refuses them at the next request, since
+    each request reads the stored row."""
+    result = db.session.execute(
+        update(Token)
+        .where(Token.user_id == user_id, Token.client_id == client_id,
+               Token.audience == audience, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def last_use(user_id: int) -> dict[str, object]:
     """When each platform last received a token for this traveller, in one query."""
     rows = db.session.execute(

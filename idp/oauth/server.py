@@ -33,7 +33,10 @@ from idp.oauth.introspection import IntrospectionEndpoint
 from idp.oauth.models import Client, Token, refresh_token_lifetime, token_with_owner
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
+from idp.oauth.resources import InvalidTargetError
 from idp.oauth.revocation import RevocationEndpoint
+from idp.oauth.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
+from idp.oauth.token_exchange import TokenExchangeGrant
 from idp.settings import Settings
 from idp.urls import issuer_url
 
@@ -51,7 +54,8 @@ class AuthorizationServer(_AuthorizationServer):
         try:
             dpop.bind_request(dpop.thumbprint_of_request(
                 flask_request.headers, flask_request.method, issuer_url("endpoints.token")))
-        except dpop.InvalidDPoPProofError as error:
+            validate_resource_indicator()
+        except (dpop.InvalidDPoPProofError, InvalidTargetError) as error:
             return self.handle_error_response(self.create_oauth2_request(request), error)
         return super().create_token_response(request)
 
@@ -65,6 +69,17 @@ class AuthorizationServer(_AuthorizationServer):
             if isinstance(value, str) and invalid_error_characters(value):
                 raise InvalidRequestError(f"'{name}' holds characters that are not allowed.")
         return super().get_authorization_grant(request)
+
+
+def validate_resource_indicator() -> None:
+    """RFC 8707 2.2: a token for another platform's API comes from the token exchange
+    (RFC 8693), which checks the traveller's delegation. The code and refresh grants
+    issue tokens for the platform itself only: a ``resource`` sent to them is refused
+    rather than ignored, so that no platform takes its own token for the API's."""
+    grant_type = flask_request.form.get("grant_type")
+    if "resource" in flask_request.form and grant_type != TOKEN_EXCHANGE:
+        raise InvalidTargetError("Ask for a token for this resource with the token "
+                                 "exchange grant.")
 
 
 class ResourceProtector(_ResourceProtector):
@@ -225,6 +240,7 @@ def create_server(app: Flask) -> AuthorizationServer:
     )
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(TokenExchangeGrant)
     server.register_token_generator(CLIENT_CREDENTIALS, generate_platform_token)
     server.register_client_auth_method(PRIVATE_KEY_JWT, PrivateKeyJWT())
     server.register_client_auth_method(client_auth.METHOD,
