@@ -12,6 +12,7 @@ the next request works. ``pool_recycle`` renews every connection after an hour."
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -72,28 +73,48 @@ def _before_execute(connection: sa.Connection, cursor: Any, statement: str,
 
 def end_read_only_transaction(exc: BaseException | None) -> None:
     """Before Flask-SQLAlchemy closes the session (which rolls back): a transaction in
-    which nothing was written, nothing is pending and nothing failed is committed."""
+    which nothing was written, nothing is pending and nothing failed is committed.
+    Never connects: a request whose database was away (the 503 page) is left to the
+    close, as before."""
     from idp.extensions import db
 
     if exc is not None:
         return
     session = db.session()
+    connection = session.info.get(_CONNECTION)
     transaction = session.get_transaction()
-    if transaction is None or not transaction.is_active:
+    if connection is None or transaction is None or not transaction.is_active:
         return
     if session.new or session.dirty or session.deleted:
         return  # left unsaved on purpose: the close below discards it
-    if session.connection().info.get(_WROTE, True):
+    if connection.invalidated or connection.info.get(_WROTE, True):
         return
-    try:
-        session.commit()
-    except sa_exc.SQLAlchemyError:
-        session.rollback()
+    with contextlib.suppress(sa_exc.SQLAlchemyError):
+        session.commit()  # if it fails, the close rolls back, as for any request
+
+
+_CONNECTION = "idp_connection"
+
+
+def _after_begin(session: Any, transaction: Any, connection: sa.Connection) -> None:
+    """The connection a session's transaction took (none: nothing to end)."""
+    session.info[_CONNECTION] = connection
+
+
+def _after_end(session: Any, *_: Any) -> None:
+    session.info.pop(_CONNECTION, None)
 
 
 def keep_prepared_statements(app: Any, engine: sa.Engine) -> None:
     """Call after Flask-SQLAlchemy's init_app: teardown functions run last registered
     first, so this one runs before the session is closed."""
+    from idp.extensions import db
+
     sa.event.listen(engine, "begin", _on_begin)
     sa.event.listen(engine, "before_cursor_execute", _before_execute)
+    # One session factory serves every app of the process: listened to once.
+    if not sa.event.contains(db.session, "after_begin", _after_begin):
+        sa.event.listen(db.session, "after_begin", _after_begin)
+        sa.event.listen(db.session, "after_commit", _after_end)
+        sa.event.listen(db.session, "after_soft_rollback", _after_end)
     app.teardown_appcontext(end_read_only_transaction)
