@@ -65,6 +65,9 @@ def phone(request: pytest.FixtureRequest, chromium: Browser, live_server: LiveSe
         carpool_site.start_login(page, scope=SCOPE)
         log_in_any_language(page, traveller)
         expect(page.locator("button[name=decision][value=allow]")).to_be_visible()
+        # Sizes only mean something once the stylesheet applies: visible comes first
+        # (seen: Allow measured 48×21, unstyled, with two test workers on 2 cores).
+        page.wait_for_load_state("load")
         yield page
     finally:
         context.close()

@@ -134,11 +134,14 @@ def test_the_sector_fetch_checks_the_address_again(
     assert server.connections == 0
 
 
+FETCH = 2.5  # seconds the slow platform takes to answer
+
+
 def test_registrations_on_one_token_do_not_wait_for_each_others_fetch(
         live_server: LiveServer, platform_server: Callable[..., PlatformServer]) -> None:
     """The sector document is fetched before the initial access token's row is locked:
     four registrations with a slow platform take one fetch's time, not four."""
-    server = platform_server(body=[REDIRECT_URI], delay=1.5)
+    server = platform_server(body=[REDIRECT_URI], delay=FETCH)
     with live_server.app.app_context():
         _, token = issue_initial_access_token(expires_in=3600, uses=4)
         db.session.remove()
@@ -155,7 +158,9 @@ def test_registrations_on_one_token_do_not_wait_for_each_others_fetch(
     elapsed = time.monotonic() - started
 
     assert statuses == [201] * 4
-    assert elapsed < 3.0, f"four registrations took {elapsed:.1f} s"
+    # Any two fetches one after the other take 2 x FETCH; the rest is the margin a loaded
+    # machine needs (3.1 s was seen for 1.5 s fetches with two test workers).
+    assert elapsed < 2 * FETCH, f"four registrations took {elapsed:.1f} s"
     assert register_over_http(5) == 401  # the four uses are spent
 
 
