@@ -107,6 +107,7 @@ def engine_options(url: str) -> dict[str, Any]:
     options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": db_pool.RECYCLE}
     if url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT}
+    options.update(db_pool.autocommit_options(url))
     return options
 
 
@@ -124,7 +125,7 @@ def setup_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         db_pool.watch(db.engine)
-        db_pool.keep_prepared_statements(app, db.engine)
+        db_pool.begin_at_first_write(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -12,7 +12,8 @@ the next request works. ``pool_recycle`` renews every connection after an hour."
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import re
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 IDLE_CHECK = 10.0  # seconds a pooled connection may rest before it is checked again
 RECYCLE = 3600  # seconds after which a connection is replaced anyway
 _LAST_USED = "idp_last_used"
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
 
 
 def _checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
@@ -52,69 +54,44 @@ def watch(engine: sa.Engine) -> None:
     sa.event.listen(engine, "checkout", _checkout)
 
 
-# A request's transaction that only read ends with COMMIT, not ROLLBACK (the same to
-# the database). psycopg forgets every prepared statement at a ROLLBACK (and sends
-# DEALLOCATE ALL): read-only requests, userinfo and introspection first, ended that way,
-# so no hot query stayed prepared past the request that prepared it, and the next one
-# parsed and planned it again.
-_WROTE = "idp_wrote"
-_READS = ("SELECT", "WITH", "SHOW", "EXPLAIN")
+# Transactions begin at the first write (issue 13, part 5). psycopg sends BEGIN as a round
+# trip of its own before a transaction's first statement, and COMMIT or ROLLBACK as
+# another at its end; at a ROLLBACK it also forgets its prepared statements. Userinfo,
+# which reads one row, paid three round trips and planned its query afresh each time.
+# On PostgreSQL the engine runs in autocommit (``engine_options``) and BEGIN is sent
+# here, just before the first statement that needs a transaction: one that writes, or
+# that takes a lock meant to last until the commit. A request that only reads opens no
+# transaction; whatever a request writes is committed, or rolled back, together. Its
+# reads before the first write each see the latest committed data, as every statement
+# does at PostgreSQL's default isolation (READ COMMITTED).
+_READS = re.compile(r"\s*(SELECT|SHOW|EXPLAIN)\b", re.IGNORECASE)
+_LOCKS = re.compile(
+    r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b|pg_advisory_xact_lock",
+    re.IGNORECASE)
 
 
-def _on_begin(connection: sa.Connection) -> None:
-    connection.info[_WROTE] = False
+@functools.lru_cache(maxsize=2048)  # the same few hundred statements, compiled once each
+def needs_transaction(statement: str) -> bool:
+    """Whether a statement must run inside the transaction: anything but a plain read
+    (a data-modifying WITH included), and a read that locks rows or takes a transaction
+    lock (the audit chain's appends are serialised by pg_advisory_xact_lock)."""
+    return _READS.match(statement) is None or _LOCKS.search(statement) is not None
 
 
-def _before_execute(connection: sa.Connection, cursor: Any, statement: str,
-                    parameters: Any, context: Any, executemany: bool) -> None:
-    if not statement.lstrip()[:7].upper().startswith(_READS) or " FOR UPDATE" in statement:
-        connection.info[_WROTE] = True
+def _begin_before_writing(connection: sa.Connection, cursor: Any, statement: str,
+                          parameters: Any, context: Any, executemany: bool) -> None:
+    dbapi = connection.connection.dbapi_connection
+    if (dbapi is not None and dbapi.autocommit
+            and dbapi.info.transaction_status == _IDLE and needs_transaction(statement)):
+        cursor.execute("BEGIN", prepare=False)
 
 
-def end_read_only_transaction(exc: BaseException | None) -> None:
-    """Before Flask-SQLAlchemy closes the session (which rolls back): a transaction in
-    which nothing was written, nothing is pending and nothing failed is committed.
-    Never connects: a request whose database was away (the 503 page) is left to the
-    close, as before."""
-    from idp.extensions import db
-
-    if exc is not None:
-        return
-    session = db.session()
-    connection = session.info.get(_CONNECTION)
-    transaction = session.get_transaction()
-    if connection is None or transaction is None or not transaction.is_active:
-        return
-    if session.new or session.dirty or session.deleted:
-        return  # left unsaved on purpose: the close below discards it
-    if connection.invalidated or connection.info.get(_WROTE, True):
-        return
-    with contextlib.suppress(sa_exc.SQLAlchemyError):
-        session.commit()  # if it fails, the close rolls back, as for any request
+def autocommit_options(url: str) -> dict[str, Any]:
+    """The engine options for transactions that begin at the first write."""
+    return {"isolation_level": "AUTOCOMMIT"} if url.startswith("postgresql+psycopg") else {}
 
 
-_CONNECTION = "idp_connection"
-
-
-def _after_begin(session: Any, transaction: Any, connection: sa.Connection) -> None:
-    """The connection a session's transaction took (none: nothing to end)."""
-    session.info[_CONNECTION] = connection
-
-
-def _after_end(session: Any, *_: Any) -> None:
-    session.info.pop(_CONNECTION, None)
-
-
-def keep_prepared_statements(app: Any, engine: sa.Engine) -> None:
-    """Call after Flask-SQLAlchemy's init_app: teardown functions run last registered
-    first, so this one runs before the session is closed."""
-    from idp.extensions import db
-
-    sa.event.listen(engine, "begin", _on_begin)
-    sa.event.listen(engine, "before_cursor_execute", _before_execute)
-    # One session factory serves every app of the process: listened to once.
-    if not sa.event.contains(db.session, "after_begin", _after_begin):
-        sa.event.listen(db.session, "after_begin", _after_begin)
-        sa.event.listen(db.session, "after_commit", _after_end)
-        sa.event.listen(db.session, "after_soft_rollback", _after_end)
-    app.teardown_appcontext(end_read_only_transaction)
+def begin_at_first_write(engine: sa.Engine) -> None:
+    """With ``autocommit_options``: send BEGIN before a connection's first write."""
+    if engine.dialect.driver == "psycopg":
+        sa.event.listen(engine, "before_cursor_execute", _begin_before_writing)
