@@ -95,6 +95,14 @@ class DemoPlatform:
         return f"{self.origin}/api"
 
     @property
+    def sector(self) -> str:
+        """Both demo platforms listen on 127.0.0.1, which would make them one sector
+        (OIDC Core 8.1) seeing one `sub` for the traveller. Each is named by the domain
+        it would have online (never fetched: ``idp demo`` writes the registration
+        itself), so that they see different ones, as real platforms do."""
+        return f"https://{self.contact.split('@', 1)[1]}/sector.json"
+
+    @property
     def grant_types(self) -> list[str]:
         extra = [TOKEN_EXCHANGE] if self.exchanges_tokens else []
         return ["authorization_code", "refresh_token", *extra]
@@ -147,6 +155,7 @@ def ensure_demo_client(platform: DemoPlatform = REGIONAL) -> Client:
         db.session.add(client)
     client.client_name = platform.name
     client.grant_types = platform.grant_types
+    client.sector_identifier_uri = platform.sector
     client.redirect_uris = [f"{platform.origin}/callback"]
     client.policy_uri = f"{platform.origin}/privacy"
     client.tos_uri = f"{platform.origin}/terms"
