@@ -64,7 +64,7 @@ def verify(token: str) -> dict[str, Any]:
         raise BearerError(401, "invalid_token", "This is not an access token.")
     registry = jwt.JWTClaimsRegistry(
         leeway=LEEWAY, iss={"essential": True, "value": metadata["issuer"]},
-        aud={"essential": True, "value": platform().config.api},
+        aud={"essential": True, "value": str(platform().config.api)},
         exp={"essential": True}, sub={"essential": True})
     try:
         registry.validate(decoded.claims)

@@ -47,7 +47,8 @@ HOME = """{% extends "base.html" %}
 <p>{{ booking.trip.origin }} → {{ booking.trip.destination }}, le {{ booking.trip.as_json().date }}
  à {{ booking.trip.departs_at }}, avec {{ booking.trip.driver }}.
  Rendez-vous : {{ booking.meeting_point or "à convenir avec le conducteur" }}.
-{% if booking.actor %}<small>(réservé pour vous par une autre plateforme, avec votre accord)</small>{% endif %}</p>
+{% if booking.actor %}<small>(réservé pour vous par une autre plateforme, avec votre
+ accord)</small>{% endif %}</p>
 {% else %}
 <p>Aucune réservation pour le moment.</p>
 {% endfor %}
