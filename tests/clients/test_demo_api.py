@@ -236,3 +236,42 @@ def test_a_stopped_delegation_gives_a_plain_message_and_a_way_back(
     assert 'href="/login"' in page.text
     # Logging in again asks him to allow it again.
     assert is_consent_page(browser.get(regional + "/login"))
+
+
+def test_an_unknown_ride_is_refused_by_the_api_and_said_plainly_by_the_regional_site(
+        live_server: LiveServer, platforms: dict[str, RunningPlatform],
+        umberto: LiveTraveller, browser: Browser, regional_token: str) -> None:
+    token = exchange(live_server, platforms, regional_token, "bookings:create")
+    answer = requests.post(platforms[NATIONAL.client_id].config.api + "/bookings",
+                           json={"trip_id": "nowhere"}, timeout=10,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request"
+
+    rides = browser.get(platforms[REGIONAL.client_id].config.origin + "/rides")
+    page = press_book(browser, rides, "nowhere")
+
+    assert page.status_code == 409
+    assert "Ce trajet n’est plus proposé." in page.text
+
+
+@pytest.mark.parametrize(("what", "status", "words"), [
+    ("national stopped", 502, "Covoiturage national ne répond pas. Réessayez plus tard."),
+    ("own token revoked", 401, "Votre session a pris fin. Connectez-vous à nouveau."),
+], ids=["national-down", "own-token-revoked"])
+def test_the_regional_site_says_plainly_when_it_cannot_reach_the_rides(
+        live_server: LiveServer, platforms: dict[str, RunningPlatform],
+        regional_token: str, browser: Browser, what: str, status: int, words: str) -> None:
+    regional = platforms[REGIONAL.client_id].config
+    if what == "national stopped":
+        platforms[NATIONAL.client_id].stop()
+    else:
+        revoked = requests.post(live_server.url + "/revoke", data={"token": regional_token},
+                                auth=(regional.client_id, regional.client_secret), timeout=10)
+        assert revoked.status_code == 200
+
+    page = browser.get(regional.origin + "/rides")
+
+    assert page.status_code == status
+    assert words in page.text
+    assert "Traceback" not in page.text
