@@ -218,6 +218,8 @@ def print_addresses() -> None:
     click.echo("Demo platforms (`idp demo platforms` serves them; `make run` does too):")
     for platform in DEMO_PLATFORMS:
         click.echo(f"  {platform.name:<22} {platform.origin}/   client_id {platform.client_id}")
+        if platform.serves_api:
+            click.echo(f"  {'':<22} {platform.api}   its API (rides, bookings)")
 
 
 def serve_platforms() -> None:

@@ -77,6 +77,7 @@ def test_demo_registers_the_national_api_for_the_regional_platform_to_use(
     for _ in range(2):
         result = runner.invoke(args=["demo"])
         assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:5002/api" in result.stdout
 
     [api] = resources_of(NATIONAL_CLIENT_ID)
     assert api.uri == "http://127.0.0.1:5002/api"
