@@ -17,7 +17,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from clients.demo_platform import PlatformConfig
+from clients import resources
+from clients.demo_platform import Partner, PlatformConfig
 from idp.accounts.service import create_user, find_user
 from idp.digests import digest
 from idp.extensions import db
@@ -57,6 +58,17 @@ NATIONAL_POLICY = {
         "en": "The driver can call you if the meeting point changes."}},
 }
 DEMO_VERIFIER = "demo-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
+# The national platform's API (issue 14): what the regional one may do there for a
+# traveller who allows it, in the national platform's words, and what it then sees.
+NATIONAL_API_NAME = "API de Covoiturage national"
+NATIONAL_ACTIONS = {
+    "trips:search": {"fr": "chercher des trajets", "en": "search rides"},
+    "bookings:create": {"fr": "réserver des places", "en": "book seats"},
+}
+NATIONAL_API_CLAIMS = ["nickname", "phone_number"]
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+# The regional platform's own data about its members: where Umberto usually meets drivers.
+MEETING_POINT = "Aire de covoiturage de Ruelle-sur-Touvre, près de l’arrêt de bus"
 
 
 @dataclass(frozen=True)
@@ -70,21 +82,43 @@ class DemoPlatform:
     policy: dict[str, Any]
     contact: str
     host: str = "127.0.0.1"
+    serves_api: bool = False  # the national platform's rides and bookings
+    exchanges_tokens: bool = False  # the regional one acts there for its travellers
 
     @property
     def origin(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def api(self) -> str:
+        """The API's identifier (RFC 8707), also its address: the ``aud`` of its tokens."""
+        return f"{self.origin}/api"
+
+    @property
+    def sector(self) -> str:
+        """Both demo platforms listen on 127.0.0.1, which would make them one sector
+        (OIDC Core 8.1) seeing one `sub` for the traveller. Each is named by the domain
+        it would have online (never fetched: ``idp demo`` writes the registration
+        itself), so that they see different ones, as real platforms do."""
+        return f"https://{self.contact.split('@', 1)[1]}/sector.json"
+
+    @property
+    def grant_types(self) -> list[str]:
+        extra = [TOKEN_EXCHANGE] if self.exchanges_tokens else []
+        return ["authorization_code", "refresh_token", *extra]
+
+    @property
     def requested_scope(self) -> str:
-        """What the platform asks for at login: no refresh token, it keeps no tokens."""
-        return " ".join(s for s in self.scope.split() if s != "offline_access")
+        """What the platform asks for at login: no refresh token (it keeps the access
+        token only for the session), and the actions it wants to do on the partner's API."""
+        actions = list(NATIONAL_ACTIONS) if self.exchanges_tokens else []
+        return " ".join([s for s in self.scope.split() if s != "offline_access"] + actions)
 
 
 REGIONAL = DemoPlatform(DEMO_CLIENT_ID, "Covoiturage régional", 5001, DEMO_SCOPE, DEMO_POLICY,
-                        "dpo@covoiturage-regional.example")
+                        "dpo@covoiturage-regional.example", exchanges_tokens=True)
 NATIONAL = DemoPlatform(NATIONAL_CLIENT_ID, "Covoiturage national", 5002, NATIONAL_SCOPE,
-                        NATIONAL_POLICY, "dpo@covoiturage-national.example")
+                        NATIONAL_POLICY, "dpo@covoiturage-national.example", serves_api=True)
 DEMO_PLATFORMS = (REGIONAL, NATIONAL)
 
 
@@ -115,12 +149,13 @@ def ensure_demo_client(platform: DemoPlatform = REGIONAL) -> Client:
     if client is None:
         client = Client(
             client_id=platform.client_id,
-            grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="client_secret_basic",
         )
         db.session.add(client)
     client.client_name = platform.name
+    client.grant_types = platform.grant_types
+    client.sector_identifier_uri = platform.sector
     client.redirect_uris = [f"{platform.origin}/callback"]
     client.policy_uri = f"{platform.origin}/privacy"
     client.tos_uri = f"{platform.origin}/terms"
@@ -129,16 +164,24 @@ def ensure_demo_client(platform: DemoPlatform = REGIONAL) -> Client:
     client.scope = platform.scope
     client.scope_policy = platform.policy
     client.client_secret_hash = digest(demo_secret(platform.client_id))
+    if platform.serves_api:
+        api = resources.ResourceSpec(platform.api, NATIONAL_API_NAME, NATIONAL_ACTIONS,
+                                     NATIONAL_API_CLAIMS)
+        resources.save(client, resources.validate([api], platform.client_id))
     db.session.commit()
     return client
 
 
-def platform_config(platform: DemoPlatform) -> PlatformConfig:
-    """How the demo platform is configured to talk to this provider."""
+def platform_config(platform: DemoPlatform,
+                    partner: DemoPlatform | None = None) -> PlatformConfig:
+    """How the demo platform is configured to talk to this provider, and to the API of
+    its ``partner`` when it acts there for its travellers."""
     return PlatformConfig(
         name=platform.name, port=platform.port, host=platform.host,
         client_id=platform.client_id, client_secret=demo_secret(platform.client_id),
         issuer=current_app.extensions["idp.settings"].issuer, scope=platform.requested_scope,
+        api=platform.api if platform.serves_api else None,
+        partner=Partner(partner.name, partner.api, MEETING_POINT) if partner else None,
     )
 
 
@@ -175,10 +218,12 @@ def print_addresses() -> None:
     click.echo("Demo platforms (`idp demo platforms` serves them; `make run` does too):")
     for platform in DEMO_PLATFORMS:
         click.echo(f"  {platform.name:<22} {platform.origin}/   client_id {platform.client_id}")
+        if platform.serves_api:
+            click.echo(f"  {'':<22} {platform.api}   its API (rides, bookings)")
 
 
 def serve_platforms() -> None:
-    configs = [platform_config(platform) for platform in DEMO_PLATFORMS]
+    configs = [platform_config(REGIONAL, partner=NATIONAL), platform_config(NATIONAL)]
     for config in configs:
         click.echo(f"Serving {config.name} at {config.origin}/ (Ctrl-C to stop)")
     from clients.demo_platform.serve import serve_until_stopped

@@ -5,6 +5,6 @@ It knows only the provider's issuer and its own registration; it never imports t
 provider's code. ``idp demo platforms`` runs two of them, a regional and a national
 carpool site, to walk through Umberto's story (shared/CONTEXT.md)."""
 
-from clients.demo_platform.app import PlatformConfig, create_app
+from clients.demo_platform.app import Partner, PlatformConfig, create_app
 
-__all__ = ["PlatformConfig", "create_app"]
+__all__ = ["Partner", "PlatformConfig", "create_app"]

@@ -15,8 +15,19 @@ from jinja2 import DictLoader
 from clients.demo_platform import pages
 from clients.demo_platform.logout import ReplayGuard
 from clients.demo_platform.sessions import SessionStore, StateCache
+from clients.demo_platform.trips import BookingStore
 
 EXTENSION = "demo_platform"
+
+
+@dataclass(frozen=True)
+class Partner:
+    """Another platform whose API this one uses for its travellers, with their consent
+    (token exchange, RFC 8693), and what this one knows of them that it passes on."""
+
+    name: str
+    api: str
+    meeting_point: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class PlatformConfig:
     issuer: str
     scope: str = "openid profile email"
     host: str = "127.0.0.1"
+    api: str | None = None  # the API this platform serves (its RFC 8707 identifier)
+    partner: Partner | None = None
 
     @property
     def origin(self) -> str:
@@ -53,6 +66,7 @@ class Platform:
     oidc: Any  # Authlib's FlaskOAuth2App, untyped
     sessions: SessionStore = field(default_factory=SessionStore)
     replay: ReplayGuard = field(default_factory=ReplayGuard)
+    bookings: BookingStore = field(default_factory=BookingStore)
 
 
 def platform() -> Platform:
@@ -91,7 +105,12 @@ def create_app(config: PlatformConfig) -> Flask:
     app.jinja_env.loader = DictLoader(pages.TEMPLATES)
     app.extensions[EXTENSION] = Platform(config, register_client(app, config))
 
+    from clients.demo_platform import api, rides
     from clients.demo_platform.views import bp
 
     app.register_blueprint(bp)
+    if config.api is not None:
+        app.register_blueprint(api.bp)
+    if config.partner is not None:
+        app.register_blueprint(rides.bp)
     return app

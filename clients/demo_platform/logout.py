@@ -9,15 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
+from joserfc.errors import JoseError
+
+from clients.demo_platform.jwts import LEEWAY, TokenError, decode
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TOKEN_TYPE = "logout+jwt"
-LEEWAY = 30  # seconds of clock difference tolerated between the provider and us
 
 
-class LogoutTokenError(ValueError):
+class LogoutTokenError(TokenError):
     """The token is refused; the message says why, without quoting the token."""
 
 
@@ -35,21 +35,6 @@ class ReplayGuard:
                 return False
             self._seen[jti] = exp + LEEWAY
             return True
-
-
-def decode(token: str, fetch_keys: Callable[[bool], Any],
-           algorithms: list[str]) -> jwt.Token:
-    """Verify the signature with the provider's JWKS, fetched again once for an unknown
-    kid (the provider may have rotated its keys)."""
-    try:
-        try:
-            return jwt.decode(token, KeySet.import_key_set(fetch_keys(False)),
-                              algorithms=algorithms)
-        except InvalidKeyIdError:
-            return jwt.decode(token, KeySet.import_key_set(fetch_keys(True)),
-                              algorithms=algorithms)
-    except (JoseError, ValueError) as error:
-        raise LogoutTokenError(f"signature not verified ({type(error).__name__})") from error
 
 
 def validate_claims(claims: dict[str, Any], issuer: str, client_id: str, now: float) -> None:
@@ -80,7 +65,10 @@ def validate_logout_token(token: str, *, issuer: str, client_id: str,
     """The token's claims if it is a fresh logout token from our provider, for us."""
     if not token:
         raise LogoutTokenError("no logout_token")
-    decoded = decode(token, fetch_keys, algorithms)
+    try:
+        decoded = decode(token, fetch_keys, algorithms)
+    except TokenError as error:
+        raise LogoutTokenError(str(error)) from error
     if decoded.header.get("typ", TOKEN_TYPE) != TOKEN_TYPE:
         raise LogoutTokenError("not typed as a logout token")
     now = time.time() if now is None else now

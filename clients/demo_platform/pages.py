@@ -40,6 +40,19 @@ HOME = """{% extends "base.html" %}
 <p>Vous êtes connecté·e{% if local.claims.nickname %} en tant que
  <strong>{{ local.claims.nickname }}</strong>{% endif %}.</p>
 <p><a href="{{ url_for('platform.profile') }}">Voir ce que {{ platform.name }} sait de vous</a></p>
+{% include "partner_link.html" %}
+{% if platform.api %}
+<h2>Vos réservations</h2>
+{% for booking in bookings %}
+<p>{{ booking.trip.origin }} → {{ booking.trip.destination }}, le {{ booking.trip.as_json().date }}
+ à {{ booking.trip.departs_at }}, avec {{ booking.trip.driver }}.
+ Rendez-vous : {{ booking.meeting_point or "à convenir avec le conducteur" }}.
+{% if booking.actor %}<small>(réservé pour vous par une autre plateforme, avec votre
+ accord)</small>{% endif %}</p>
+{% else %}
+<p>Aucune réservation pour le moment.</p>
+{% endfor %}
+{% endif %}
 {% include "logout_form.html" %}
 {% else %}
 <p>Trouvez un covoiturage avec votre compte Mobility ID : pas de nouveau mot de passe.</p>
@@ -58,6 +71,7 @@ PROFILE = """{% extends "base.html" %}
 <dt>{{ label }}</dt><dd>{{ value }} <small>({{ name }})</small></dd>
 {% endfor %}
 </dl>
+{% include "partner_link.html" %}
 {% include "logout_form.html" %}
 {% endblock %}
 """
@@ -89,6 +103,68 @@ Mobility ID, ou quand elle s'arrête.</p>
 {% endblock %}
 """
 
+PARTNER_LINK = """{% if platform.partner %}
+<p><a href="{{ url_for('rides.listing') }}">Voir les trajets sur {{ platform.partner.name }}</a></p>
+{% endif %}
+"""
+
+RIDES = """{% extends "base.html" %}
+{% block title %}Trajets sur {{ partner.name }} · {{ platform.name }}{% endblock %}
+{% block main %}
+<h1>Trajets sur {{ partner.name }}</h1>
+<p>Nous réservons pour vous sur {{ partner.name }}, comme vous l’avez permis. Votre point
+de rendez-vous habituel : <strong>{{ partner.meeting_point }}</strong>.</p>
+<ul>
+{% for trip in trips %}
+<li id="trip-{{ trip.id }}">
+<p><strong>{{ trip.from }} → {{ trip.to }}</strong>, le {{ trip.date }} à {{ trip.departs_at }},
+avec {{ trip.driver }} : {{ trip.seats }} place(s), {{ trip.price_eur }} €.</p>
+<form method="post" action="{{ url_for('rides.book') }}">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<input type="hidden" name="trip_id" value="{{ trip.id }}">
+<button class="button" type="submit">Réserver {{ trip.from }} → {{ trip.to }}</button>
+</form>
+</li>
+{% else %}
+<li>Aucun trajet pour le moment.</li>
+{% endfor %}
+</ul>
+{% endblock %}
+"""
+
+BOOKED = """{% extends "base.html" %}
+{% block title %}Réservation confirmée · {{ platform.name }}{% endblock %}
+{% block main %}
+<h1>Votre place est réservée</h1>
+<p>{{ partner.name }} a enregistré votre place : <strong>{{ booking.trip.from }} →
+{{ booking.trip.to }}</strong>, le {{ booking.trip.date }} à {{ booking.trip.departs_at }},
+avec {{ booking.trip.driver }}.</p>
+<p>Rendez-vous : <strong>{{ booking.meeting_point }}</strong>.</p>
+<p><a href="{{ url_for('rides.listing') }}">Voir les autres trajets</a></p>
+{% endblock %}
+"""
+
+PARTNER_ERROR = """{% extends "base.html" %}
+{% block title %}{{ partner.name }} · {{ platform.name }}{% endblock %}
+{% block main %}
+<h1>Trajets sur {{ partner.name }}</h1>
+{% if reason == "stopped" %}
+<p>{{ partner.name }} n’accepte plus nos réservations pour vous. Vous pouvez l’autoriser
+à nouveau.</p>
+<p><a class="button" href="{{ url_for('platform.login') }}">Se connecter à nouveau</a></p>
+{% elif reason == "session" %}
+<p>Votre session a pris fin. Connectez-vous à nouveau.</p>
+<p><a class="button" href="{{ url_for('platform.login') }}">Se connecter à nouveau</a></p>
+{% elif reason == "gone" %}
+<p>Ce trajet n’est plus proposé.</p>
+<p><a href="{{ url_for('rides.listing') }}">Voir les autres trajets</a></p>
+{% else %}
+<p>{{ partner.name }} ne répond pas. Réessayez plus tard.</p>
+<p><a href="{{ url_for('rides.listing') }}">Réessayer</a></p>
+{% endif %}
+{% endblock %}
+"""
+
 TEMPLATES = {
     "base.html": BASE,
     "home.html": HOME,
@@ -96,4 +172,8 @@ TEMPLATES = {
     "logout_form.html": LOGOUT_FORM,
     "error.html": ERROR,
     "policy.html": POLICY,
+    "partner_link.html": PARTNER_LINK,
+    "rides.html": RIDES,
+    "booked.html": BOOKED,
+    "partner_error.html": PARTNER_ERROR,
 }

@@ -21,6 +21,8 @@ class LocalSession:
     sub: str
     sid: str | None
     claims: dict[str, Any]
+    # Kept only to exchange it for a token at the partner's API, never shown or logged.
+    access_token: str | None = field(default=None, repr=False)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -31,8 +33,9 @@ class SessionStore:
         self._lock = threading.Lock()
         self._sessions: dict[str, LocalSession] = {}
 
-    def open(self, sub: str, sid: str | None, claims: dict[str, Any]) -> LocalSession:
-        local = LocalSession(secrets.token_urlsafe(32), sub, sid, claims)
+    def open(self, sub: str, sid: str | None, claims: dict[str, Any],
+             access_token: str | None = None) -> LocalSession:
+        local = LocalSession(secrets.token_urlsafe(32), sub, sid, claims, access_token)
         with self._lock:
             self._sessions[local.key] = local
         return local

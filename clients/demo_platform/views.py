@@ -43,6 +43,11 @@ def csrf() -> str:
     return str(session["csrf"])
 
 
+def require_csrf() -> None:
+    if not hmac.compare_digest(request.form.get("csrf", ""), csrf()):
+        abort(400)
+
+
 def page(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
     return render_template(template, platform=platform().config, local=current_session(),
                            csrf=csrf(), **context), status
@@ -50,7 +55,9 @@ def page(template: str, status: int = 200, **context: Any) -> ResponseReturnValu
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    return page("home.html")
+    """With the bookings made here for the traveller, by any platform (issue 14)."""
+    local = current_session()
+    return page("home.html", bookings=platform().bookings.of(local.sub) if local else [])
 
 
 @bp.get("/privacy")
@@ -66,8 +73,11 @@ def terms() -> ResponseReturnValue:
 
 @bp.get("/login")
 def login() -> ResponseReturnValue:
-    """To the provider, with state, nonce and a PKCE challenge kept in the session."""
-    return platform().oidc.authorize_redirect(platform().config.redirect_uri)
+    """To the provider, with state, nonce and a PKCE challenge kept in the session; a
+    platform with a partner also asks to act on the partner's API (RFC 8707)."""
+    config = platform().config
+    extra = {"resource": config.partner.api} if config.partner else {}
+    return platform().oidc.authorize_redirect(config.redirect_uri, **extra)
 
 
 @bp.get("/callback")
@@ -91,7 +101,9 @@ def callback() -> ResponseReturnValue:
         return page("error.html", 400, message="Réponse incohérente de Mobility ID.")
     platform().sessions.end(session.get("key"))
     session.clear()  # a new local session id at login, never the one from before
-    local = platform().sessions.open(id_token["sub"], id_token.get("sid"), claims)
+    # Only a platform with a partner keeps the access token: to exchange it there.
+    kept = token["access_token"] if platform().config.partner else None
+    local = platform().sessions.open(id_token["sub"], id_token.get("sid"), claims, kept)
     session["key"] = local.key
     return redirect(url_for(".profile"))
 
@@ -109,8 +121,7 @@ def profile() -> ResponseReturnValue:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     """Local logout: this platform forgets the traveller; Mobility ID is not asked."""
-    if not hmac.compare_digest(request.form.get("csrf", ""), csrf()):
-        abort(400)
+    require_csrf()
     platform().sessions.end(session.get("key"))
     session.clear()
     flash("Vous êtes déconnecté·e.")

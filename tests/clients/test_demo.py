@@ -13,11 +13,13 @@ from clients.demo import (
     DEMO_PASSWORD,
     DEMO_REDIRECT_URI,
     NATIONAL_CLIENT_ID,
+    TOKEN_EXCHANGE,
 )
 from idp.accounts.models import User
 from idp.accounts.service import authenticate
 from idp.extensions import db
 from idp.oauth.models import Client
+from idp.oauth.resources import resources_of
 
 
 def test_demo_is_idempotent_and_keeps_its_secret(runner: CliRunner) -> None:
@@ -65,3 +67,37 @@ def test_demo_prints_credentials_that_work(runner: CliRunner) -> None:
     assert client.check_client_secret(secret)
     assert client.require_pkce
     assert "https://idp.test/authorize?" in result.stdout
+
+
+def test_demo_registers_the_national_api_for_the_regional_platform_to_use(
+        runner: CliRunner) -> None:
+    """Issue 14, part 5: the national platform's API as a resource, its actions in plain
+    French and English words, what it sees (alias and phone); the regional platform may
+    exchange tokens for it. Twice gives the same."""
+    for _ in range(2):
+        result = runner.invoke(args=["demo"])
+        assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:5002/api" in result.stdout
+
+    [api] = resources_of(NATIONAL_CLIENT_ID)
+    assert api.uri == "http://127.0.0.1:5002/api"
+    assert set(api.actions) == {"trips:search", "bookings:create"}
+    assert api.describe_action("bookings:create", "fr") == "réserver des places"
+    assert api.describe_action("trips:search", "en") == "search rides"
+    assert api.claims == ["nickname", "phone_number"]
+    assert resources_of(DEMO_CLIENT_ID) == []
+    clients = {c.client_id: c for c in db.session.scalars(db.select(Client))}
+    assert clients[DEMO_CLIENT_ID].check_grant_type(TOKEN_EXCHANGE)
+    assert not clients[NATIONAL_CLIENT_ID].check_grant_type(TOKEN_EXCHANGE)
+
+
+def test_an_earlier_demo_install_gains_the_exchange_on_the_next_run(runner: CliRunner) -> None:
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    regional = db.session.scalar(db.select(Client).where(Client.client_id == DEMO_CLIENT_ID))
+    regional.grant_types = ["authorization_code", "refresh_token"]
+    db.session.commit()
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+
+    db.session.refresh(regional)
+    assert regional.check_grant_type(TOKEN_EXCHANGE)

@@ -81,10 +81,10 @@ def platforms(live_server: LiveServer) -> Iterator[dict[str, RunningPlatform]]:
                  replace(NATIONAL, port=second.getsockname()[1])]
         with live_server.app.app_context():
             key_store().ensure_keys()  # as `idp demo` does
-            configs = []
             for spec in specs:
                 ensure_demo_client(spec)
-                configs.append(platform_config(spec))
+            # As `idp demo platforms`: the regional one uses the national one's API.
+            configs = [platform_config(specs[0], partner=specs[1]), platform_config(specs[1])]
             db.session.remove()
         running = {config.client_id: start(config, sock)
                    for config, sock in zip(configs, (first, second), strict=True)}
