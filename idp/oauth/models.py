@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
-from flask import current_app
+from flask import current_app, has_request_context
+from flask import request as flask_request
 from sqlalchemy import JSON, ForeignKey, Index, Select, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
@@ -353,6 +355,24 @@ class PushedAuthorizationRequest(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+CLIENTS_READ = "idp.clients_read"
+
+
+def clients_read() -> dict[str, Client | None]:
+    """The platforms read during this request, by client_id (``query_client``). In the
+    request's environ, not in ``g``: a test's or a command's app context can outlive many
+    requests, and a platform changed between two must be read anew."""
+    seen: dict[str, Client | None] = flask_request.environ.setdefault(CLIENTS_READ, {})
+    return seen
+
+
+def remember_client(client: Client) -> None:
+    """A platform row read along with something else (its token), for ``query_client``."""
+    if has_request_context():
+        clients_read().setdefault(client.client_id, client)
+
+
+@functools.cache  # built once: its loader options cost more to build than to run
 def token_with_owner(lean: bool = False) -> Select[Token]:
     """A traveller's token with its traveller and platform, in one query: userinfo,
     introspection, revocation and refresh use all three (issue 13: 3 queries were 1).

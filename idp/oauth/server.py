@@ -8,6 +8,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector as _ResourceProtector
 from authlib.integrations.flask_oauth2 import current_token
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.errors import ForbiddenError
@@ -30,7 +31,13 @@ from idp.oauth.decisions import consent_step
 from idp.oauth.dpop import bound_key
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.introspection import IntrospectionEndpoint
-from idp.oauth.models import Client, Token, refresh_token_lifetime, token_with_owner
+from idp.oauth.models import (
+    Client,
+    Token,
+    clients_read,
+    refresh_token_lifetime,
+    token_with_owner,
+)
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
 from idp.oauth.resources import InvalidTargetError
@@ -41,12 +48,26 @@ from idp.settings import Settings
 from idp.urls import issuer_url
 
 
+class IssuerOAuth2Request(FlaskOAuth2Request):  # type: ignore[misc]
+    """Authlib's request, whose ``uri`` is built from the issuer and the path, never from
+    the Host header (RFC 7592's ``registration_client_uri`` is made of it), and without
+    werkzeug's IRI decoding of the whole URL at every request (3 % of userinfo's CPU)."""
+
+    def __init__(self, request: Any) -> None:
+        query = request.environ.get("QUERY_STRING", "")
+        uri = current_app.extensions["idp.settings"].issuer.rstrip("/") + request.path
+        OAuth2Request.__init__(self, method=request.method, uri=f"{uri}?{query}" if query else uri,
+                               headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
 class AuthorizationServer(_AuthorizationServer):
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         # The authorize view hands over requests rebuilt from a pending interaction.
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        return IssuerOAuth2Request(flask_request)
 
     def create_token_response(self, request: Any = None) -> Any:
         """A ``DPoP`` proof is validated before any grant runs (a bad proof must not
@@ -176,16 +197,11 @@ def query_client(client_id: str) -> Client | None:
         return None
     if not has_request_context():
         return db.session.scalar(db.select(Client).where(Client.client_id == client_id))
-    # In the request's environ, not in ``g``: a test's or a command's app context can
-    # outlive many requests, and a platform changed between two must be read anew.
-    seen: dict[str, Client | None] = flask_request.environ.setdefault(CLIENTS_READ, {})
+    seen = clients_read()
     if client_id not in seen:
         seen[client_id] = db.session.scalar(
             db.select(Client).where(Client.client_id == client_id))
     return seen[client_id]
-
-
-CLIENTS_READ = "idp.clients_read"
 
 
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:

@@ -138,6 +138,27 @@ def test_refresh_tokens_only_with_offline_access_and_they_rotate(
     assert refresh(logged_in.client, platform, body["refresh_token"]).status_code == 400
 
 
+def test_a_refresh_token_read_before_the_platform_authenticates_decides_nothing(
+        logged_in: Browser, platform: Platform) -> None:
+    """The refresh grant reads the token with its platform before the platform
+    authenticates (issue 13): the wrong secret is still refused, another platform is
+    still read and refused the token, and the token still works for its own platform."""
+    code, request = get_code(logged_in, platform, scope="openid email offline_access")
+    tokens = redeem(logged_in.client, platform, code, request.verifier).get_json()
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+
+    wrong = logged_in.client.post("/token", headers=basic(platform, "wrong"), data=data)
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "invalid_client"
+    other = make_platform(scope="openid email offline_access")
+    stolen = logged_in.client.post("/token", headers=basic(other), data=data)
+    assert stolen.status_code == 400 and stolen.get_json()["error"] == "invalid_grant"
+    unknown = logged_in.client.post("/token", headers=basic(other), data={
+        **data, "refresh_token": "not-a-token"})
+    assert unknown.get_json()["error"] == "invalid_grant"
+
+    assert refresh(logged_in.client, platform, tokens["refresh_token"]).status_code == 200
+
+
 def test_es256_id_tokens_for_clients_that_ask(logged_in: Browser) -> None:
     platform = make_platform(id_token_signed_response_alg="ES256")
     code, request = get_code(logged_in, platform)
