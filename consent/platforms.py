@@ -78,16 +78,15 @@ def overview(user: User) -> dict[str, Any]:
     clients = {c.client_id: c for c in db.session.scalars(
         db.select(Client).where(Client.client_id.in_([r.client_id for r in consents])))}
     used = last_use(user.id)
+    delegations = all_in_force(consents)
     rows = [
         {"record": r, "client": clients.get(r.client_id), "last_use": used.get(r.client_id),
          "scopes": [describe(s) for s in r.scopes_granted if s != "openid"],
          "optional": [s for s in r.scopes_granted if s != "openid"
-                      and not required(clients.get(r.client_id), s)]}
+                      and not required(clients.get(r.client_id), s)],
+         "delegations": [d for d in delegations if d.involves(r.client_id)]}
         for r in sorted(consents, key=lambda r: r.event_time, reverse=True)
     ]
-    delegations = all_in_force(consents)
-    for row in rows:
-        row["delegations"] = [d for d in delegations if d.involves(row["record"].client_id)]
     events = list(audit.export(audit.subject_pseudonym(user)))[-50:]
     names = {r.client_id: r.controller.get("name") for r in history(user.id)}
     return {"rows": rows, "acted_on": acted_on(delegations, {r.client_id for r in consents}),
