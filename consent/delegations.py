@@ -45,6 +45,9 @@ class Offer:
     # (claim, label, the traveller's own value): boxes, never ticked in advance.
     claims: list[tuple[str, str, str | None]] = field(default_factory=list)
     valid_until: str = ""
+    # "Keep this going while you are not using {actor}": a box of its own, never ticked
+    # in advance, offered when the actor asked offline_access (issue 14, part 3).
+    offline: str | None = None
 
     @property
     def platform(self) -> str:
@@ -53,7 +56,8 @@ class Offer:
     def shown(self) -> dict[str, Any]:
         """What the pending interaction keeps, to check the answer and record it."""
         return {"resource": self.resource.uri, "actions": self.actions,
-                "claims": [c for c, _, _ in self.claims], "purpose": self.purpose()}
+                "claims": [c for c, _, _ in self.claims], "purpose": self.purpose(),
+                "offline": self.offline is not None}
 
     def purpose(self) -> dict[str, Any]:
         """The purpose as the record keeps it: the digest of the exact sentence shown."""
@@ -61,9 +65,11 @@ class Offer:
                 "sha256": hashlib.sha256(self.sentence.encode()).hexdigest()}
 
 
-def make_offer(client: Client, user: User, request: ResourceRequest) -> Offer:
+def make_offer(client: Client, user: User, request: ResourceRequest,
+               offline: bool = False) -> Offer:
     """"Covoiturage régional may search rides and book seats on Covoiturage national
-    for you." The actions in the resource platform's own words, in the page's language."""
+    for you." The actions in the resource platform's own words, in the page's language.
+    ``offline``: the platform asked offline_access, to act while the traveller is away."""
     language = str(get_locale())
     words = [request.resource.describe_action(a, language) for a in request.actions]
     sentence = _("%(actor)s may %(actions)s on %(platform)s for you.", actor=client.client_name,
@@ -71,8 +77,10 @@ def make_offer(client: Client, user: User, request: ResourceRequest) -> Offer:
     claims = [(c, str(CLAIM_LABELS.get(c, c)), preview_one(user, c))
               for c in request.resource.claims]
     until = utcnow().timestamp() + records.lifetime(special=False)
+    keep = (_("Keep this going while you are not using %(actor)s", actor=client.client_name)
+            if offline else None)
     return Offer(request.resource, list(request.actions), sentence, claims,
-                 format_date(datetime.fromtimestamp(until, UTC), format="long"))
+                 format_date(datetime.fromtimestamp(until, UTC), format="long"), keep)
 
 
 def joined(words: list[str]) -> str:
@@ -97,9 +105,11 @@ def covers(record: ConsentRecord | None, request: ResourceRequest) -> bool:
     return is_live(entry) and set(request.actions) <= set(entry["actions"])  # type: ignore[index]
 
 
-def new_entry(user: User, shown: dict[str, Any], ticked: list[str]) -> dict[str, Any] | None:
+def new_entry(user: User, shown: dict[str, Any], ticked: list[str],
+              offline: bool = False) -> dict[str, Any] | None:
     """The delegation the traveller agreed to, from what the screen offered: the claims
-    ticked (never more than offered), the resource platform's own `sub`."""
+    ticked (never more than offered), the resource platform's own `sub`, and whether it
+    may go on while the traveller is away (its own box: refresh tokens for the exchange)."""
     resource = query_resource(shown["resource"])
     if resource is None:
         return None
@@ -107,7 +117,8 @@ def new_entry(user: User, shown: dict[str, Any], ticked: list[str]) -> dict[str,
             "resource_platform": resource.client.client_name,
             "resource_sub": subject_for(user, resource.client),
             "actions": list(shown["actions"]),
-            "claims": [c for c in shown["claims"] if c in ticked]}
+            "claims": [c for c in shown["claims"] if c in ticked],
+            "offline_access": offline and bool(shown.get("offline"))}
 
 
 def in_force(user: User, client: Client, resource: str) -> DelegationGrant | None:

@@ -35,15 +35,15 @@ def cast(app: Flask) -> Cast:
 
 
 def delegate_with(browser: Browser, cast: Cast, offline: bool) -> dict[str, Any]:
-    """The traveller allows the delegation; asked offline_access, ticked or not."""
+    """The traveller allows the delegation, and the platform's own offline_access (its
+    refresh token); the delegation's own offline box ticked or not."""
     request = delegation_request(cast.regional, f"{SCOPE} offline_access")
     browser.authorize(request)
     html = browser.page.get_data(as_text=True)  # type: ignore[union-attr]
-    assert 'value="offline_access"' in html
     action = html.split('action="', 1)[1].split('"', 1)[0]
-    ticked = ["profile:alias", *(["offline_access"] if offline else [])]
-    page = browser.follow_local(browser.submit(
-        action, {"decision": "allow", "scope": ticked, "resource_claim": ["nickname"]}, html))
+    answer = {"decision": "allow", "scope": ["profile:alias", "offline_access"],
+              "resource_claim": ["nickname"], **({"delegation_offline": "yes"} if offline else {})}
+    page = browser.follow_local(browser.submit(action, answer, html))
     response = redeem(browser.client, cast.regional, query_of(page.location)["code"],
                       request.verifier)
     assert response.status_code == 200, response.get_json()
@@ -81,7 +81,7 @@ def test_with_offline_access_for_the_delegation_the_exchange_refreshes_for_the_s
 
 @pytest.mark.parametrize(("offline", "scope"), [
     (True, ACTIONS),  # granted, not asked
-    (False, f"{ACTIONS} offline_access"),  # asked, not granted
+    (False, f"{ACTIONS} offline_access"),  # asked, granted to the platform, not for this
 ])
 def test_no_refresh_token_unless_granted_for_the_delegation_and_asked(
         client: FlaskClient, logged_in: Browser, cast: Cast, offline: bool,
