@@ -178,15 +178,23 @@ def test_both_platforms_receive_a_signed_event_with_their_own_sub(
     assert {a.data["reason"] for a in attempts} == {"delegation_stopped"}
 
 
+def stopped_while_national_answers(browser: Browser, receiver: EventReceiver,
+                                   status: int) -> Cast:
+    """The national platform registered ``receiver`` and first answers ``status``;
+    the traveller allowed the delegation, then stopped it."""
+    receiver.statuses = [status]
+    cast = Cast(make_national(events_uri=receiver.uri), make_regional())
+    delegate(browser, cast.regional)
+    stop(browser, cast.regional.client_id)
+    return cast
+
+
 def test_only_202_accepted_counts_as_received(
         logged_in: Browser, user: factories.Traveller,
         event_receiver: Callable[[], EventReceiver], in_english: None) -> None:
     """RFC 8935 2.2: a 200 is not the answer asked for; the event is sent again later."""
     national_events = event_receiver()
-    national_events.statuses = [200]
-    cast = Cast(make_national(events_uri=national_events.uri), make_regional())
-    delegate(logged_in, cast.regional)
-    stop(logged_in, cast.regional.client_id)
+    stopped_while_national_answers(logged_in, national_events, 200)
     start = utcnow()
 
     assert deliver_due(now=start) == {"retrying": 1}
@@ -206,12 +214,8 @@ def test_a_retry_after_the_keys_may_have_turned_is_signed_afresh_with_the_same_j
         logged_in: Browser, client: FlaskClient, user: factories.Traveller,
         event_receiver: Callable[[], EventReceiver], in_english: None) -> None:
     national_events = event_receiver()
-    national_events.statuses = [503]
-    cast = Cast(make_national(events_uri=national_events.uri), make_regional())
-    delegate(logged_in, cast.regional)
-    stop(logged_in, cast.regional.client_id)
+    cast = stopped_while_national_answers(logged_in, national_events, 503)
     start = utcnow()
-
     later = start + timedelta(minutes=10)
     deliver_due(now=start)
     deliver_due(now=later)
