@@ -31,6 +31,7 @@ def describe(client: Client, secret: str | None = None) -> dict[str, Any]:
         "jwks_uri": client.jwks_uri,
         "require_pkce": client.require_pkce,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "events_uri": client.events_uri,
         "subject_type": client.subject_type,
         "sector_identifier_uri": client.sector_identifier_uri,
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
@@ -78,6 +79,9 @@ def clients() -> None:
 @click.option("--tos-uri", default=None)
 @click.option("--backchannel-logout-uri", default=None,
               help="Where the platform receives logout tokens (Back-Channel Logout 1.0).")
+@click.option("--events-uri", default=None,
+              help="Where the platform receives the security events we push (RFC 8935), "
+                   "such as a delegation stopped; registered as mob_events_uri.")
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
               help="An exact URI to return to after logout (RP-Initiated Logout 1.0); "
                    "repeat for several.")
@@ -106,7 +110,8 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
            access_token_format: str = OPAQUE_ACCESS_TOKENS, auth_method: str | None = None,
            jwks_uri: str | None = None, jwks_file: Path | None = None,
            grant_types: tuple[str, ...] = (), application_type: str = "web",
-           require_par: bool = False, request_object_alg: str | None = None) -> None:
+           require_par: bool = False, request_object_alg: str | None = None,
+           events_uri: str | None = None) -> None:
     """Register a platform; prints its client_id and, once only, its secret. Checked by
     the same code as dynamic registration (clients.registration.configure)."""
     policy = scope_policy(required_scopes, optional_scopes, purpose_lang)
@@ -116,7 +121,7 @@ def create(name: str, redirect_uris: tuple[str, ...], scope: str, public: bool,
     meta = ClientMetadata(
         client_name=name, redirect_uris=list(redirect_uris), scope=scope, public=public,
         require_pkce=not no_require_pkce, logo_uri=logo_uri, policy_uri=policy_uri,
-        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_uri=backchannel_logout_uri, events_uri=events_uri,
         post_logout_redirect_uris=list(post_logout_redirect_uris),
         tos_uri=tos_uri, id_token_signed_response_alg=id_token_alg, scope_policy=policy,
         sector_identifier_uri=sector_identifier_uri, access_token_format=access_token_format,

@@ -12,14 +12,20 @@ from flask import current_app
 
 from clients import resources
 from clients.errors import ClientMetadataError
-from clients.registration import ACCESS_TOKEN_FORMAT_FIELD, ClientMetadata, Registration
+from clients.registration import (
+    ACCESS_TOKEN_FORMAT_FIELD,
+    EVENTS_URI_FIELD,
+    ClientMetadata,
+    Registration,
+)
 from clients.scopes import POLICY_FIELD
 from idp.oauth.models import OPAQUE_ACCESS_TOKENS, Client
 
 STRINGS = ("client_name", "logo_uri", "policy_uri", "tos_uri", "client_uri", "scope",
            "token_endpoint_auth_method", "id_token_signed_response_alg",
            "backchannel_logout_uri", "jwks_uri", "sector_identifier_uri", "subject_type",
-           "application_type", "request_object_signing_alg", ACCESS_TOKEN_FORMAT_FIELD)
+           "application_type", "request_object_signing_alg", ACCESS_TOKEN_FORMAT_FIELD,
+           EVENTS_URI_FIELD)
 LISTS = ("redirect_uris", "contacts", "grant_types", "response_types",
          "post_logout_redirect_uris")
 # Fields a client may not set: they are the provider's to issue (RFC 7592 2.2).
@@ -74,6 +80,7 @@ def from_json(data: Any) -> ClientMetadata:
         backchannel_logout_uri=data.get("backchannel_logout_uri"),
         backchannel_logout_session_required=bool(
             data.get("backchannel_logout_session_required")),
+        events_uri=data.get(EVENTS_URI_FIELD),
         scope_policy=data.get(POLICY_FIELD) or {},
         token_endpoint_auth_method=data.get("token_endpoint_auth_method"),
         grant_types=data.get("grant_types"),
@@ -106,6 +113,7 @@ def client_information(client: Client, registration_access_token: str,
         **client.client_metadata,
         POLICY_FIELD: client.scope_policy,
         ACCESS_TOKEN_FORMAT_FIELD: client.access_token_format,
+        EVENTS_URI_FIELD: client.events_uri,
         resources.FIELD: resources.as_json(client),
         "registration_access_token": registration_access_token,
         "registration_client_uri": registration_client_uri(client),

@@ -39,6 +39,9 @@ from idp.oauth.subjects import sector_for, sector_of, sector_uris
 
 MAX_CONTACTS = 10
 ACCESS_TOKEN_FORMAT_FIELD = "mob_access_token_format"
+# Shared Signals names no client metadata for a push endpoint (its streams are configured
+# apart), so ours is a project field: where SETs are pushed (RFC 8935), idp.oauth.events.
+EVENTS_URI_FIELD = "mob_events_uri"
 
 
 @dataclass
@@ -57,6 +60,8 @@ class ClientMetadata:
     id_token_signed_response_alg: str = "RS256"
     backchannel_logout_uri: str | None = None
     backchannel_logout_session_required: bool = False
+    # Issue 14: where the platform receives the security events we push (RFC 8935).
+    events_uri: str | None = None
     # RP-Initiated Logout 1.0, section 3.1.
     post_logout_redirect_uris: list[str] = field(default_factory=list)
     # {scope: {"required": bool, "purpose": {lang: sentence}}}, shown on the consent screen.
@@ -155,11 +160,8 @@ def validate(meta: ClientMetadata) -> None:
     validate_post_logout_redirect_uris(meta.post_logout_redirect_uris, meta.application_type)
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri"):
         validate_web_uri(name, getattr(meta, name))
-    # Back-Channel Logout 1.0 2.2: https (http on loopback), never a fragment.
-    validate_fetched_uri("backchannel_logout_uri", meta.backchannel_logout_uri)
-    if "#" in (meta.backchannel_logout_uri or "") or len(meta.backchannel_logout_uri or "") > 500:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "backchannel_logout_uri: no fragment, at most 500 characters.")
+    validate_push_uri("backchannel_logout_uri", meta.backchannel_logout_uri)
+    validate_push_uri(EVENTS_URI_FIELD, meta.events_uri)
     if meta.id_token_signed_response_alg not in SUPPORTED_ALGS:
         raise ClientMetadataError("invalid_client_metadata",
                                   "id_token_signed_response_alg must be RS256 or ES256.")
@@ -168,6 +170,15 @@ def validate(meta: ClientMetadata) -> None:
     if meta.access_token_format not in ACCESS_TOKEN_FORMATS:
         raise ClientMetadataError("invalid_client_metadata",
                                   f"{ACCESS_TOKEN_FORMAT_FIELD} must be opaque or jwt.")
+
+
+def validate_push_uri(name: str, uri: str | None) -> None:
+    """Where we post to a platform (Back-Channel Logout 1.0 2.2, RFC 8935 2): https (http
+    on loopback in development), never a fragment."""
+    validate_fetched_uri(name, uri)
+    if "#" in (uri or "") or len(uri or "") > 500:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"{name}: no fragment, at most 500 characters.")
 
 
 def validate_sector(meta: ClientMetadata) -> None:
@@ -255,6 +266,7 @@ def configure(client: Client, meta: ClientMetadata) -> str | None:
     for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri", "backchannel_logout_uri",
                  "backchannel_logout_session_required"):
         setattr(client, name, getattr(meta, name))
+    client.events_uri = meta.events_uri
     client.contacts = contacts
     client.jwks = meta.jwks
     client.jwks_uri = meta.jwks_uri

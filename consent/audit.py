@@ -42,6 +42,9 @@ AUDIT_CHECKPOINT = "audit:checkpoint"  # written by prune only
 # record_id, resource, resource_client_id, actions, claims released, valid_until.
 DELEGATION_GRANTED = "delegation:granted"
 DELEGATION_STOPPED = "delegation:stopped"
+# A security event pushed to a platform (idp.oauth.events), one per attempt; data as for
+# BACKCHANNEL_ATTEMPT, the reason "delegation_stopped".
+SECURITY_EVENT_ATTEMPT = "security_event:attempt"
 # Assisted access (issue 12, consent.assisted): a mandate's life, and each action an
 # advisor takes under one. Data: advisor_id (pseudonymous), mandate_id, method; never a name.
 MANDATE_GRANTED = "mandate:granted"
@@ -58,7 +61,7 @@ ACCOUNT_EVENTS = tuple(f"account:{event}" for event in account_events.EVENTS)
 EVENT_TYPES = (CONSENT_GRANTED, CONSENT_SCOPE_ADDED, CONSENT_SCOPE_WITHDRAWN, CONSENT_REVOKED,
                CONSENT_EXPIRED, RECEIPT_ISSUED, DATA_EXPORTED, ACCOUNT_DELETED,
                BACKCHANNEL_ATTEMPT, AUDIT_CHECKPOINT, DELEGATION_GRANTED, DELEGATION_STOPPED,
-               *ACCOUNT_EVENTS, *ASSISTED_EVENTS)
+               SECURITY_EVENT_ATTEMPT, *ACCOUNT_EVENTS, *ASSISTED_EVENTS)
 
 GENESIS = "0" * 64  # the prev_hash of the first event ever written
 HASH_MISMATCH = "hash mismatch"

@@ -1,15 +1,18 @@
 """“My platforms”: every platform the traveller allowed, what it may read, when it last
-did, and a Revoke button that takes no more steps than Allow did (GDPR Art. 7(3))."""
+did, and a Revoke button that takes no more steps than Allow did (GDPR Art. 7(3)).
+A platform acting on another's API for the traveller (issue 14) appears under both, with
+a Stop button as easy."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from consent import audit, records
+from consent.delegations import InForce, all_in_force, stop_delegation
 from consent.models import current_by_client, history, latest
 from consent.receipts import receipt_filename, sign_receipt
 from consent.scopes import describe
@@ -32,6 +35,9 @@ EVENT_LABELS = {
     "receipt:issued": _l("You downloaded a proof of agreement"),
     "data:exported": _l("You downloaded your data"),
     "backchannel:attempt": _l("A platform was told you left"),
+    "delegation:granted": _l("You let a platform act for you on another"),
+    "delegation:stopped": _l("You stopped a platform acting for you on another"),
+    "security_event:attempt": _l("A platform was told of a change"),
     "account:password_changed": _l("You changed your password"),
     # By a link mailed or a code texted: the event's data says which (method).
     "account:password_reset": _l("You chose a new password after forgetting it"),
@@ -72,17 +78,30 @@ def overview(user: User) -> dict[str, Any]:
     clients = {c.client_id: c for c in db.session.scalars(
         db.select(Client).where(Client.client_id.in_([r.client_id for r in consents])))}
     used = last_use(user.id)
+    delegations = all_in_force(consents)
     rows = [
         {"record": r, "client": clients.get(r.client_id), "last_use": used.get(r.client_id),
          "scopes": [describe(s) for s in r.scopes_granted if s != "openid"],
          "optional": [s for s in r.scopes_granted if s != "openid"
-                      and not required(clients.get(r.client_id), s)]}
+                      and not required(clients.get(r.client_id), s)],
+         "delegations": [d for d in delegations if d.involves(r.client_id)]}
         for r in sorted(consents, key=lambda r: r.event_time, reverse=True)
     ]
     events = list(audit.export(audit.subject_pseudonym(user)))[-50:]
     names = {r.client_id: r.controller.get("name") for r in history(user.id)}
-    return {"rows": rows, "events": list(reversed(events)), "names": names,
-            "event_labels": EVENT_LABELS}
+    return {"rows": rows, "acted_on": acted_on(delegations, {r.client_id for r in consents}),
+            "events": list(reversed(events)), "names": names, "event_labels": EVENT_LABELS}
+
+
+def acted_on(delegations: list[InForce], allowed: set[str]) -> list[dict[str, Any]]:
+    """The platforms another acts on for the traveller, that have no consent of their
+    own: each still gets its section, so that the delegation shows under both."""
+    others: dict[str, dict[str, Any]] = {}
+    for d in delegations:
+        if d.resource_client_id not in allowed:
+            others.setdefault(d.resource_client_id, {"name": d.platform, "delegations": []})
+            others[d.resource_client_id]["delegations"].append(d)
+    return list(others.values())
 
 
 def required(client: Client | None, scope: str) -> bool:
@@ -113,6 +132,22 @@ def withdraw_scope(client_id: str, scope: str) -> ResponseReturnValue:
     db.session.commit()
     flash(_l("Done. This platform no longer sees: %(scope)s.", scope=describe(scope).title),
           "success")
+    return redirect(url_for("platforms.index"))
+
+
+@bp.route("/<client_id>/delegations/stop", methods=["POST"])
+def stop(client_id: str) -> ResponseReturnValue:
+    """Stop ``client_id`` acting on the resource named in the form: one click, as Allow."""
+    user = traveller()
+    resource = request.form.get("resource", "")
+    record = records.current(user.id, client_id)
+    shown = next((d for d in all_in_force([record] if record else [])
+                  if d.resource == resource), None)
+    if shown is None or stop_delegation(user, client_id, resource) is None:
+        abort(404)
+    db.session.commit()
+    flash(_l("Done. %(actor)s can no longer %(actions)s on %(platform)s for you.",
+             actor=shown.actor, actions=shown.actions, platform=shown.platform), "success")
     return redirect(url_for("platforms.index"))
 
 

@@ -76,9 +76,10 @@ def give(user: User, client: Client, login: BrowserSession | None, scopes: list[
     valid_until = utcnow() + timedelta(seconds=lifetime(special))
     entries = list(previous.delegations or []) if previous is not None else []
     if delegation is not None:
-        # Issue 14: a refresh token for the delegation only with offline_access granted.
+        # Issue 14: a refresh token for the delegation only with offline_access granted
+        # for it, by its own box (consent.delegations.new_entry), never by the platform's.
         delegation = {**delegation, "valid_until": valid_until.isoformat(),
-                      "offline_access": "offline_access" in scopes}
+                      "offline_access": bool(delegation.get("offline_access"))}
         entries = [e for e in entries if e["resource"] != delegation["resource"]]
         entries.append(delegation)
     record = ConsentRecord(

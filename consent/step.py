@@ -63,7 +63,8 @@ class ConsentScreen:
         offer = None
         if context.resource_request is not None:
             offer = delegations.make_offer(context.client, context.user,
-                                           context.resource_request)
+                                           context.resource_request,
+                                           offline="offline_access" in context.scopes)
         assert context.interaction_id is not None
         interaction = interactions.get(context.interaction_id)
         if interaction is not None:

@@ -58,7 +58,8 @@ def decide(interaction_id: str) -> ResponseReturnValue:
     scopes, claims = chosen(shown, ticked, ticked_claims)
     refused = [s for s in shown["offered"] if s not in scopes]
     try:
-        delegation = delegated(login.user, shown, request.form.getlist("resource_claim"))
+        delegation = delegated(login.user, shown, request.form.getlist("resource_claim"),
+                               "delegation_offline" in request.form)
     except ConsentAnswerError as error:
         return error_page(error)
     record = records.give(login.user, client, login, scopes, claims, refused,
@@ -68,13 +69,16 @@ def decide(interaction_id: str) -> ResponseReturnValue:
                                                   requested, shown.get("asked")))
 
 
-def delegated(user: User, shown: dict[str, Any], ticked: list[str]) -> dict[str, Any] | None:
-    """The delegation agreed to with Allow (issue 14), with the resource claims ticked;
-    None when none was asked. A box naming a claim not offered is refused."""
+def delegated(user: User, shown: dict[str, Any], ticked: list[str],
+              offline: bool) -> dict[str, Any] | None:
+    """The delegation agreed to with Allow (issue 14), with the resource claims ticked
+    and its own offline box; None when none was asked. A box not offered is refused."""
     offer = shown.get("delegation")
     if not set(ticked) <= set(offer["claims"] if offer else []):
         raise ConsentAnswerError("The answer names a claim that was not asked for.")
-    return delegations.new_entry(user, offer, ticked) if offer else None
+    if offline and not (offer and offer.get("offline")):
+        raise ConsentAnswerError("The answer names a scope or a claim that was not asked for.")
+    return delegations.new_entry(user, offer, ticked, offline) if offer else None
 
 
 def check_answer(shown: dict[str, Any], ticked: list[str], claims: list[str]) -> str | None:

@@ -132,10 +132,11 @@ def setup_extensions(app: Flask) -> None:
 
 
 def setup_oauth(app: Flask) -> None:
-    from idp.oauth import authorize, backchannel, endpoints, logout, par, server
+    from idp.oauth import authorize, backchannel, endpoints, events, logout, par, server
 
     server.init_app(app)
     backchannel.init_app(app)
+    events.init_app(app)
     app.register_blueprint(authorize.bp)
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(logout.bp)

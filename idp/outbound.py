@@ -1,6 +1,6 @@
 """The one way the provider reaches an address a platform chose: its sector identifier
-document (OIDC Core 8.1), its JWKS (RFC 7523, OIDC Core 9) and its back-channel logout
-endpoint (Back-Channel Logout 1.0 2.5).
+document (OIDC Core 8.1), its JWKS (RFC 7523, OIDC Core 9), its back-channel logout
+endpoint (Back-Channel Logout 1.0 2.5) and its security event endpoint (RFC 8935).
 
 Each request resolves the host itself and connects to the address it checked
 (``idp.addresses``), so a DNS answer cannot change between the check and the connection;
@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from flask import current_app
@@ -177,11 +178,20 @@ def read_body(response: requests.Response, limit: int, deadline: float) -> bytes
 
 def post_form(uri: str, form: Mapping[str, str], *, session: requests.Session | None = None,
               wait: float = SLOT_WAIT) -> int:
-    """POST a form to ``uri`` and return the status; the body is never read, so a
-    platform cannot make us download much. Redirects are not followed."""
+    """POST a form to ``uri`` and return the status (see :func:`post_body`)."""
+    return post_body(uri, urlencode(form), "application/x-www-form-urlencoded",
+                     session=session, wait=wait)
+
+
+def post_body(uri: str, body: str, media_type: str, *,
+              session: requests.Session | None = None, wait: float = SLOT_WAIT) -> int:
+    """POST ``body`` as ``media_type`` to ``uri`` and return the status; the answer's
+    body is never read, so a platform cannot make us download much. Redirects are not
+    followed."""
     timeout = policy().timeout
     with slot(wait), guarded(session, uri) as http:
-        response = http.post(uri, data=dict(form), headers=HEADERS,
+        response = http.post(uri, data=body.encode(),
+                             headers={**HEADERS, "Content-Type": media_type},
                              timeout=(timeout, timeout), allow_redirects=False, stream=True)
         response.close()
         return response.status_code

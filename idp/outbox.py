@@ -61,14 +61,20 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
 
 @dataclass(frozen=True)
 class Kind:
-    """How to send one kind of message: the form field that carries the payload, the
-    signal each attempt sends, and ``renew``, which returns the payload to send at a
+    """How to send one kind of message: the form field that carries the payload (or the
+    media type of a payload sent as the body), the signal each attempt sends, the
+    statuses that mean it arrived, and ``renew``, which returns the payload to send at a
     given time (a token signed afresh if the stored one would arrive expired)."""
 
     name: str
-    field: str
+    field: str | None
     signal: NamedSignal
     renew: Callable[[str, datetime], str]
+    # None: a form whose ``field`` carries the payload; else the payload is the whole
+    # body, of this media type (a Security Event Token, RFC 8935 2).
+    media_type: str | None = None
+    # The statuses that mean "received": each protocol has its own.
+    delivered: tuple[int, ...] = DELIVERED
 
 
 class Outbox:
@@ -161,7 +167,7 @@ def send(message: OutboxMessage, now: datetime,
     if message.payload is None:
         raise ValueError("a pending message without its payload")
     message.payload = kind.renew(message.payload, now)
-    status, error = post(http, message.target_uri, {kind.field: message.payload})
+    status, error = post(http, message.target_uri, kind, message.payload)
     outcome = record(message, now, error)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     kind.signal.send(app, message_id=message.id, client_id=message.client_id,
@@ -180,16 +186,21 @@ def count_failure(message_id: int, now: datetime, error: str) -> None:
         db.session.rollback()
 
 
-def post(http: requests.Session, uri: str,
-         form: dict[str, str]) -> tuple[int | None, str | None]:
-    """POST the form through the outbound guard (``idp.outbound``: no internal address,
-    no redirect, bounded time); return the status and, unless delivered, a short error
-    for the operator (never sent back to the platform)."""
+def post(http: requests.Session, uri: str, kind: Kind,
+         payload: str) -> tuple[int | None, str | None]:
+    """POST the payload through the outbound guard (``idp.outbound``: no internal
+    address, no redirect, bounded time); return the status and, unless delivered, a short
+    error for the operator (never sent back to the platform)."""
     try:
-        status = outbound.post_form(uri, form, session=http, wait=SLOT_WAIT)
+        if kind.media_type is None:
+            status = outbound.post_form(uri, {str(kind.field): payload}, session=http,
+                                        wait=SLOT_WAIT)
+        else:
+            status = outbound.post_body(uri, payload, kind.media_type, session=http,
+                                        wait=SLOT_WAIT)
     except outbound.FetchError as error:
         return None, error.reason
-    if status in DELIVERED:
+    if status in kind.delivered:
         return status, None
     return status, f"HTTP {status}"
 

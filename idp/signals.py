@@ -21,6 +21,11 @@ connect to these signals; ``idp`` never imports them (shared/STYLE.md).
     listener adds its rows to ``db.session`` and does not commit; they are committed
     together with the outcome, or not at all. The logout token itself is never passed.
 
+``security_event_attempted``
+    Sent once for every attempt to push a Security Event Token to a platform (RFC 8935:
+    a delegation stopped, ``idp.oauth.events``), with the same keyword arguments and the
+    same transaction as ``backchannel_attempted``; ``reason`` is ``"delegation_stopped"``.
+
 ``account_changed``
     Sent when the way a traveller signs in, or can be reached, changes, with the app as
     sender and these keyword arguments:
@@ -67,6 +72,7 @@ from blinker import Namespace
 signals = Namespace()
 
 backchannel_attempted = signals.signal("backchannel-attempted")
+security_event_attempted = signals.signal("security-event-attempted")
 account_changed = signals.signal("account-changed")
 sign_in_attempted = signals.signal("sign-in-attempted")
 assisted = signals.signal("assisted")

@@ -18,7 +18,7 @@ from flask import Flask
 
 from idp.extensions import db
 from idp.keys import SUPPORTED_ALGS, SigningKey
-from idp.oauth.models import Token
+from idp.oauth.models import Client, Token
 from tests.browser import csrf_token
 from tests.instances import (  # noqa: F401  (pair and kept_keys are fixtures)
     KEY_RECHECK_SECONDS,
@@ -293,3 +293,62 @@ def test_two_refreshes_of_one_token_at_both_instances_leave_no_two_families(
         Token.client_id == platform.client_id, Token.refresh_token_hash.is_not(None),
         Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))).all()
     assert len(live) <= 1
+
+
+def test_a_delegation_stopped_at_one_ends_its_tokens_at_the_other_at_once(
+        app: Flask, pair: Pair) -> None:
+    """Issue 14, part 4: Stop on "My platforms" through door A; the very next
+    introspection at B says inactive, and B refuses a new exchange for that API."""
+    from urllib.parse import quote
+
+    from clients import resources
+    from tests.delegation import ACTIONS, API, SCOPE, TOKEN_EXCHANGE
+
+    traveller = add_traveller()
+    national = add_platform(pair, name="Covoiturage national")
+    resources.save(db.session.scalars(sa.select(Client).where(
+        Client.client_id == national.client_id)).one(), [resources.ResourceSpec(
+            API, "Covoiturage national API", ACTIONS, ["nickname"])])
+    db.session.commit()
+    regional = add_platform(pair, name="Covoiturage régional", scope="openid profile:alias",
+                            grant_types=["authorization_code", "refresh_token", TOKEN_EXCHANGE])
+    browser = pair.browser()
+    via(browser.session, pair, pair.a)
+    request = authorization(pair, regional, scope=SCOPE)
+    browser.get(f"{request.url}&resource={quote(API, safe='')}")
+    browser.submit({"email": traveller.email, "password": traveller.password})
+    tokens = redeem(pair.session(pair.a), pair, regional, request,
+                    code_of(browser.allow_all(), request, pair))
+    at_a, at_b = pair.session(pair.a), pair.session(pair.b)
+
+    def exchange(http: requests.Session) -> requests.Response:
+        return http.post(f"{pair.issuer}/token", timeout=10,
+                         auth=(regional.client_id, regional.secret), data={
+                             "grant_type": TOKEN_EXCHANGE, "resource": API,
+                             "subject_token": tokens["access_token"],
+                             "subject_token_type": "urn:ietf:params:oauth:token-type:access_token"})
+
+    exchanged = exchange(at_a)
+    assert exchanged.status_code == 200, exchanged.text
+
+    def active_at_b() -> bool:
+        answer = at_b.post(f"{pair.issuer}/introspect", timeout=10,
+                           auth=(national.client_id, national.secret),
+                           data={"token": exchanged.json()["access_token"]})
+        assert answer.status_code == 200, answer.text
+        active: bool = answer.json()["active"]
+        return active
+
+    assert active_at_b()
+
+    page = browser.get(f"{pair.issuer}/account/platforms")  # through door A
+    stopped = browser.session.post(
+        f"{pair.issuer}/account/platforms/{regional.client_id}/delegations/stop",
+        data={"csrf_token": csrf_token(page.text), "resource": API},
+        headers={"Referer": page.url}, allow_redirects=False, timeout=10)
+    assert stopped.status_code == 302, stopped.text[:500]
+
+    assert not active_at_b()
+    refused = exchange(at_b)
+    assert refused.status_code in (400, 403)
+    assert refused.json()["error"] == "access_denied"

@@ -52,9 +52,11 @@ def logout_claims(user: User, client: Client, sid: str | None, now: int) -> dict
     return claims
 
 
-def sign(claims: dict[str, Any], alg: str) -> str:
+def sign(claims: dict[str, Any], alg: str, typ: str = TOKEN_TYPE) -> str:
+    """Signed with the provider's current key for ``alg``; ``typ`` tells the kind of
+    token (a logout token, or a security event token: idp.oauth.events)."""
     key = key_store().signing_key(alg)
-    header = {"alg": alg, "kid": str(key.kid), "typ": TOKEN_TYPE}
+    header = {"alg": alg, "kid": str(key.kid), "typ": typ}
     return jwt.encode(header, claims, key, algorithms=[alg])
 
 

@@ -225,6 +225,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         spent first (an atomic claim), then the new one written, in one transaction that
         ``save_token`` commits: both or neither."""
         refresh_token = self.request.refresh_token
+        if refresh_token.audience is not None:
+            return self.create_exchanged_token_response(refresh_token)
         user = self.authenticate_user(refresh_token)
         if not user:
             raise InvalidRequestError("There is no 'user' for this token.")
@@ -233,6 +235,17 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         self.request.user = user
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
+
+    def create_exchanged_token_response(self, refresh_token: Token):  # type: ignore[no-untyped-def]
+        """Issue 14, part 3: the refresh token of an exchanged token gives again a
+        short-lived token for the same API, never one for the platform itself; the
+        delegation is checked before the old token is spent."""
+        from idp.oauth.token_exchange import validate_refresh  # it imports this module
+
+        exchange = validate_refresh(refresh_token, self.request.client)
+        self.revoke_old_credential(refresh_token)
+        self.request.user = refresh_token.user
+        return 200, exchange.issue(self.request.client), self.TOKEN_RESPONSE_HEADER
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Spend it, uncommitted: the new token is written in the same transaction."""

@@ -78,6 +78,9 @@ class Client(db.Model, ClientMixin):  # type: ignore[name-defined,misc]
     backchannel_logout_session_required: Mapped[bool] = mapped_column(
         default=False, server_default=false()
     )
+    # Where the platform receives Security Event Tokens pushed to it (RFC 8417, RFC 8935),
+    # registered as ``mob_events_uri``: a delegation stopped (idp.oauth.events).
+    events_uri: Mapped[str | None] = mapped_column(String(500))
     # RP-Initiated Logout 1.0, section 3.1: exact URIs only, as for redirect_uris.
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
         JSON, default=list, server_default="[]"

@@ -5,11 +5,17 @@ platform's API, within a delegation the traveller agreed to and that is in force
 The token answered names the API as ``aud``, the actor in ``act`` (RFC 8693 4.1) and in
 ``client_id``, and the traveller by the ``sub`` of the API's platform (its pairwise
 sector, never the actor's: OIDC Core 8.1). It is stored by digest like every token,
-so it can be revoked, and introspection answers for it at once."""
+so it can be revoked, and introspection answers for it at once.
+
+A refresh token comes with it only when the actor asks ``offline_access`` and the
+traveller granted offline_access with the delegation (issue 14, part 3); it rotates like
+every refresh token and gives again a short-lived token for the same API, while the
+delegation is in force (:func:`refresh_exchanged`)."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
@@ -24,13 +30,13 @@ from authlib.oauth2.rfc6749 import (
 from flask import current_app
 
 from idp.digests import digest, generate_secret
-from idp.extensions import db
+from idp.extensions import db, utcnow
 from idp.oauth.access_tokens import sign
 from idp.oauth.claims import user_claims
 from idp.oauth.decisions import DelegationGrant, consent_step
 from idp.oauth.dpop import bound_key
 from idp.oauth.grants import CLIENT_AUTH_METHODS
-from idp.oauth.models import Client, Token, token_with_owner
+from idp.oauth.models import Client, Token, refresh_token_lifetime, token_with_owner
 from idp.oauth.resources import InvalidTargetError, Resource, query_resource
 from idp.oauth.subjects import subject_for
 
@@ -40,6 +46,7 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 # delegation anew.
 LIFETIME = 300
 MAX_TOKEN_LENGTH = 4096
+OFFLINE = "offline_access"
 
 
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):  # type: ignore[misc]
@@ -64,9 +71,11 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):  # type: 
             raise AccessDeniedError("The traveller has not allowed this platform to act "
                                     "on this resource.")
         self.request.user = subject.user
-        self.request.exchange = Exchange(subject, resource, delegation,
-                                         granted_actions(self.request.payload.scope,
-                                                         delegation))
+        asked = scope_to_list(self.request.payload.scope or "")
+        actions = granted_actions(" ".join(a for a in asked if a != OFFLINE), delegation)
+        self.request.exchange = Exchange(subject, resource, delegation, actions,
+                                         offline=OFFLINE in asked and may_refresh(
+                                             client, delegation))
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         exchange: Exchange = self.request.exchange
@@ -78,11 +87,12 @@ class Exchange:
     """A checked exchange: the subject token, the resource and the delegation."""
 
     def __init__(self, subject: Token, resource: Resource, delegation: DelegationGrant,
-                 actions: list[str]) -> None:
+                 actions: list[str], offline: bool = False) -> None:
         self.subject = subject
         self.resource = resource
         self.delegation = delegation
         self.actions = actions
+        self.offline = offline  # with a refresh token
 
     def claims(self, actor: Client) -> dict[str, Any]:
         """RFC 9068 2.2 with RFC 8693 4.1's ``act``; the identity claims released to the
@@ -115,27 +125,57 @@ class Exchange:
             claims["cnf"] = {"jkt": jkt}  # RFC 9449 6.1
         # Signed with the algorithm the resource's platform verifies its tokens with.
         access_token = sign(self.resource.client, claims)
-        self.save(actor, access_token, jkt)
+        refresh_token = generate_secret(32) if self.offline else None
+        self.save(actor, access_token, refresh_token, jkt)
         # Ids only: never the tokens.
         current_app.logger.info("token exchanged: %s for %s", actor.client_id,
                                 self.resource.client_id)
-        return {"access_token": access_token, "issued_token_type": ACCESS_TOKEN_TYPE,
-                "token_type": "DPoP" if jkt else "Bearer", "expires_in": LIFETIME,
-                "scope": " ".join(self.actions)}
+        answer = {"access_token": access_token, "issued_token_type": ACCESS_TOKEN_TYPE,
+                  "token_type": "DPoP" if jkt else "Bearer", "expires_in": LIFETIME,
+                  "scope": " ".join(self.actions)}
+        if refresh_token is not None:
+            answer.update(refresh_token=refresh_token, scope=f"{answer['scope']} {OFFLINE}")
+        return answer
 
-    def save(self, actor: Client, access_token: str, jkt: str | None) -> None:
+    def save(self, actor: Client, access_token: str, refresh_token: str | None,
+             jkt: str | None) -> None:
         """Stored like every token, in the subject token's family: a replayed code or
-        a withdrawn consent revokes it with the rest."""
+        a withdrawn consent revokes it with the rest. A rotated refresh token keeps the
+        absolute lifetime of the first one."""
         subject = self.subject
-        db.session.add(Token(
+        row = Token(
             client_id=actor.client_id, user_id=subject.user_id,
             access_token_hash=digest(access_token), scope=" ".join(self.actions),
             expires_in=LIFETIME, auth_time=subject.auth_time, acr=subject.acr,
             amr=list(subject.amr), sid=subject.sid, claims=list(self.delegation.claims),
             authorization_code_id=subject.authorization_code_id, dpop_jkt=jkt,
             audience=self.resource.uri,
-        ))
+        )
+        if refresh_token is not None:
+            row.refresh_token_hash = digest(refresh_token)
+            row.refresh_token_expires_at = (
+                subject.refresh_token_expires_at if subject.audience is not None
+                else utcnow() + timedelta(seconds=refresh_token_lifetime(actor)))
+        db.session.add(row)
         db.session.commit()
+
+
+def may_refresh(actor: Client, delegation: DelegationGrant) -> bool:
+    """Issue 14, part 3: a refresh token only with offline_access granted for the
+    delegation, and to an actor registered for refresh tokens."""
+    return delegation.offline_access and actor.check_grant_type("refresh_token")
+
+
+def validate_refresh(old: Token, actor: Client) -> Exchange:
+    """Before an exchanged token's refresh token is spent: the delegation must still be
+    in force, with offline_access. Raises ``invalid_grant`` otherwise."""
+    resource = query_resource(old.audience)
+    delegation = (consent_step().delegation(old.user, actor, resource.uri)
+                  if resource is not None else None)
+    if resource is None or delegation is None or not may_refresh(actor, delegation):
+        raise InvalidGrantError("The traveller's delegation for this resource has ended.")
+    actions = [a for a in scope_to_list(old.scope) if a in delegation.actions]
+    return Exchange(old, resource, delegation, actions, offline=True)
 
 
 def validate_token_types(data: Any) -> None:

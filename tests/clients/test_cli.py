@@ -75,6 +75,15 @@ def test_clients_create_json_describes_the_platform(runner: CliRunner) -> None:
     assert client.grant_types == ["authorization_code", "refresh_token"]
 
 
+def test_clients_create_takes_where_the_platform_receives_events(runner: CliRunner) -> None:
+    result = create(runner, "--events-uri", "https://carpool.example/events", "--json")
+
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)
+    assert described["events_uri"] == "https://carpool.example/events"
+    assert stored(described["client_id"]).events_uri == "https://carpool.example/events"
+
+
 def test_a_public_client_has_no_secret_and_must_use_pkce(runner: CliRunner) -> None:
     result = create(runner, "--public", "--json")
 

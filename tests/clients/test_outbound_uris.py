@@ -1,5 +1,6 @@
 """A platform cannot make the provider reach inside its network: the URIs the provider
-fetches or posts to (sector_identifier_uri, jwks_uri, backchannel_logout_uri) are refused
+fetches or posts to (sector_identifier_uri, jwks_uri, backchannel_logout_uri,
+mob_events_uri) are refused
 at registration when they name an internal address in any spelling, over the API and the
 command line, and an unparsable URI in any field is refused, not a server error."""
 
@@ -25,7 +26,7 @@ from tests.live import LiveServer, live_server  # noqa: F401
 from tests.platform_server import PlatformServer, no_loopback, platform_server  # noqa: F401
 from tests.test_outbound import INTERNAL, LOOPBACK_SPELLINGS
 
-FETCHED = ["sector_identifier_uri", "jwks_uri", "backchannel_logout_uri"]
+FETCHED = ["sector_identifier_uri", "jwks_uri", "backchannel_logout_uri", "mob_events_uri"]
 NOT_PUBLIC = "must be on a public address, not a private, loopback or link-local one."
 
 
@@ -67,7 +68,8 @@ def test_loopback_stays_open_to_local_platforms_outside_production(
     assert response.status_code == 201, response.get_json()
 
 
-@pytest.mark.parametrize("option", ["--sector-identifier-uri", "--backchannel-logout-uri"])
+@pytest.mark.parametrize("option", ["--sector-identifier-uri", "--backchannel-logout-uri",
+                                    "--events-uri"])
 @pytest.mark.parametrize("host", ["169.254.169.254", "2130706433", "[::ffff:10.0.0.1]"])
 def test_the_command_line_refuses_an_internal_address(
         no_loopback: Flask, runner: CliRunner, option: str, host: str) -> None:
@@ -76,7 +78,8 @@ def test_the_command_line_refuses_an_internal_address(
                                  f"https://{host}/platform"])
 
     assert result.exit_code == 1
-    name = option.removeprefix("--").replace("-", "_")
+    name = {"--events-uri": "mob_events_uri"}.get(
+        option, option.removeprefix("--").replace("-", "_"))
     assert result.output == f"error: invalid_client_metadata: {name} {NOT_PUBLIC}\n"
     assert count_clients() == 0
 

@@ -273,6 +273,13 @@ BAD_METADATA = [
                  "invalid_client_metadata", "RS256 or ES256", id="unsigned-id-token"),
     pytest.param({"backchannel_logout_uri": "https://national-carpool.example/bcl#x"},
                  "invalid_client_metadata", "no fragment", id="backchannel-fragment"),
+    pytest.param({"mob_events_uri": "https://national-carpool.example/events#x"},
+                 "invalid_client_metadata", "mob_events_uri: no fragment", id="events-fragment"),
+    pytest.param({"mob_events_uri": "http://national-carpool.example/events"},
+                 "invalid_client_metadata", "mob_events_uri must use https", id="http-events"),
+    pytest.param({"mob_events_uri": ["https://national-carpool.example/events"]},
+                 "invalid_client_metadata", "mob_events_uri must be a string",
+                 id="events-not-text"),
     pytest.param({"backchannel_logout_session_required": "yes"},
                  "invalid_client_metadata", "must be a boolean", id="session-required-text"),
 ]
@@ -493,6 +500,23 @@ def test_an_update_replaces_the_registration_and_rotates_the_token(
         "National carpool+")
     row = stored(registration["client_id"])
     assert row is not None and row.check_client_secret(registration["client_secret"])
+
+
+def test_a_platform_registers_where_it_receives_events_and_changes_it(
+        client: FlaskClient, initial_token: str) -> None:
+    """Issue 14: ``mob_events_uri``, where the delegation events are pushed (RFC 8935)."""
+    info = registered(client, initial_token,
+                      mob_events_uri="https://national-carpool.example/events")
+    assert info["mob_events_uri"] == "https://national-carpool.example/events"
+    assert stored(info["client_id"]).events_uri == "https://national-carpool.example/events"
+
+    token = info["registration_access_token"]
+    response = client.put(management_path(info), headers=bearer(token),
+                          json=metadata(client_id=info["client_id"]))
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["mob_events_uri"] is None  # omitted: removed (RFC 7592 2.2)
+    assert stored(info["client_id"]).events_uri is None
 
 
 def test_an_update_is_checked_like_a_registration(client: FlaskClient,

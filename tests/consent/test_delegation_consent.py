@@ -173,16 +173,41 @@ def test_stopping_is_a_new_record_and_an_audit_event(
     assert stop_delegation(umberto.model, cast.regional.client_id, API) is None
 
 
-def test_offline_access_granted_with_the_delegation_is_recorded(
-        logged_in: Browser, cast: Cast, umberto: factories.Traveller) -> None:
+@pytest.mark.parametrize(("ticked", "kept"), [
+    ({"delegation_offline": "yes"}, True),
+    # The platform's own "use your information later" is not the delegation's.
+    ({"scope": ["offline_access"]}, False),
+    ({}, False),
+])
+def test_offline_access_for_the_delegation_has_its_own_box_unticked(
+        logged_in: Browser, cast: Cast, umberto: factories.Traveller, in_english: None,
+        ticked: dict[str, Any], kept: bool) -> None:
     request = delegation_request(cast.regional, "openid offline_access trips:search")
     logged_in.authorize(request)
     html = logged_in.page.get_data(as_text=True)  # type: ignore[union-attr]
+    assert ("Keep this going while you are not using Covoiturage régional"
+            in text_of(logged_in))
+    box = html.split('name="delegation_offline"', 1)[1].split(">", 1)[0]
+    assert "checked" not in box  # nothing optional ticked in advance
     action = html.split('action="', 1)[1].split('"', 1)[0]
-    logged_in.submit(action, {"decision": "allow", "scope": ["offline_access"]}, html)
+    logged_in.submit(action, {"decision": "allow", **ticked}, html)
 
     record = history(umberto.model.id, cast.regional.client_id)[-1]
-    assert record.delegations[0]["offline_access"] is True
+    assert record.delegations[0]["offline_access"] is kept
+
+
+def test_no_offline_box_unless_the_platform_asked_and_none_is_taken(
+        logged_in: Browser, cast: Cast, umberto: factories.Traveller) -> None:
+    logged_in.authorize(delegation_request(cast.regional, "openid trips:search"))
+    html = logged_in.page.get_data(as_text=True)  # type: ignore[union-attr]
+    assert "delegation_offline" not in html
+    action = html.split('action="', 1)[1].split('"', 1)[0]
+
+    response = logged_in.submit(action, {"decision": "allow", "delegation_offline": "yes"},
+                                html)
+
+    assert response.status_code == 400
+    assert history(umberto.model.id, cast.regional.client_id) == []
 
 
 def events(user: factories.Traveller, event_type: str) -> list[dict[str, Any]]:
