@@ -65,7 +65,7 @@ def production_environ(database_url: str, port: int, **extra: str) -> dict[str, 
         "IDP_KEY_ENCRYPTION_KEY": KEK,
         "IDP_WORKERS": "2",
         "IDP_THREADS": "2",
-        "IDP_GRACEFUL_TIMEOUT": "5",
+        "IDP_GRACEFUL_TIMEOUT": "10",
         # A complete operator's configuration has a way to reach a human (issue 12).
         "IDP_OPERATOR_NAME": "Mobilité solidaire du Test",
         "IDP_HELP_PHONE": "+33 1 99 00 12 34",

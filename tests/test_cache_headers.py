@@ -94,6 +94,8 @@ ROUTES: dict[str, Call] = {
     "platforms.receipt": lambda w: w.get(receipt_path(w)),
     "platforms.revoke": lambda w: w.form(
         f"/account/platforms/{w.platform.client_id}/revoke"),
+    "platforms.stop": lambda w: w.form(
+        f"/account/platforms/{w.platform.client_id}/delegations/stop"),
     "platforms.withdraw_scope": lambda w: w.form(
         f"/account/platforms/{w.platform.client_id}/scopes/phone/withdraw"),
     "sessions.index": lambda w: w.get("/account/sessions"),
