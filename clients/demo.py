@@ -161,6 +161,7 @@ def ensure_demo_client(platform: DemoPlatform = REGIONAL) -> Client:
     client.tos_uri = f"{platform.origin}/terms"
     client.contacts = [platform.contact]
     client.backchannel_logout_uri = f"{platform.origin}/backchannel-logout"
+    client.events_uri = f"{platform.origin}/events"  # told when a delegation stops
     client.scope = platform.scope
     client.scope_policy = platform.policy
     client.client_secret_hash = digest(demo_secret(platform.client_id))
