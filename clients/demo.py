@@ -183,6 +183,8 @@ def platform_config(platform: DemoPlatform,
         issuer=current_app.extensions["idp.settings"].issuer, scope=platform.requested_scope,
         api=platform.api if platform.serves_api else None,
         partner=Partner(partner.name, partner.api, MEETING_POINT) if partner else None,
+        actors=tuple((p.client_id, p.name) for p in DEMO_PLATFORMS
+                     if platform.serves_api and p.exchanges_tokens),
     )
 
 
