@@ -107,6 +107,7 @@ def create_app(config: PlatformConfig) -> Flask:
         SESSION_COOKIE_NAME=cookie_name(config.client_id),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024,  # forms and pushed tokens are all small
     )
     app.jinja_env.loader = DictLoader(pages.TEMPLATES)
     app.extensions[EXTENSION] = Platform(config, register_client(app, config))

@@ -170,6 +170,9 @@ def security_event() -> ResponseReturnValue:
     except events.EventError as error:
         current_app.logger.warning("security event refused: %s (%s)", error.err, error)
         return jsonify(err=error.err, description=str(error)), 400, NO_STORE
+    except requests.RequestException as error:  # its keys out of reach: it will retry
+        current_app.logger.warning("security event not checked: %s", type(error).__name__)
+        return "", 503, NO_STORE
     if stopped is not None and concerns_us(stopped):
         platform().stopped.add(stopped)
     # The jti, never the traveller's sub: no personal data in the logs.

@@ -5,7 +5,9 @@ for it, or not a SET is refused and changes nothing."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +15,7 @@ import requests
 
 from clients.demo import NATIONAL, REGIONAL
 from clients.demo_platform.events import MEDIA_TYPE, StoppedDelegation
-from clients.demo_platform.serve import RunningPlatform
+from clients.demo_platform.serve import RunningPlatform, start
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
 from idp.oauth.backchannel import sign
@@ -29,7 +31,7 @@ from tests.clients.test_demo_platform import (  # noqa: F401  (fixtures)
     platforms,
     umberto,
 )
-from tests.live import LiveServer, LiveTraveller, live_server  # noqa: F401  (a fixture)
+from tests.live import HOST, LiveServer, LiveTraveller, live_server  # noqa: F401
 
 REGIONAL_NOTICE = "Vous avez arrêté nos réservations sur Covoiturage national le {day}."
 NATIONAL_NOTICE = "Covoiturage régional ne réserve plus pour vous (arrêté le {day})."
@@ -168,3 +170,30 @@ def test_once_umberto_stops_both_platforms_are_told_and_say_so_to_him(
     assert "ne réserve plus" not in Browser().get(national + "/").text
     for client_id in (REGIONAL.client_id, NATIONAL.client_id):
         assert live_server.subject_for(umberto, client_id) not in caplog.text
+
+
+def test_an_event_that_cannot_be_checked_yet_is_left_for_a_retry(
+        live_server: LiveServer, platforms: dict[str, RunningPlatform],
+        umberto: LiveTraveller) -> None:
+    """The platform cannot reach the provider's keys: 503, which the provider retries
+    (RFC 8935 2.2 wants 202 for an accepted event); nothing recorded, no error page."""
+    token = signed(live_server, platforms, umberto, NATIONAL.client_id)
+    with socket.create_server((HOST, 0)) as gone, socket.create_server((HOST, 0)) as sock:
+        unreachable = f"http://{HOST}:{gone.getsockname()[1]}"
+        config = replace(platforms[NATIONAL.client_id].config, issuer=unreachable,
+                         port=sock.getsockname()[1])
+        cut_off = start(config, sock)
+    try:
+        answer = push(cut_off, token)
+
+        assert answer.status_code == 503
+        assert cut_off.app.extensions["demo_platform"].stopped.of(
+            live_server.subject_for(umberto, NATIONAL.client_id)) is None
+    finally:
+        cut_off.stop()
+
+
+def test_an_oversized_body_is_not_read(platforms: dict[str, RunningPlatform]) -> None:
+    answer = push(platforms[NATIONAL.client_id], "x" * 100_000)
+
+    assert answer.status_code == 413
