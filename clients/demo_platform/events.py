@@ -112,7 +112,7 @@ def stopped_delegation(claims: dict[str, Any], issuer: str) -> StoppedDelegation
     if not isinstance(subject, dict) or subject.get("format") != "iss_sub" or \
             subject.get("iss") != issuer or not isinstance(subject.get("sub"), str):
         raise EventError("invalid_request", "no traveller named by iss_sub")
-    at = event.get("event_timestamp", claims.get("iat"))  # type: ignore[union-attr]
+    at = event.get("event_timestamp", claims.get("iat"))
     if not isinstance(at, int):
         raise EventError("invalid_request", "no event_timestamp")
     return StoppedDelegation(subject["sub"], str(delegation.get("actor")),

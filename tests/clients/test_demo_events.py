@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -99,11 +100,12 @@ def typed(typ: str) -> Callable[[User, Client, Stopped], str]:
         client.id_token_signed_response_alg, typ)
 
 
-def from_issuer(issuer: str) -> Callable[[User, Client, Stopped], str]:
+def altered(**changes: Any) -> Callable[[User, Client, Stopped], str]:
+    """The provider's event with some claims changed (None: left out), signed by it."""
     def make(user: User, client: Client, stopped: Stopped) -> str:
-        claims = event_claims(user, client, stopped, int(utcnow().timestamp()))
-        return sign({**claims, "iss": issuer}, client.id_token_signed_response_alg,
-                    "secevent+jwt")
+        claims = {**event_claims(user, client, stopped, int(utcnow().timestamp())), **changes}
+        return sign({k: v for k, v in claims.items() if v is not None},
+                    client.id_token_signed_response_alg, "secevent+jwt")
     return make
 
 
@@ -114,6 +116,8 @@ def from_issuer(issuer: str) -> Callable[[User, Client, Stopped], str]:
     ("wrong content type", "invalid_request"),
     ("wrong iss", "invalid_issuer"),
     ("not a jwt", "authentication_failed"),
+    ("no sub_id", "invalid_request"),
+    ("no events", "invalid_request"),
 ])
 def test_a_refused_event_gets_400_and_records_nothing(
         live_server: LiveServer, platforms: dict[str, RunningPlatform],
@@ -126,9 +130,10 @@ def test_a_refused_event_gets_400_and_records_nothing(
         token = signed(live_server, platforms, umberto, NATIONAL.client_id, typed("logout+jwt"))
     elif what == "bad signature":
         token = other_key_signature(live_server, platforms, umberto)
-    elif what == "wrong iss":
-        token = signed(live_server, platforms, umberto, NATIONAL.client_id,
-                       from_issuer("https://id.elsewhere.example"))
+    elif what in ("wrong iss", "no sub_id", "no events"):
+        change = {"wrong iss": {"iss": "https://id.elsewhere.example"},
+                  "no sub_id": {"sub_id": None}, "no events": {"events": None}}[what]
+        token = signed(live_server, platforms, umberto, NATIONAL.client_id, altered(**change))
     elif what == "not a jwt":
         token = "not-a-token"
     else:
