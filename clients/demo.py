@@ -161,6 +161,7 @@ def ensure_demo_client(platform: DemoPlatform = REGIONAL) -> Client:
     client.tos_uri = f"{platform.origin}/terms"
     client.contacts = [platform.contact]
     client.backchannel_logout_uri = f"{platform.origin}/backchannel-logout"
+    client.events_uri = f"{platform.origin}/events"  # told when a delegation stops
     client.scope = platform.scope
     client.scope_policy = platform.policy
     client.client_secret_hash = digest(demo_secret(platform.client_id))
@@ -182,6 +183,8 @@ def platform_config(platform: DemoPlatform,
         issuer=current_app.extensions["idp.settings"].issuer, scope=platform.requested_scope,
         api=platform.api if platform.serves_api else None,
         partner=Partner(partner.name, partner.api, MEETING_POINT) if partner else None,
+        actors=tuple((p.client_id, p.name) for p in DEMO_PLATFORMS
+                     if platform.serves_api and p.exchanges_tokens),
     )
 
 

@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from jinja2 import DictLoader
 
 from clients.demo_platform import pages
+from clients.demo_platform.events import StoppedDelegations
 from clients.demo_platform.logout import ReplayGuard
 from clients.demo_platform.sessions import SessionStore, StateCache
 from clients.demo_platform.trips import BookingStore
@@ -44,6 +45,11 @@ class PlatformConfig:
     host: str = "127.0.0.1"
     api: str | None = None  # the API this platform serves (its RFC 8707 identifier)
     partner: Partner | None = None
+    # The platforms that may act on our API, by client_id: to name them to travellers.
+    actors: tuple[tuple[str, str], ...] = ()
+
+    def actor_name(self, client_id: str) -> str:
+        return dict(self.actors).get(client_id, "Une autre plateforme")
 
     @property
     def origin(self) -> str:
@@ -57,7 +63,6 @@ class PlatformConfig:
     def backchannel_logout_uri(self) -> str:
         return f"{self.origin}/backchannel-logout"
 
-
 @dataclass
 class Platform:
     """Per-app state, in ``app.extensions``."""
@@ -67,6 +72,7 @@ class Platform:
     sessions: SessionStore = field(default_factory=SessionStore)
     replay: ReplayGuard = field(default_factory=ReplayGuard)
     bookings: BookingStore = field(default_factory=BookingStore)
+    stopped: StoppedDelegations = field(default_factory=StoppedDelegations)
 
 
 def platform() -> Platform:
@@ -101,6 +107,7 @@ def create_app(config: PlatformConfig) -> Flask:
         SESSION_COOKIE_NAME=cookie_name(config.client_id),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024,  # forms and pushed tokens are all small
     )
     app.jinja_env.loader = DictLoader(pages.TEMPLATES)
     app.extensions[EXTENSION] = Platform(config, register_client(app, config))

@@ -40,6 +40,7 @@ HOME = """{% extends "base.html" %}
 <p>Vous êtes connecté·e{% if local.claims.nickname %} en tant que
  <strong>{{ local.claims.nickname }}</strong>{% endif %}.</p>
 <p><a href="{{ url_for('platform.profile') }}">Voir ce que {{ platform.name }} sait de vous</a></p>
+{% include "stopped_notice.html" %}
 {% include "partner_link.html" %}
 {% if platform.api %}
 <h2>Vos réservations</h2>
@@ -112,6 +113,7 @@ RIDES = """{% extends "base.html" %}
 {% block title %}Trajets sur {{ partner.name }} · {{ platform.name }}{% endblock %}
 {% block main %}
 <h1>Trajets sur {{ partner.name }}</h1>
+{% include "stopped_notice.html" %}
 <p>Nous réservons pour vous sur {{ partner.name }}, comme vous l’avez permis. Votre point
 de rendez-vous habituel : <strong>{{ partner.meeting_point }}</strong>.</p>
 <ul>
@@ -148,6 +150,7 @@ PARTNER_ERROR = """{% extends "base.html" %}
 {% block title %}{{ partner.name }} · {{ platform.name }}{% endblock %}
 {% block main %}
 <h1>Trajets sur {{ partner.name }}</h1>
+{% include "stopped_notice.html" %}
 {% if reason == "stopped" %}
 <p>{{ partner.name }} n’accepte plus nos réservations pour vous. Vous pouvez l’autoriser
 à nouveau.</p>
@@ -165,6 +168,16 @@ PARTNER_ERROR = """{% extends "base.html" %}
 {% endblock %}
 """
 
+# Told by the provider (a security event: views.security_event) that the traveller
+# stopped a delegation between the two platforms; said on the pages it concerns.
+STOPPED_NOTICE = """{% if stopped %}<p class="notice" id="delegation-stopped">
+{%- if platform.partner -%}
+Vous avez arrêté nos réservations sur {{ platform.partner.name }} le {{ stopped.day }}.
+{%- else -%}
+{{ platform.actor_name(stopped.actor) }} ne réserve plus pour vous (arrêté le {{ stopped.day }}).
+{%- endif %}</p>
+{% endif %}"""
+
 TEMPLATES = {
     "base.html": BASE,
     "home.html": HOME,
@@ -176,4 +189,5 @@ TEMPLATES = {
     "rides.html": RIDES,
     "booked.html": BOOKED,
     "partner_error.html": PARTNER_ERROR,
+    "stopped_notice.html": STOPPED_NOTICE,
 }

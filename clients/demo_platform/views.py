@@ -23,6 +23,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from clients.demo_platform import events
 from clients.demo_platform.app import platform
 from clients.demo_platform.claims import rows
 from clients.demo_platform.logout import LogoutTokenError, validate_logout_token
@@ -49,8 +50,10 @@ def require_csrf() -> None:
 
 
 def page(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
-    return render_template(template, platform=platform().config, local=current_session(),
-                           csrf=csrf(), **context), status
+    local = current_session()
+    stopped = platform().stopped.of(local.sub) if local else None
+    return render_template(template, platform=platform().config, local=local,
+                           csrf=csrf(), stopped=stopped, **context), status
 
 
 @bp.get("/")
@@ -133,19 +136,53 @@ def backchannel_logout() -> ResponseReturnValue:
     """Back-Channel Logout 1.0 2.5 to 2.8: verify the logout token, end the matching
     sessions, answer 200; a refused token gets 400 and ends nothing."""
     state = platform()
-    oidc = state.oidc
     try:
-        metadata = oidc.load_server_metadata()
-        claims = validate_logout_token(
-            request.form.get("logout_token", ""), issuer=metadata["issuer"],
-            client_id=state.config.client_id,
-            fetch_keys=lambda force: oidc.fetch_jwk_set(force=force),
-            algorithms=metadata.get("id_token_signing_alg_values_supported", ["RS256"]),
-            replay=state.replay,
-        )
+        claims = validate_logout_token(request.form.get("logout_token", ""),
+                                       **provider_checks(), replay=state.replay)
     except LogoutTokenError as error:
         current_app.logger.warning("back-channel logout refused: %s", error)
         return jsonify(error="invalid_request", error_description=str(error)), 400, NO_STORE
     ended = state.sessions.end_matching(claims.get("sub"), claims.get("sid"))
     current_app.logger.info("back-channel logout: %s session(s) ended", ended)
     return "", 200, NO_STORE
+
+
+def provider_checks() -> dict[str, Any]:
+    """What a token the provider pushes must match: its issuer, its keys and algorithms,
+    and our client_id as audience."""
+    oidc = platform().oidc
+    metadata = oidc.load_server_metadata()
+    return {"issuer": metadata["issuer"], "client_id": platform().config.client_id,
+            "fetch_keys": lambda force: oidc.fetch_jwk_set(force=force),
+            "algorithms": metadata.get("id_token_signing_alg_values_supported", ["RS256"])}
+
+
+@bp.post("/events")
+def security_event() -> ResponseReturnValue:
+    """RFC 8935 2: a Security Event Token pushed by the provider, verified, then 202; a
+    refused one gets 400 with the RFC's error code and records nothing."""
+    try:
+        if request.mimetype != events.MEDIA_TYPE:
+            raise events.EventError("invalid_request", f"Content-Type is not {events.MEDIA_TYPE}")
+        checks = provider_checks()
+        claims = events.validate_event_token(request.get_data(as_text=True), **checks)
+        stopped = events.stopped_delegation(claims, checks["issuer"])
+    except events.EventError as error:
+        current_app.logger.warning("security event refused: %s (%s)", error.err, error)
+        return jsonify(err=error.err, description=str(error)), 400, NO_STORE
+    except requests.RequestException as error:  # its keys out of reach: it will retry
+        current_app.logger.warning("security event not checked: %s", type(error).__name__)
+        return "", 503, NO_STORE
+    if stopped is not None and concerns_us(stopped):
+        platform().stopped.add(stopped)
+    # The jti, never the traveller's sub: no personal data in the logs.
+    current_app.logger.info("security event %s accepted", claims["jti"])
+    return "", 202, NO_STORE
+
+
+def concerns_us(stopped: events.StoppedDelegation) -> bool:
+    """We acted for the traveller on our partner's API, or another acted on ours."""
+    config = platform().config
+    if config.partner is not None and stopped.actor == config.client_id:
+        return stopped.resource == config.partner.api
+    return config.api is not None and stopped.resource == config.api

@@ -2,16 +2,20 @@
 demo`` over real HTTP: Umberto logs in on his regional carpool site and lets it book for
 him on the national one; he sees the Angoulême to Clermont-Ferrand ride there, books it,
 and finds the booking on the national site under its own `sub`, with his usual meeting
-point. The new pages have no serious accessibility violation (axe-core)."""
+point. Then he stops it on Mobility ID's "My platforms", in one click: the provider tells
+both sites (a security event each, pushed by its outbox after the commit), and each says
+so to him. The new pages have no serious accessibility violation (axe-core)."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
 from clients.demo import MEETING_POINT, NATIONAL, REGIONAL
+from clients.demo_platform.events import StoppedDelegation
 from clients.demo_platform.serve import RunningPlatform
 from tests.browser_real.conftest import new_context
 from tests.browser_real.test_demo_platforms import consent_heading, serious_violations
@@ -25,6 +29,9 @@ from tests.live import LiveServer, LiveTraveller
 DELEGATION = ("Covoiturage régional may search rides and book seats on Covoiturage national "
               "for you.")
 RIDE = "Angoulême → Clermont-Ferrand"
+STOP = ("Stop (Covoiturage régional can search rides and book seats on Covoiturage national "
+        "for you.)")
+OUTBOX_WAIT = 10  # seconds: a local delivery takes milliseconds
 
 
 def test_umberto_books_a_national_ride_from_his_regional_site(
@@ -33,11 +40,14 @@ def test_umberto_books_a_national_ride_from_his_regional_site(
 ) -> None:
     regional = platforms[REGIONAL.client_id].config.origin
     national = platforms[NATIONAL.client_id].config.origin
+    live_server.app.config["OUTBOX_WORKER"] = True  # off by default in tests
     context = new_context(chromium, live_server)
     try:
         page = context.new_page()
         violations = book_from_regional(page, umberto, regional, tmp_path)
         violations += find_it_on_national(page, national, tmp_path)
+        stop_on_my_platforms(page, live_server)
+        violations += see_it_said_on_both_sites(page, regional, national, tmp_path)
     finally:
         context.close()
     assert violations == []
@@ -94,3 +104,36 @@ def find_it_on_national(page: Page, national: str, tmp_path: Path) -> list[str]:
     expect(page.get_by_role("main")).to_contain_text(RIDE)
     expect(page.get_by_role("main")).to_contain_text(MEETING_POINT)
     return serious_violations(page, tmp_path, "national-bookings")
+
+
+def stop_on_my_platforms(page: Page, live_server: LiveServer) -> None:
+    """Under both platforms, the same sentence and its Stop button: one click, and the
+    events are queued with the stop; the outbox's thread pushes them after the commit."""
+    page.goto("/account/platforms")
+    sections = [page.get_by_role("region", name=name)
+                for name in ("Covoiturage régional", "Covoiturage national")]
+    for section in sections:
+        expect(section.get_by_role("button", name=STOP, exact=True)).to_be_visible()
+    sections[0].get_by_role("button", name=STOP, exact=True).click()
+    expect(page.get_by_text("Done. Covoiturage régional can no longer")).to_be_visible()
+    # Bounded: the worker's thread ends once nothing is pending, at once if both arrived.
+    live_server.app.extensions["idp.outbox"].worker.join(timeout=OUTBOX_WAIT)
+
+
+def see_it_said_on_both_sites(page: Page, regional: str, national: str,
+                              tmp_path: Path) -> list[str]:
+    day = StoppedDelegation("", "", "", datetime.now(UTC)).day
+    page.goto(regional + "/rides")
+    main = page.get_by_role("main")
+    expect(main).to_contain_text(
+        "Covoiturage national n’accepte plus nos réservations pour vous.")
+    expect(main).to_contain_text(
+        f"Vous avez arrêté nos réservations sur Covoiturage national le {day}.")
+    violations = serious_violations(page, tmp_path, "rides-stopped")
+    page.goto(regional + "/")
+    expect(page.get_by_role("main")).to_contain_text(
+        f"Vous avez arrêté nos réservations sur Covoiturage national le {day}.")
+    page.goto(national + "/")
+    expect(page.get_by_role("main")).to_contain_text(
+        f"Covoiturage régional ne réserve plus pour vous (arrêté le {day}).")
+    return violations + serious_violations(page, tmp_path, "national-stopped")

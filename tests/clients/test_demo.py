@@ -101,3 +101,18 @@ def test_an_earlier_demo_install_gains_the_exchange_on_the_next_run(runner: CliR
 
     db.session.refresh(regional)
     assert regional.check_grant_type(TOKEN_EXCHANGE)
+
+
+def test_both_demo_platforms_register_where_they_are_told_a_delegation_stopped(
+        runner: CliRunner) -> None:
+    """Issue 14, part 4: an events URI each (RFC 8935), loopback http as in development.
+    An install from before it gains them on the next run."""
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    db.session.execute(db.update(Client).values(events_uri=None))
+    db.session.commit()
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+
+    clients = {c.client_id: c for c in db.session.scalars(db.select(Client))}
+    assert clients[DEMO_CLIENT_ID].events_uri == "http://127.0.0.1:5001/events"
+    assert clients[NATIONAL_CLIENT_ID].events_uri == "http://127.0.0.1:5002/events"
