@@ -65,13 +65,17 @@ def delegation_request(platform: factories.Platform, scope: str = SCOPE,
                                 extra=extra)
 
 
-def allow(browser: Browser, resource_claims: tuple[str, ...] = ()) -> TestResponse:
-    """Allow on the consent screen, ticking the traveller's scopes' boxes and the given
-    boxes of what the resource's platform will see."""
+def allow(browser: Browser, resource_claims: tuple[str, ...] = (),
+          delegation: str | None = API) -> TestResponse:
+    """Allow on the consent screen, ticking the traveller's scopes' boxes, the box of the
+    delegation itself (its value, the resource; None: left empty, the delegation declined)
+    and the given boxes of what the resource's platform will see."""
     html = browser.page.get_data(as_text=True)  # type: ignore[union-attr]
     action = html.split('action="', 1)[1].split('"', 1)[0]
     data: dict[str, Any] = {"decision": "allow", "scope": ["profile:alias"],
                             "resource_claim": list(resource_claims)}
+    if delegation is not None:
+        data["delegation"] = delegation
     return browser.follow_local(browser.submit(action, data, html))
 
 
