@@ -55,8 +55,8 @@ def test_the_delegation_is_a_box_of_its_own_never_ticked(
             "for you.") in label
     text = text_of(logged_in)
     # Without JavaScript the other boxes stay in sight; words say when they count.
-    assert "You can log in to Covoiturage régional without it." in text
-    assert "The boxes below count only if you tick this one." in text
+    assert "You can log in without ticking it." in text
+    assert "The boxes below count only if you tick it." in text
 
 
 def test_allow_with_the_box_empty_logs_in_without_the_delegation(
