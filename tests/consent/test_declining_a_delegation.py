@@ -9,37 +9,20 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from consent import audit
 from consent.models import history
 from tests import factories
-from tests.browser import Browser, query_of
+from tests.browser import Browser
 from tests.consent.test_delegation_consent import cast, events, text_of, umberto  # noqa: F401
 from tests.delegation import API, SCOPE, Cast, allow, delegate, delegation_request, exchange
-from tests.tokens import redeem
 
 
 def decline(browser: Browser, platform: factories.Platform, asked: str = SCOPE,
-            **answer: Any) -> dict[str, Any]:
+            resource_claims: tuple[str, ...] = (), **answer: Any) -> dict[str, Any]:
     """The traveller, on the screen, ticks their alias (or what ``answer`` says), leaves
     the delegation's own box empty and allows; the platform redeems the code."""
-    request = delegation_request(platform, asked)
-    page = browser.authorize(request)
-    assert page.status_code == 200
-    page = answer_with(browser, {"decision": "allow", "scope": ["profile:alias"], **answer})
-    assert page.status_code in (302, 303), page.get_data(as_text=True)[:500]
-    response = redeem(browser.client, platform, query_of(page.location)["code"],
-                      request.verifier)
-    assert response.status_code == 200, response.get_json()
-    tokens: dict[str, Any] = response.get_json()
-    return tokens
-
-
-def answer_with(browser: Browser, data: dict[str, Any]) -> TestResponse:
-    html = browser.page.get_data(as_text=True)  # type: ignore[union-attr]
-    action = html.split('action="', 1)[1].split('"', 1)[0]
-    return browser.follow_local(browser.submit(action, data, html))
+    return delegate(browser, platform, asked, resource_claims, delegation=None, **answer)
 
 
 def test_the_delegation_is_a_box_of_its_own_never_ticked(
@@ -62,7 +45,7 @@ def test_the_delegation_is_a_box_of_its_own_never_ticked(
 def test_allow_with_the_box_empty_logs_in_without_the_delegation(
         client: FlaskClient, logged_in: Browser, cast: Cast,
         umberto: factories.Traveller) -> None:
-    tokens = decline(logged_in, cast.regional, resource_claim=["nickname"])
+    tokens = decline(logged_in, cast.regional, resource_claims=("nickname",))
 
     [record] = history(umberto.model.id, cast.regional.client_id)
     assert record.delegations == []
@@ -96,7 +79,7 @@ def test_after_declining_the_same_ask_shows_the_screen_again_and_declining_logs_
     html = again.get_data(as_text=True)
     assert 'name="delegation"' in html
     assert 'name="scope"' not in html  # the alias is answered: only the delegation is asked
-    page = answer_with(logged_in, {"decision": "allow"})
+    page = allow(logged_in, delegation=None, scopes=())
     assert page.status_code in (302, 303) and "code=" in page.location
     assert all(r.delegations == [] for r in history(umberto.model.id,
                                                      cast.regional.client_id))
@@ -111,7 +94,7 @@ def test_declining_more_actions_keeps_the_delegation_in_force(
         umberto: factories.Traveller) -> None:
     delegate(logged_in, cast.regional, scope="openid profile:alias trips:search")
 
-    tokens = decline(logged_in, cast.regional, scope=[])  # the alias is answered
+    tokens = decline(logged_in, cast.regional, scopes=())  # the alias is answered
 
     [entry] = history(umberto.model.id, cast.regional.client_id)[-1].delegations
     assert entry["actions"] == ["trips:search"]
@@ -124,7 +107,7 @@ def test_declining_more_actions_keeps_the_delegation_in_force(
 def test_boxes_of_the_delegation_count_only_with_its_own(
         logged_in: Browser, cast: Cast, umberto: factories.Traveller) -> None:
     decline(logged_in, cast.regional, "openid profile:alias offline_access trips:search",
-            resource_claim=["nickname", "phone_number"], delegation_offline="yes")
+            ("nickname", "phone_number"), delegation_offline="yes")
 
     [record] = history(umberto.model.id, cast.regional.client_id)
     assert record.delegations == []
