@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from consent import audit
 from consent.models import history
 from tests import factories
-from tests.browser import Browser
+from tests.browser import Browser, query_of
 from tests.consent.test_delegation_consent import cast, events, text_of, umberto  # noqa: F401
 from tests.delegation import API, SCOPE, Cast, allow, delegate, delegation_request, exchange
 
@@ -87,6 +87,18 @@ def test_after_declining_the_same_ask_shows_the_screen_again_and_declining_logs_
     plain = logged_in.authorize(delegation_request(cast.regional, "openid profile:alias",
                                                    resource=None))
     assert plain.status_code in (302, 303) and "code=" in plain.location
+
+
+def test_after_declining_a_silent_ask_with_the_resource_is_told_consent_is_required(
+        logged_in: Browser, cast: Cast, umberto: factories.Traveller) -> None:
+    decline(logged_in, cast.regional)
+    request = delegation_request(cast.regional)
+    request.extra["prompt"] = "none"
+
+    page = logged_in.authorize(request)
+
+    # OIDC Core 3.1.2.6: the platform learns it must ask; it may log in without the API.
+    assert query_of(page.location)["error"] == "consent_required"
 
 
 def test_declining_more_actions_keeps_the_delegation_in_force(
