@@ -2,7 +2,8 @@
 
 Checks, in order (each failure a page, never a redirect and never a record):
 - the form's CSRF token, the pending interaction, the same traveller as when asked;
-- every ticked scope and claim was offered on the screen (no scope slipped in);
+- every ticked scope and claim was offered on the screen (no scope slipped in), and the
+  delegation's box too: a delegation only with its own box ticked (issue 14);
 - every required scope is ticked, or the traveller chose Deny."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 
 from consent import delegations, records
 from consent.step import decision_from
@@ -58,8 +60,7 @@ def decide(interaction_id: str) -> ResponseReturnValue:
     scopes, claims = chosen(shown, ticked, ticked_claims)
     refused = [s for s in shown["offered"] if s not in scopes]
     try:
-        delegation = delegated(login.user, shown, request.form.getlist("resource_claim"),
-                               "delegation_offline" in request.form)
+        delegation = delegated(login.user, shown, request.form)
     except ConsentAnswerError as error:
         return error_page(error)
     record = records.give(login.user, client, login, scopes, claims, refused,
@@ -69,16 +70,23 @@ def decide(interaction_id: str) -> ResponseReturnValue:
                                                   requested, shown.get("asked")))
 
 
-def delegated(user: User, shown: dict[str, Any], ticked: list[str],
-              offline: bool) -> dict[str, Any] | None:
-    """The delegation agreed to with Allow (issue 14), with the resource claims ticked
-    and its own offline box; None when none was asked. A box not offered is refused."""
+def delegated(user: User, shown: dict[str, Any], answer: MultiDict[str, str]
+              ) -> dict[str, Any] | None:
+    """The delegation agreed to with Allow (issue 14): only with its own box ticked, with
+    the resource claims ticked and its own offline box. Left empty, the traveller logs in
+    without it (GDPR Art. 7(4): a login is never bought with an optional grant), and its
+    other boxes count for nothing, as the screen says. A box not offered is refused."""
     offer = shown.get("delegation")
+    ticked = answer.getlist("resource_claim")
+    offline = "delegation_offline" in answer
+    agreed = set(answer.getlist("delegation"))
     if not set(ticked) <= set(offer["claims"] if offer else []):
         raise ConsentAnswerError("The answer names a claim that was not asked for.")
     if offline and not (offer and offer.get("offline")):
         raise ConsentAnswerError("The answer names a scope or a claim that was not asked for.")
-    return delegations.new_entry(user, offer, ticked, offline) if offer else None
+    if not agreed <= ({offer["resource"]} if offer else set()):
+        raise ConsentAnswerError("The answer names a delegation that was not asked for.")
+    return delegations.new_entry(user, offer, ticked, offline) if offer and agreed else None
 
 
 def check_answer(shown: dict[str, Any], ticked: list[str], claims: list[str]) -> str | None:

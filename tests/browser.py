@@ -16,9 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-# A box the traveller may tick, or the answer a required item always carries (a hidden
-# field: issue 12, item 5).
-CHECKBOX = re.compile(r'<input type="(?:checkbox|hidden)" name="(scope|claim)" value="([^"]+)"')
+# A box the traveller may tick (a scope, a claim, a delegation's own box: issue 14), or
+# the answer a required item always carries (a hidden field: issue 12, item 5).
+CHECKBOX = re.compile(
+    r'<input type="(?:checkbox|hidden)" name="(scope|claim|delegation)" value="([^"]+)"')
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 ISSUER = "https://idp.test"
 

@@ -65,23 +65,31 @@ def delegation_request(platform: factories.Platform, scope: str = SCOPE,
                                 extra=extra)
 
 
-def allow(browser: Browser, resource_claims: tuple[str, ...] = ()) -> TestResponse:
-    """Allow on the consent screen, ticking the traveller's scopes' boxes and the given
-    boxes of what the resource's platform will see."""
+def allow(browser: Browser, resource_claims: tuple[str, ...] = (),
+          delegation: str | None = API, scopes: tuple[str, ...] = ("profile:alias",),
+          **answer: Any) -> TestResponse:
+    """Allow on the consent screen, ticking the boxes of ``scopes``, the box of the
+    delegation itself (its value, the resource; None: left empty, the delegation
+    declined), the given boxes of what the resource's platform will see, and any other
+    field of ``answer``."""
     html = browser.page.get_data(as_text=True)  # type: ignore[union-attr]
     action = html.split('action="', 1)[1].split('"', 1)[0]
-    data: dict[str, Any] = {"decision": "allow", "scope": ["profile:alias"],
-                            "resource_claim": list(resource_claims)}
+    data: dict[str, Any] = {"decision": "allow", "scope": list(scopes),
+                            "resource_claim": list(resource_claims), **answer}
+    if delegation is not None:
+        data["delegation"] = delegation
     return browser.follow_local(browser.submit(action, data, html))
 
 
 def delegate(browser: Browser, platform: factories.Platform, scope: str = SCOPE,
-             resource_claims: tuple[str, ...] = ("nickname",)) -> dict[str, Any]:
-    """The traveller (logged in) lets the platform act on the API; it redeems the code."""
+             resource_claims: tuple[str, ...] = ("nickname",),
+             **answer: Any) -> dict[str, Any]:
+    """The traveller (logged in) lets the platform act on the API (with ``answer``, as
+    :func:`allow` takes it: ``delegation=None`` declines); it redeems the code."""
     request = delegation_request(platform, scope)
     page = browser.authorize(request)
     if page.status_code == 200:
-        page = allow(browser, resource_claims)
+        page = allow(browser, resource_claims, **answer)
     assert page.status_code in (302, 303), page.get_data(as_text=True)[:500]
     response = redeem(browser.client, platform, query_of(page.location)["code"],
                       request.verifier)

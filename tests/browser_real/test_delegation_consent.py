@@ -2,13 +2,16 @@
 book seats on Covoiturage national for Umberto. The consent screen names both platforms,
 the actions in the national platform's words, what it will see (boxes not ticked), how
 long, and that it can be stopped; in English and in French; no serious accessibility
-violation (axe-core). Umberto ticks his alias only and allows."""
+violation (axe-core). The delegation is a box of its own, never ticked in advance:
+Umberto ticks it and his alias only, and allows; or he leaves it empty and still logs
+in, without JavaScript too."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -36,16 +39,19 @@ class Words:
     alias: str
     allow: str
     stop: str
+    optional: str
 
 
 ENGLISH = Words("en-GB", "Email address", "Password", "Log in",
                 "Covoiturage régional may search rides and book seats on Covoiturage "
                 "national for you.", "What Covoiturage national will see", "Alias", "Allow",
-                "You can stop it at any time in “My platforms”.")
+                "You can stop it at any time in “My platforms”.",
+               "You can log in without ticking it.")
 FRENCH = Words("fr-FR", "Adresse e-mail", "Mot de passe", "Se connecter",
                "Covoiturage régional pourra chercher des trajets et réserver des places sur "
                "Covoiturage national pour vous.", "Ce que Covoiturage national verra", "Pseudo",
-               "Autoriser", "Vous pouvez l’arrêter à tout moment dans « Mes plateformes ».")
+               "Autoriser", "Vous pouvez l’arrêter à tout moment dans « Mes plateformes ».",
+               "Vous pouvez vous connecter sans la cocher.")
 
 
 @pytest.fixture(params=[ENGLISH, FRENCH], ids=["en", "fr"])
@@ -82,17 +88,12 @@ def regional(live_server: LiveServer, callback_origin: str) -> LivePlatform:
 def test_umberto_reads_the_delegation_and_allows_it_with_his_alias_only(
         chromium: Browser, live_server: LiveServer, regional: LivePlatform,
         umberto: LiveTraveller, words: Words, tmp_path: Path) -> None:
-    context = chromium.new_context(base_url=live_server.url, locale=words.locale)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    site = PlatformSite(regional, live_server.url)
-    request = AuthorizationRequest(regional.client_id, regional.redirect_uri, scope=SCOPE,
-                                   extra={"resource": API})
-    site.watch(page)
-    page.goto(site.authorization_url(request))
-    log_in(page, umberto, words)
+    page, site = consent_screen(chromium, live_server, regional, umberto, words)
 
     expect(page.locator("#delegation-what")).to_have_text(words.sentence)
+    delegation = page.get_by_role("checkbox", name=words.sentence, exact=True)
+    expect(delegation).not_to_be_checked()  # the login never comes with it by default
+    expect(page.locator("#delegation-optional")).to_contain_text(words.optional)
     seen = page.get_by_role("group", name=words.will_see)
     alias = seen.get_by_role("checkbox", name=re.compile(words.alias))
     expect(alias).not_to_be_checked()  # nothing optional ticked in advance
@@ -108,18 +109,57 @@ def test_umberto_reads_the_delegation_and_allows_it_with_his_alias_only(
     button = page.get_by_role("button", name=words.allow, exact=True).bounding_box()
     assert button is not None and button["y"] + button["height"] <= 568
 
+    page.locator("label[for=delegation]").click()
     seen.locator("label", has_text=words.alias).click()
-    page.get_by_role("button", name=words.allow, exact=True).click()
-    page.wait_for_url(f"{regional.redirect_uri}?**")
-    assert "code" in site.answer_params(page)
-    context.close()
+    [entry] = allow_and_read(page, site, live_server, umberto, words)
+    assert entry["claims"] == ["nickname"]
 
+
+def test_umberto_leaves_the_delegation_empty_and_logs_in_without_javascript(
+        chromium: Browser, live_server: LiveServer, regional: LivePlatform,
+        umberto: LiveTraveller, words: Words) -> None:
+    page, site = consent_screen(chromium, live_server, regional, umberto, words,
+                                java_script_enabled=False)
+
+    delegation = page.get_by_role("checkbox", name=words.sentence, exact=True)
+    expect(delegation).not_to_be_checked()
+    # Without JavaScript what the national platform would see stays in sight, and its
+    # boxes say they count only with the delegation's own: he ticks one, not the latter.
+    seen = page.get_by_role("group", name=words.will_see)
+    seen.locator("label", has_text=words.alias).click()
+    assert allow_and_read(page, site, live_server, umberto, words) == []
+
+
+def consent_screen(chromium: Browser, live_server: LiveServer, regional: LivePlatform,
+                   umberto: LiveTraveller, words: Words,
+                   **options: Any) -> tuple[Page, PlatformSite]:
+    """Umberto, on the regional platform, is sent to log in with the delegation asked,
+    logs in and reaches the consent screen."""
+    context = chromium.new_context(base_url=live_server.url, locale=words.locale, **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    site = PlatformSite(regional, live_server.url)
+    request = AuthorizationRequest(regional.client_id, regional.redirect_uri, scope=SCOPE,
+                                   extra={"resource": API})
+    site.watch(page)
+    page.goto(site.authorization_url(request))
+    log_in(page, umberto, words)
+    return page, site
+
+
+def allow_and_read(page: Page, site: PlatformSite, live_server: LiveServer,
+                   umberto: LiveTraveller, words: Words) -> list[dict[str, Any]]:
+    """Allow: the platform gets its code; the delegations now on record."""
+    page.get_by_role("button", name=words.allow, exact=True).click()
+    page.wait_for_url(f"{site.platform.redirect_uri}?**")
+    assert "code" in site.answer_params(page)
+    page.context.close()
     with live_server.app.app_context():
         user = db.session.scalar(db.select(User).where(User.subject == umberto.subject))
         assert user is not None
-        [entry] = history(user.id, regional.client_id)[-1].delegations
-        assert entry["claims"] == ["nickname"]
+        delegations = list(history(user.id, site.platform.client_id)[-1].delegations)
         db.session.remove()
+    return delegations
 
 
 def log_in(page: Page, traveller: LiveTraveller, words: Words) -> None:

@@ -60,6 +60,7 @@ def test_umberto_sees_the_delegation_under_both_platforms_and_stops_it_in_one_cl
     page.goto(site.authorization_url(AuthorizationRequest(
         regional.client_id, regional.redirect_uri, scope=SCOPE, extra={"resource": API})))
     log_in(page, umberto, words)
+    page.locator("label[for=delegation]").click()  # the delegation: a box of its own
     page.get_by_role("group", name=words.will_see).locator("label", has_text=words.alias).click()
     page.get_by_role("button", name=words.allow, exact=True).click()
     page.wait_for_url(f"{regional.redirect_uri}?**")

@@ -190,7 +190,7 @@ def test_offline_access_for_the_delegation_has_its_own_box_unticked(
     box = html.split('name="delegation_offline"', 1)[1].split(">", 1)[0]
     assert "checked" not in box  # nothing optional ticked in advance
     action = html.split('action="', 1)[1].split('"', 1)[0]
-    logged_in.submit(action, {"decision": "allow", **ticked}, html)
+    logged_in.submit(action, {"decision": "allow", "delegation": API, **ticked}, html)
 
     record = history(umberto.model.id, cast.regional.client_id)[-1]
     assert record.delegations[0]["offline_access"] is kept

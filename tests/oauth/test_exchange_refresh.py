@@ -42,7 +42,8 @@ def delegate_with(browser: Browser, cast: Cast, offline: bool) -> dict[str, Any]
     html = browser.page.get_data(as_text=True)  # type: ignore[union-attr]
     action = html.split('action="', 1)[1].split('"', 1)[0]
     answer = {"decision": "allow", "scope": ["profile:alias", "offline_access"],
-              "resource_claim": ["nickname"], **({"delegation_offline": "yes"} if offline else {})}
+              "delegation": API, "resource_claim": ["nickname"],
+              **({"delegation_offline": "yes"} if offline else {})}
     page = browser.follow_local(browser.submit(action, answer, html))
     response = redeem(browser.client, cast.regional, query_of(page.location)["code"],
                       request.verifier)
