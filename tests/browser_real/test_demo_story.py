@@ -73,6 +73,9 @@ def book_from_regional(page: Page, umberto: LiveTraveller, regional: str,
     expect(page.get_by_role("heading", level=1)).to_have_text(
         consent_heading("Covoiturage régional"))
     expect(page.locator("#delegation-what")).to_have_text(DELEGATION)
+    delegation = page.get_by_role("checkbox", name=DELEGATION)
+    expect(delegation).not_to_be_checked()  # its own choice, never ticked in advance
+    delegation.check()
     seen = page.get_by_role("group", name="What Covoiturage national will see")
     seen.get_by_role("checkbox", name=re.compile("Alias")).check()
     page.get_by_role("button", name="Allow", exact=True).click()
