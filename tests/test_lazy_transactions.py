@@ -86,14 +86,14 @@ def test_userinfo_is_one_round_trip(postgres: Flask, logged_in: Browser, platfor
     assert not [m for m in sent if m.startswith("Query")], sent  # no BEGIN, COMMIT, ROLLBACK
 
 
-def test_introspection_is_two_round_trips(postgres: Flask, logged_in: Browser,
+def test_introspection_is_one_round_trip(postgres: Flask, logged_in: Browser,
                                           platform: Platform, tmp_path: Path) -> None:
     tokens = issue_tokens(logged_in, platform)
     with messages(tmp_path) as sent:
         answer = logged_in.client.post("/introspect", data={"token": tokens["access_token"]},
                                        headers=basic(platform))
         assert answer.get_json()["active"] is True
-    assert round_trips(sent) == 2, sent  # the platform, then the token
+    assert round_trips(sent) == 1, sent  # the token with its platform
 
 
 def test_a_refresh_writes_in_one_transaction(postgres: Flask, logged_in: Browser,

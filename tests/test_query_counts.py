@@ -51,9 +51,9 @@ def test_userinfo_introspection_and_refresh_in_few_round_trips(
         answer = logged_in.client.post("/introspect", data={"token": tokens["access_token"]},
                                        headers=basic(platform))
         assert answer.get_json()["active"] is True
-    # The platform's authentication, then the token (the platform read once, though
-    # the access log names it too).
-    assert len(queries(seen)) == 2, queries(seen)
+    # The token with its platform, which then authenticates: one query (the platform
+    # read once, though the access log names it too).
+    assert len(queries(seen)) == 1, queries(seen)
 
     with statements() as seen:
         renewed = logged_in.client.post("/token", headers=basic(platform), data={

@@ -59,8 +59,8 @@ def last_use(user_id: int) -> dict[str, object]:
     return {client_id: when for client_id, when in rows}
 
 
-def find_token(token_string: str,
-               hint: str | None) -> tuple[Token | PlatformToken, str] | None:
+def find_token(token_string: str, hint: str | None,
+               lean: bool = True) -> tuple[Token | PlatformToken, str] | None:
     """The token row and which of its tokens this is. The hint only orders the search
     (RFC 7009 2.1, RFC 7662 2.1): a wrong one must not hide the token. A platform's own
     token (client credentials) is an access token of the platform tokens' table."""
@@ -70,7 +70,7 @@ def find_token(token_string: str,
     kinds = sorted(TOKEN_TYPES, key=lambda kind: kind != hint)
     for kind in kinds:
         column = Token.access_token_hash if kind == "access_token" else Token.refresh_token_hash
-        row = db.session.scalar(token_with_owner(lean=True).where(column == wanted))
+        row = db.session.scalar(token_with_owner(lean=lean).where(column == wanted))
         if row is not None:
             return row, kind
     platform = db.session.scalar(

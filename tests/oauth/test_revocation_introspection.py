@@ -165,3 +165,21 @@ def test_discovery_lists_the_endpoints(client: FlaskClient) -> None:
     assert "none" not in document["introspection_endpoint_auth_methods_supported"]
     assert "private_key_jwt" in document["token_endpoint_auth_methods_supported"]
     assert document["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256"]
+
+
+def test_a_token_read_before_the_platform_authenticates_tells_nothing(
+        logged_in: Browser, platform: Platform) -> None:
+    """Introspection reads the token with its platform before the platform authenticates
+    (issue 13): a wrong secret is still refused, another platform still learns nothing,
+    and the owner still gets its answer."""
+    tokens = issue_tokens(logged_in, platform)
+    data = {"token": tokens["access_token"]}
+    wrong = logged_in.client.post("/introspect", data=data, headers=basic(platform, "wrong"))
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "invalid_client"
+    other = make_platform()
+    assert logged_in.client.post("/introspect", data=data,
+                                 headers=basic(other)).get_json() == {"active": False}
+    unknown = logged_in.client.post("/introspect", data={"token": "nope"}, headers=basic(other))
+    assert unknown.get_json() == {"active": False}
+    assert logged_in.client.post("/introspect", data=data,
+                                 headers=basic(platform)).get_json()["active"] is True
