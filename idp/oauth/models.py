@@ -198,6 +198,7 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):  # type: ignore[name-
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+    client: Mapped[Client] = relationship(viewonly=True)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

@@ -89,6 +89,23 @@ def test_a_wrong_client_secret_is_refused(logged_in: Browser, platform: Platform
     assert response.get_json()["error"] == "invalid_client"
 
 
+def test_a_code_read_before_the_platform_authenticates_is_not_spent_by_a_failure(
+        logged_in: Browser, platform: Platform) -> None:
+    """The code grant reads the code with its platform before the platform authenticates
+    (issue 13): a wrong secret leaves the code unspent, and another platform is still
+    read and refused it."""
+    code, request = get_code(logged_in, platform)
+    data = {"grant_type": "authorization_code", "code": code,
+            "redirect_uri": platform.redirect_uri, "code_verifier": request.verifier}
+    wrong = logged_in.client.post("/token", headers=basic(platform, "wrong"), data=data)
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "invalid_client"
+    other = make_platform(redirect_uri=platform.redirect_uri)
+    stolen = logged_in.client.post("/token", headers=basic(other), data=data)
+    assert stolen.status_code == 400 and stolen.get_json()["error"] == "invalid_grant"
+    answer = logged_in.client.post("/token", headers=basic(platform), data=data)
+    assert answer.status_code == 200, answer.get_json()
+
+
 def test_client_secret_post_is_accepted(logged_in: Browser, platform: Platform) -> None:
     code, request = get_code(logged_in, platform)
     response = logged_in.client.post("/token", data={
