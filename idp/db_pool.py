@@ -12,9 +12,11 @@ the next request works. ``pool_recycle`` renews every connection after an hour."
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,7 +85,33 @@ def _begin_before_writing(connection: sa.Connection, cursor: Any, statement: str
     dbapi = connection.connection.dbapi_connection
     if (dbapi is not None and dbapi.autocommit
             and dbapi.info.transaction_status == _IDLE and needs_transaction(statement)):
+        if (connection.info.pop(_ALONE, False) and not executemany
+                and statement.lstrip()[:6].upper() == "INSERT"):
+            return  # one row in one statement: a transaction of its own (write_alone)
         cursor.execute("BEGIN", prepare=False)
+
+
+_ALONE = "idp_insert_alone"
+
+
+@contextlib.contextmanager
+def write_alone(session: Any) -> Iterator[None]:
+    """Around the commit of a session whose only change is one new row, before anything
+    was written: its INSERT runs as a transaction of its own, without the BEGIN and
+    COMMIT round trips (issue 13: an authorization's code, a platform's token). With
+    anything else pending, or a transaction already begun, the commit is as usual."""
+    connection = None
+    if len(session.new) == 1 and not session.dirty and not session.deleted:
+        connection = session.connection()
+        dbapi = connection.connection.dbapi_connection
+        if (connection.dialect.driver == "psycopg" and dbapi is not None
+                and dbapi.info.transaction_status == _IDLE):
+            connection.info[_ALONE] = True
+    try:
+        yield
+    finally:
+        if connection is not None and not connection.closed:
+            connection.info.pop(_ALONE, None)
 
 
 def autocommit_options(url: str) -> dict[str, Any]:

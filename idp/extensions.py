@@ -36,12 +36,16 @@ def commit_keeping_loaded() -> None:
     """Commit, and keep the rows this request loaded as they are. After its commit a
     token or authorize request still reads its platform, traveller and code (the ID
     token, the response, the access log): expired by the commit, each was read again, a
-    query apiece (issue 13). What this request wrote is what it keeps."""
+    query apiece (issue 13). What this request wrote is what it keeps. A lone new row is
+    written without a transaction around it (``idp.db_pool.write_alone``)."""
+    from idp.db_pool import write_alone
+
     session = db.session()
     expire = session.expire_on_commit
     session.expire_on_commit = False
     try:
-        session.commit()
+        with write_alone(session):
+            session.commit()
     finally:
         session.expire_on_commit = expire
 

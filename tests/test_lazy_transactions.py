@@ -21,13 +21,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
 from consent import audit
 from idp.db_pool import needs_transaction
-from idp.extensions import db, utcnow
+from idp.extensions import commit_keeping_loaded, db, utcnow
 from idp.oauth.dpop import UsedProof
-from tests.browser import Browser
-from tests.factories import Platform
+from tests.browser import AuthorizationRequest, Browser
+from tests.factories import Platform, make_platform
 from tests.tokens import basic, issue_tokens
 
 
@@ -105,6 +106,45 @@ def test_a_refresh_writes_in_one_transaction(postgres: Flask, logged_in: Browser
         assert renewed.status_code == 200, renewed.get_json()
     queries = [m for m in sent if m.startswith("Query")]
     assert queries == ["Query BEGIN", "Query COMMIT"], sent
+
+
+def test_a_request_writing_one_row_opens_no_transaction(postgres: Flask, tmp_path: Path,
+                                                        client: FlaskClient) -> None:
+    """Client credentials reads the platform and writes one token: the INSERT is a
+    transaction of its own, with no BEGIN and no COMMIT round trips."""
+    backend = make_platform(grant_types=["authorization_code", "client_credentials"])
+    with messages(tmp_path) as sent:
+        answer = client.post("/token", headers=basic(backend), data={
+            "grant_type": "client_credentials", "scope": "consent:read"})
+        assert answer.status_code == 200, answer.get_json()
+    assert not [m for m in sent if m.startswith("Query")], sent
+    assert round_trips(sent) == 2, sent  # the platform, the token
+
+
+def test_a_signed_in_authorization_writes_its_code_alone(
+        postgres: Flask, logged_in: Browser, platform: Platform, tmp_path: Path) -> None:
+    issue_tokens(logged_in, platform)  # the consent, given once
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri,
+                                   scope="openid email offline_access")
+    with messages(tmp_path) as sent:
+        assert logged_in.authorize(request).status_code == 302
+    assert not [m for m in sent if m.startswith("Query")], sent
+
+
+def test_a_lone_row_written_alone_is_still_all_or_nothing(postgres: Flask) -> None:
+    """A row refused by the database (a duplicate) leaves nothing behind, and the next
+    write of the session is in a transaction again."""
+    with postgres.app_context():
+        db.session.add(proof(5))
+        commit_keeping_loaded()
+        db.session.add(proof(5))
+        with pytest.raises(sa.exc.IntegrityError):
+            commit_keeping_loaded()
+        db.session.rollback()
+        db.session.add(proof(6))
+        db.session.add(proof(7))
+        commit_keeping_loaded()
+        assert proofs() == 3
 
 
 def proof(n: int) -> UsedProof:

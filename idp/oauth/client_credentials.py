@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749 import InvalidScopeError, UnauthorizedClientError, g
 from flask import current_app
 
 from idp.digests import digest, generate_secret
-from idp.extensions import db
+from idp.extensions import commit_keeping_loaded, db
 from idp.oauth.access_tokens import generate_client_access_token, wants_jwt
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.models import Client
@@ -46,7 +46,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             scope=token["scope"],
             expires_in=token["expires_in"],
         ))
-        db.session.commit()
+        commit_keeping_loaded()
 
 
 def granted_scope(requested: str | None) -> str:
