@@ -22,7 +22,8 @@ def refused(error: BearerError) -> ResponseReturnValue:
     headers = dict(NO_STORE)
     if error.status in (401, 403):
         headers["WWW-Authenticate"] = error.challenge()
-    body = {"error": error.error or "invalid_request", "error_description": error.description}
+    # RFC 6750 3.1: no error code, nor anything else, when no token came at all.
+    body = {"error": error.error, "error_description": error.description} if error.error else {}
     return jsonify(body), error.status, headers
 
 

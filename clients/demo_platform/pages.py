@@ -38,7 +38,7 @@ HOME = """{% extends "base.html" %}
 <h1>{{ platform.name }}</h1>
 {% if local %}
 <p>Vous êtes connecté·e{% if local.claims.nickname %} en tant que
- <strong>{{ local.claims.nickname }}</strong>{% endif %}.</p>
+ <strong>{{ local.claims.nickname|string|trim(".") }}</strong>{% endif %}.</p>
 <p><a href="{{ url_for('platform.profile') }}">Voir ce que {{ platform.name }} sait de vous</a></p>
 {% include "stopped_notice.html" %}
 {% include "partner_link.html" %}
@@ -46,7 +46,7 @@ HOME = """{% extends "base.html" %}
 <h2>Vos réservations</h2>
 {% for booking in bookings %}
 <p>{{ booking.trip.origin }} → {{ booking.trip.destination }}, le {{ booking.trip.as_json().date }}
- à {{ booking.trip.departs_at }}, avec {{ booking.trip.driver }}.
+ à {{ booking.trip.departs_at }}, avec {{ booking.trip.driver.rstrip('.') }}.
  Rendez-vous : {{ booking.meeting_point or "à convenir avec le conducteur" }}.
 {% if booking.actor %}<small>(réservé pour vous par une autre plateforme, avec votre
  accord)</small>{% endif %}</p>
@@ -140,7 +140,7 @@ BOOKED = """{% extends "base.html" %}
 <h1>Votre place est réservée</h1>
 <p>{{ partner.name }} a enregistré votre place : <strong>{{ booking.trip.from }} →
 {{ booking.trip.to }}</strong>, le {{ booking.trip.date }} à {{ booking.trip.departs_at }},
-avec {{ booking.trip.driver }}.</p>
+avec {{ booking.trip.driver.rstrip('.') }}.</p>
 <p>Rendez-vous : <strong>{{ booking.meeting_point }}</strong>.</p>
 <p><a href="{{ url_for('rides.listing') }}">Voir les autres trajets</a></p>
 {% endblock %}

@@ -91,6 +91,7 @@ def book_from_regional(page: Page, umberto: LiveTraveller, regional: str,
     expect(page.get_by_role("heading", level=1)).to_have_text("Votre place est réservée")
     expect(page.get_by_role("main")).to_contain_text(RIDE)
     expect(page.get_by_role("main")).to_contain_text(MEETING_POINT)
+    expect(page.get_by_role("main")).not_to_contain_text("..")  # "avec Sophie M.." once
     return violations + serious_violations(page, tmp_path, "booked")
 
 
@@ -106,6 +107,7 @@ def find_it_on_national(page: Page, national: str, tmp_path: Path) -> list[str]:
     expect(page.get_by_role("heading", name="Vos réservations")).to_be_visible()
     expect(page.get_by_role("main")).to_contain_text(RIDE)
     expect(page.get_by_role("main")).to_contain_text(MEETING_POINT)
+    expect(page.get_by_role("main")).not_to_contain_text("..")  # "avec Sophie M.." once
     return serious_violations(page, tmp_path, "national-bookings")
 
 

@@ -154,6 +154,7 @@ def test_a_token_not_meant_for_the_api_is_refused(
     challenge = answer.headers["WWW-Authenticate"]
     assert challenge.startswith("Bearer realm=")
     assert ('error="invalid_token"' in challenge) is (which != "none")
+    assert ("error" in answer.json()) is (which != "none")  # nor in the body
     assert sum(len(platform.app.extensions["demo_platform"].bookings._bookings)
                for platform in platforms.values()) == 0
 
