@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -104,7 +105,33 @@ class OpenIDCode(_OpenIDCode):
         return UserInfo()
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class ReadBeforeAuthentication:
+    """A grant whose code or token is read with its traveller and platform before the
+    platform authenticates, in one query: the platform's row then serves its
+    authentication (issue 13: two round trips were one). Nothing is decided on the row
+    until the platform has authenticated and the grant's checks ran; a row of another
+    platform leaves that platform to be read as before, and is refused. Authlib makes a
+    grant per request, so the row is kept on the grant."""
+
+    request: OAuth2Request
+    _read_first: tuple[str, Any] | None = None
+
+    def read_before_authentication(self, field: str, read: Callable[[str], Any]) -> None:
+        presented = self.request.payload.data.get(field)
+        if isinstance(presented, str) and presented:
+            row = read(presented)
+            self._read_first = (presented, row)
+            if row is not None:
+                remember_client(row.client)
+
+    def read_once(self, presented: str, read: Callable[[str], Any]) -> Any:
+        """The row read before the authentication, or, for another value, read now."""
+        if self._read_first is not None and self._read_first[0] == presented:
+            return self._read_first[1]
+        return read(presented)
+
+
+class AuthorizationCodeGrant(ReadBeforeAuthentication, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
@@ -137,9 +164,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         commit_keeping_loaded()
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        presented, item = getattr(self, "_read_first", (None, None))
-        if presented != code:
-            item = read_code(code)
+        item: AuthorizationCode | None = self.read_once(code, read_code)
         if item is None or item.client_id != client.client_id:
             return None
         if not claim_code(item):
@@ -153,16 +178,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return item
 
     def validate_token_request(self) -> None:
-        # The code, its traveller and its platform are read before the platform
-        # authenticates, in one query, and the platform's row serves its authentication
-        # (issue 13), as for a refresh. The code is claimed only after the platform has
-        # authenticated and is found to be its own.
-        presented = self.request.payload.data.get("code")
-        if isinstance(presented, str) and presented:
-            item = read_code(presented)
-            self._read_first = (presented, item)
-            if item is not None:
-                remember_client(item.client)
+        # The code is claimed only after the platform has authenticated and is found to
+        # be its own (query_authorization_code).
+        self.read_before_authentication("code", read_code)
         super().validate_token_request()
         validate_code_binding(self.request.authorization_code)
 
@@ -185,14 +203,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return with_access_token_format(token, self.request, user)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation at every use
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        presented, token = getattr(self, "_read_first", (None, None))
-        if presented != refresh_token:
-            token = read_refresh_token(refresh_token)
+        token: Token | None = self.read_once(refresh_token, read_refresh_token)
         if token is None:
             return None
         if token.refresh_used_at is not None and token.authorization_code_id is not None:
@@ -203,17 +219,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return token if token.is_refresh_token_active() else None
 
     def validate_token_request(self) -> None:
-        # The token, its traveller and its platform are read before the platform
-        # authenticates, in one query: the platform's row then serves its authentication
-        # (issue 13: two round trips were one). Nothing is decided on the token until the
-        # platform has authenticated and the checks below ran; a token of another
-        # platform leaves that platform to be read as before, and is refused.
-        presented = self.request.payload.data.get("refresh_token")
-        if isinstance(presented, str) and presented:
-            token = read_refresh_token(presented)
-            self._read_first = (presented, token)
-            if token is not None:
-                remember_client(token.client)
+        self.read_before_authentication("refresh_token", read_refresh_token)
         super().validate_token_request()
         validate_refresh_binding(self.request.refresh_token)
 
