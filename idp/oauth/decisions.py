@@ -6,6 +6,7 @@ The consent step lives outside ``idp`` (in ``consent``) and registers itself wit
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -59,7 +60,7 @@ class Decision:
     id_token_claims: list[str] = field(default_factory=list)
 
 
-class ConsentStep(Protocol):
+class ConsentStep(Hashable, Protocol):
     def decide(self, context: AuthorizationContext) -> Decision | None:
         """A decision already on record that covers this request, or None."""
 

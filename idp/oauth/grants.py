@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,7 +19,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
-from sqlalchemy import CursorResult, Select, func, update
+from sqlalchemy import CursorResult, Select, bindparam, func, update
 from sqlalchemy.orm import joinedload
 
 from idp.accounts.models import User
@@ -35,7 +36,7 @@ from idp.oauth.models import (
     Client,
     Token,
     remember_client,
-    token_with_owner,
+    token_by,
 )
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -277,15 +278,19 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
 def read_code(presented: str) -> AuthorizationCode | None:
     """With its traveller, whom the grant reads next (authenticate_user), and its
     platform."""
-    return db.session.scalar(
-        db.select(AuthorizationCode)
-        .options(joinedload(AuthorizationCode.user), joinedload(AuthorizationCode.client))
-        .where(AuthorizationCode.code_hash == digest(presented)))
+    return db.session.scalar(code_with_owner(), {"code_hash": digest(presented)})
+
+
+@functools.cache  # built once, as ``token_by``
+def code_with_owner() -> Select[AuthorizationCode]:
+    return (db.select(AuthorizationCode)
+            .options(joinedload(AuthorizationCode.user), joinedload(AuthorizationCode.client))
+            .where(AuthorizationCode.code_hash == bindparam("code_hash")))
 
 
 def read_refresh_token(presented: str) -> Token | None:
-    return db.session.scalar(token_with_owner().where(
-        Token.refresh_token_hash == digest(presented)))
+    return db.session.scalar(token_by("refresh_token_hash"),
+                             {"token_hash": digest(presented)})
 
 
 def id_token_claims(user: User, client: Client, code: AuthorizationCode) -> dict[str, Any]:

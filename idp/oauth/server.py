@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from flask import Flask, current_app, g, has_request_context
 from flask import request as flask_request
+from sqlalchemy import Select
 
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
@@ -27,7 +29,7 @@ from idp.oauth.assertions import PrivateKeyJWT
 from idp.oauth.claims import user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.client_credentials import ClientCredentialsGrant, generate_platform_token
-from idp.oauth.decisions import consent_step
+from idp.oauth.decisions import ConsentStep, consent_step
 from idp.oauth.dpop import bound_key
 from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
 from idp.oauth.introspection import IntrospectionEndpoint
@@ -36,7 +38,7 @@ from idp.oauth.models import (
     Token,
     clients_read,
     refresh_token_lifetime,
-    token_with_owner,
+    token_by,
 )
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
@@ -120,9 +122,8 @@ class TokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
         """The token, its traveller and platform, and the consent in force, in one
         query (issue 13): userinfo needs nothing more from the database."""
-        query, added = consent_step().join_in_force(
-            token_with_owner(lean=True).where(Token.access_token_hash == digest(token_string)))
-        row = db.session.execute(query).first()
+        query, added = with_consent_in_force(consent_step())
+        row = db.session.execute(query, {"token_hash": digest(token_string)}).first()
         if row is None:
             return None
         g.idp_consent_in_force = tuple(row[1:1 + added])
@@ -134,6 +135,12 @@ class TokenValidator(BearerTokenValidator):
         if token is not None and token.dpop_jkt is not None:
             # RFC 9449 7.2: a bound token is not a bearer token.
             raise dpop.DPoPChallenge("invalid_token", "This access token needs DPoP.")
+
+
+@functools.cache
+def with_consent_in_force(step: ConsentStep) -> tuple[Select[Any], int]:
+    """Userinfo's one query, built once per consent step (see ``token_by``)."""
+    return step.join_in_force(token_by("access_token_hash", lean=True))
 
 
 class DPoPTokenValidator(TokenValidator):
