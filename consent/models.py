@@ -5,11 +5,12 @@ for a platform is the newest record of the pair."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Select, String, Text, bindparam
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.extensions import db, utcnow
@@ -105,9 +106,15 @@ class ConsentRecord(db.Model):  # type: ignore[name-defined,misc]
 
 
 def latest(user_id: int, client_id: str) -> ConsentRecord | None:
-    return db.session.scalar(
+    return db.session.scalar(latest_of_pair(), {"user_id": user_id, "client_id": client_id})
+
+
+@functools.cache  # built once: see idp/oauth/models.py ``token_by``
+def latest_of_pair() -> Select[ConsentRecord]:
+    return (
         db.select(ConsentRecord)
-        .where(ConsentRecord.user_id == user_id, ConsentRecord.client_id == client_id)
+        .where(ConsentRecord.user_id == bindparam("user_id"),
+               ConsentRecord.client_id == bindparam("client_id"))
         .order_by(ConsentRecord.id.desc())
         .limit(1)
     )

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import timedelta
 
 from flask import abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy import Select, bindparam
 from sqlalchemy.orm import joinedload
 
 from idp.accounts import expiry
@@ -47,15 +49,18 @@ def current_user() -> User | None:
     return login.user if login else None
 
 
+@functools.cache  # built once: see idp/oauth/models.py ``token_by``
+def session_with_user() -> Select[BrowserSession]:
+    return (db.select(BrowserSession).options(joinedload(BrowserSession.user))
+            .where(BrowserSession.key_hash == bindparam("key_hash")))
+
+
 def _load_login() -> BrowserSession | None:
     key = session.get(SESSION_KEY)
     if not isinstance(key, str):
         return None
     # With its traveller: nearly every page that finds a session reads who it is.
-    login = db.session.scalar(
-        db.select(BrowserSession).options(joinedload(BrowserSession.user))
-        .where(BrowserSession.key_hash == digest(key))
-    )
+    login = db.session.scalar(session_with_user(), {"key_hash": digest(key)})
     now = utcnow()
     if login is not None and expiry.check_expired(login, now):
         # A lapsed session ends like a logout: its platforms are told (decision in

@@ -8,6 +8,7 @@ a leaked table gives nothing to brute-force offline without the key-encryption k
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import ForeignKey, LargeBinary, String, or_
+from sqlalchemy import ForeignKey, LargeBinary, Select, String, bindparam, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.accounts import events
@@ -84,7 +85,12 @@ def decrypt_secret(blob: bytes, user_id: int) -> str:
 
 
 def query_credential(user: User) -> TotpCredential | None:
-    return db.session.scalar(db.select(TotpCredential).where(TotpCredential.user_id == user.id))
+    return db.session.scalar(credential_of(), {"user_id": user.id})
+
+
+@functools.cache  # built once: see idp/oauth/models.py ``token_by``
+def credential_of() -> Select[TotpCredential]:
+    return db.select(TotpCredential).where(TotpCredential.user_id == bindparam("user_id"))
 
 
 def check_enabled(user: User) -> bool:

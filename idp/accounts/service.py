@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, bindparam
 from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import User
@@ -24,7 +27,12 @@ def normalize_email(email: str) -> str:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(db.select(User).where(User.email == normalize_email(email)))
+    return db.session.scalar(user_by_email(), {"email": normalize_email(email)})
+
+
+@functools.cache  # built once: see idp/oauth/models.py ``token_by``
+def user_by_email() -> Select[User]:
+    return db.select(User).where(User.email == bindparam("email"))
 
 
 def create_user(

@@ -18,7 +18,7 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from flask import Flask, current_app, g, has_request_context
 from flask import request as flask_request
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam
 
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
@@ -203,12 +203,16 @@ def query_client(client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64:
         return None
     if not has_request_context():
-        return db.session.scalar(db.select(Client).where(Client.client_id == client_id))
+        return db.session.scalar(client_by_id(), {"client_id": client_id})
     seen = clients_read()
     if client_id not in seen:
-        seen[client_id] = db.session.scalar(
-            db.select(Client).where(Client.client_id == client_id))
+        seen[client_id] = db.session.scalar(client_by_id(), {"client_id": client_id})
     return seen[client_id]
+
+
+@functools.cache  # built once: see idp/oauth/models.py ``token_by``
+def client_by_id() -> Select[Client]:
+    return db.select(Client).where(Client.client_id == bindparam("client_id"))
 
 
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:

@@ -8,13 +8,14 @@ can reverse it. The operator may grant public subjects to a client."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Select, String, UniqueConstraint, bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -101,14 +102,19 @@ def subject_for(user: User, client: Client) -> str:
     return sub
 
 
+@functools.cache  # built once: see idp/oauth/models.py ``token_by``
+def pairwise_row() -> Select[int]:
+    return db.select(PairwiseSubject.id).where(PairwiseSubject.user_id == bindparam("user_id"),
+                                               PairwiseSubject.sector == bindparam("sector"))
+
+
 def save_pairwise_subject(user_id: int, sector: str, sub: str) -> None:
     """Store the pair in the caller's transaction, once: an insert that ignores a row
     already there (two requests may race), skipped once the row is seen to exist."""
     known: set[tuple[int, str, str]] = current_app.extensions.setdefault("idp.subjects", set())
     if (user_id, sector, sub) in known:
         return
-    exists = db.session.scalar(db.select(PairwiseSubject.id).where(
-        PairwiseSubject.user_id == user_id, PairwiseSubject.sector == sector))
+    exists = db.session.scalar(pairwise_row(), {"user_id": user_id, "sector": sector})
     if exists is not None:
         if len(known) >= KNOWN_LIMIT:
             known.clear()
