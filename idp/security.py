@@ -20,19 +20,30 @@ CSP = "; ".join(
 )
 
 
+# Added to every answer that does not set them itself. Our own static scripts only: the
+# show-password control (issue 12, item 3). Authorization URLs carry state: never send
+# them to other sites; same-origin referrers stay, since the CSRF check over https
+# compares the Referer to our host.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", f"{CSP}; script-src 'self'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+
+
 def add_headers(response: Response) -> Response:
+    """In one pass over the answer's headers: seven ``setdefault`` calls scanned them
+    seven times, 16 % of a discovery request's CPU (issue 13)."""
     headers = response.headers
-    # Our own static scripts only: the show-password control (issue 12, item 3).
-    headers.setdefault("Content-Security-Policy", f"{CSP}; script-src 'self'")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    # Authorization URLs carry state: never send them to other sites. Same-origin
-    # referrers stay, since the CSRF check over https compares the Referer to our host.
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    present = {key.lower() for key, _ in headers.items()}
+    wanted: tuple[tuple[str, str], ...] = SECURITY_HEADERS
     if current_app.extensions["idp.settings"].is_production:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        wanted = (*wanted, HSTS)
+    headers.extend([(key, value) for key, value in wanted if key.lower() not in present])
     set_cache_policy(response)
     return response
 
