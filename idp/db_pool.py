@@ -95,13 +95,15 @@ _ALONE = "idp_insert_alone"
 
 
 @contextlib.contextmanager
-def write_alone(session: Any) -> Iterator[None]:
+def write_alone(session: Any, lone_insert: bool = False) -> Iterator[None]:
     """Around the commit of a session whose only change is one new row, before anything
-    was written: its INSERT runs as a transaction of its own, without the BEGIN and
-    COMMIT round trips (issue 13: an authorization's code, a platform's token). With
-    anything else pending, or a transaction already begun, the commit is as usual."""
+    was written, or (``lone_insert``) around the one INSERT of a session with no change
+    pending: that INSERT runs as a transaction of its own, without the BEGIN and COMMIT
+    round trips (issue 13: an authorization's code, a platform's token). With anything
+    else pending, or a transaction already begun, the commit is as usual."""
     connection = None
-    if len(session.new) == 1 and not session.dirty and not session.deleted:
+    alone = not session.new if lone_insert else len(session.new) == 1
+    if alone and not session.dirty and not session.deleted:
         connection = session.connection()
         dbapi = connection.connection.dbapi_connection
         if (connection.dialect.driver == "psycopg" and dbapi is not None

@@ -1,5 +1,6 @@
 """The Flask extensions, created unbound; ``create_app`` binds them to each app."""
 
+import functools
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
@@ -8,7 +9,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import Insert, MetaData, Table, event, insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -48,6 +49,36 @@ def commit_keeping_loaded() -> None:
             session.commit()
     finally:
         session.expire_on_commit = expire
+
+
+def insert_and_commit(entity: type[Base], values: dict[str, Any]) -> None:
+    """Write one new row of ``entity`` and commit, keeping what this request loaded (as
+    ``commit_keeping_loaded``). As the request's only change, the row is one INSERT of
+    its own, without the ORM's unit of work: a code, a token, a platform's token (0.30
+    ms of CPU against 0.55 for an object added and flushed, measured on a code). With
+    other changes pending, it is added and committed with them. The row is not kept in
+    the session: nothing that writes one reads it again in the same request."""
+    from idp.db_pool import write_alone
+
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        session.add(entity(**values))
+        commit_keeping_loaded()
+        return
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        with write_alone(session, lone_insert=True):
+            session.execute(_insert_into(entity), values)
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+@functools.cache  # built once: a statement built per call costs a cache-key walk
+def _insert_into(entity: type[Base]) -> Insert:
+    table: Table = entity.__table__  # type: ignore[assignment]  # a mapped class's table
+    return insert(table)
 
 
 def utcnow() -> datetime:

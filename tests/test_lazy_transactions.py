@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 
 from consent import audit
 from idp.db_pool import needs_transaction
-from idp.extensions import commit_keeping_loaded, db, utcnow
+from idp.extensions import commit_keeping_loaded, db, insert_and_commit, utcnow
 from idp.oauth.dpop import UsedProof
 from tests.browser import AuthorizationRequest, Browser
 from tests.factories import Platform, make_platform
@@ -145,6 +145,28 @@ def test_a_lone_row_written_alone_is_still_all_or_nothing(postgres: Flask) -> No
         db.session.add(proof(7))
         commit_keeping_loaded()
         assert proofs() == 3
+
+
+def test_a_row_inserted_alone_or_with_the_pending_changes(postgres: Flask,
+                                                         tmp_path: Path) -> None:
+    """``insert_and_commit``: alone, one INSERT and no transaction; with a change
+    pending, both in one transaction; refused (a duplicate), nothing left behind."""
+    with postgres.app_context():
+        with messages(tmp_path) as alone:
+            insert_and_commit(UsedProof, proof_values(8))
+        with messages(tmp_path) as together:
+            db.session.add(proof(9))
+            insert_and_commit(UsedProof, proof_values(10))
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_and_commit(UsedProof, proof_values(10))
+        db.session.rollback()
+        assert proofs() == 3
+    assert not [m for m in alone if m.startswith("Query")], alone
+    assert [m for m in together if m.startswith("Query")] == ["Query BEGIN", "Query COMMIT"]
+
+
+def proof_values(n: int) -> dict[str, Any]:
+    return {"proof_hash": f"{n:064d}", "expires_at": utcnow() + timedelta(minutes=5)}
 
 
 def proof(n: int) -> UsedProof:

@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749 import InvalidScopeError, UnauthorizedClientError, g
 from flask import current_app
 
 from idp.digests import digest, generate_secret
-from idp.extensions import commit_keeping_loaded, db
+from idp.extensions import insert_and_commit
 from idp.oauth.access_tokens import generate_client_access_token, wants_jwt
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.models import Client
@@ -40,13 +40,12 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
     def save_token(self, token: dict[str, Any]) -> None:
         """Store the digest only, in the platform tokens' own table."""
-        db.session.add(PlatformToken(
-            client_id=self.request.client.client_id,
-            access_token_hash=digest(token["access_token"]),
-            scope=token["scope"],
-            expires_in=token["expires_in"],
-        ))
-        commit_keeping_loaded()
+        insert_and_commit(PlatformToken, {
+            "client_id": self.request.client.client_id,
+            "access_token_hash": digest(token["access_token"]),
+            "scope": token["scope"],
+            "expires_in": token["expires_in"],
+        })
 
 
 def granted_scope(requested: str | None) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from idp.accounts.models import User
 from idp.digests import digest
-from idp.extensions import commit_keeping_loaded, db, utcnow
+from idp.extensions import db, insert_and_commit, utcnow
 from idp.keys import JoseKey, key_store
 from idp.oauth.access_tokens import access_token_claims, sign, wants_jwt
 from idp.oauth.acr import acr_for
@@ -142,8 +142,9 @@ class AuthorizationCodeGrant(ReadBeforeAuthentication, grants.AuthorizationCodeG
         settings = current_app.extensions["idp.settings"]
         data = request.payload.data
         now = utcnow()
-        db.session.add(
-            AuthorizationCode(
+        insert_and_commit(
+            AuthorizationCode,
+            dict(
                 code_hash=digest(code),
                 client_id=request.client.client_id,
                 user_id=request.user.id,
@@ -162,9 +163,8 @@ class AuthorizationCodeGrant(ReadBeforeAuthentication, grants.AuthorizationCodeG
                 dpop_jkt=data.get("dpop_jkt"),
                 created_at=now,
                 expires_at=now + timedelta(seconds=settings.code_lifetime),
-            )
+            ),
         )
-        commit_keeping_loaded()
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         item: AuthorizationCode | None = self.read_once(code, read_code)

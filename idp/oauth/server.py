@@ -22,7 +22,7 @@ from sqlalchemy import Select, bindparam
 
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
-from idp.extensions import commit_keeping_loaded, db, utcnow
+from idp.extensions import db, insert_and_commit, utcnow
 from idp.oauth import client_auth, dpop
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
@@ -218,7 +218,7 @@ def client_by_id() -> Select[Client]:
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
     """Store digests only. Auth context and family come from the code or the old token."""
     origin = request.authorization_code or request.refresh_token
-    row = Token(
+    row: dict[str, Any] = dict(
         client_id=request.client.client_id,
         user_id=request.user.id,
         access_token_hash=digest(token["access_token"]),
@@ -233,20 +233,20 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         dpop_jkt=bound_key(),
     )
     if request.authorization_code is not None:
-        row.authorization_code_id = request.authorization_code.id
+        row["authorization_code_id"] = request.authorization_code.id
     else:
-        row.authorization_code_id = request.refresh_token.authorization_code_id
+        row["authorization_code_id"] = request.refresh_token.authorization_code_id
     if "refresh_token" in token:
-        row.refresh_token_hash = digest(token["refresh_token"])
+        row["refresh_token_hash"] = digest(token["refresh_token"])
         if request.refresh_token is not None:
             # Rotation keeps the absolute lifetime of the first grant.
-            row.refresh_token_expires_at = request.refresh_token.refresh_token_expires_at
+            row["refresh_token_expires_at"] = request.refresh_token.refresh_token_expires_at
         else:
-            row.refresh_token_expires_at = utcnow() + timedelta(
+            row["refresh_token_expires_at"] = utcnow() + timedelta(
                 seconds=refresh_token_lifetime(request.client)
             )
-    db.session.add(row)
-    commit_keeping_loaded()
+    # With a refresh, in the transaction that spent the old token (claim_refresh_token).
+    insert_and_commit(Token, row)
 
 
 def create_server(app: Flask) -> AuthorizationServer:
