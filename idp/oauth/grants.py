@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749 import (
     grants,
     scope_to_list,
 )
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
@@ -97,15 +98,34 @@ class OpenIDCode(_OpenIDCode):
     def get_compatible_claims(self, request: OAuth2Request) -> dict[str, Any]:
         claims: dict[str, Any] = super().get_compatible_claims(request)
         claims["sub"] = subject_for(request.user, request.client)
-        code = request.authorization_code
-        if code and code.sid:
-            claims["sid"] = code.sid
-        if code:
-            claims.update(id_token_claims(request.user, request.client, code))
+        origin = request.authorization_code or request.refresh_token
+        if origin is None:
+            return claims
+        if origin.sid:
+            claims["sid"] = origin.sid
+        if request.authorization_code is None:
+            # A refresh (OIDC Core 12.2): the time and context of the original
+            # authentication, which Authlib adds from a code only; no nonce.
+            claims["auth_time"] = int(origin.auth_time.timestamp())
+            claims.update({"acr": origin.acr} if origin.acr else {})
+            claims.update({"amr": list(origin.amr)} if origin.amr else {})
+        claims.update(id_token_claims(request.user, request.client, origin))
         return claims
 
     def generate_user_info(self, user: User, scope: str) -> UserInfo:
         return UserInfo()
+
+
+class OpenIDRefresh(OpenIDCode):
+    """A new ID token with every refresh of an ``openid`` grant (OIDC Core 12.2), as
+    Keycloak and node-oidc-provider answer: relying-party libraries that renew their
+    session from the refresh response (oidc-client-ts, openid-client) find one. Same
+    ``iss``, ``sub``, ``aud``, ``sid``, ``auth_time``, ``acr`` and ``amr`` as the first,
+    a new ``iat``, no ``nonce``; the claims the platform asked in the ID token, within
+    the consent, as at the code."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
 
 
 class ReadBeforeAuthentication:
@@ -236,6 +256,7 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
                                        include_refresh_token=include_refresh_token)
         return with_access_token_format(token, self.request, user)
 
+    @hooked  # OpenIDRefresh's new ID token (after_create_token_response)
     def create_token_response(self):  # type: ignore[no-untyped-def]
         """Authlib saves the new token, then spends the old one, in two commits: a crash
         or a failure between them would leave two live families. Here the old token is

@@ -31,7 +31,13 @@ from idp.oauth.claims_request import requested, select
 from idp.oauth.client_credentials import ClientCredentialsGrant, generate_platform_token
 from idp.oauth.decisions import ConsentStep, consent_step
 from idp.oauth.dpop import bound_key
-from idp.oauth.grants import AuthorizationCodeGrant, CodeChallenge, OpenIDCode, RefreshTokenGrant
+from idp.oauth.grants import (
+    AuthorizationCodeGrant,
+    CodeChallenge,
+    OpenIDCode,
+    OpenIDRefresh,
+    RefreshTokenGrant,
+)
 from idp.oauth.introspection import IntrospectionEndpoint
 from idp.oauth.models import (
     Client,
@@ -265,7 +271,7 @@ def create_server(app: Flask) -> AuthorizationServer:
         AuthorizationCodeGrant,
         [CodeChallenge(required=True), OpenIDCode(require_nonce=False)],
     )
-    server.register_grant(RefreshTokenGrant)
+    server.register_grant(RefreshTokenGrant, [OpenIDRefresh(require_nonce=False)])
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(TokenExchangeGrant)
     server.register_token_generator(CLIENT_CREDENTIALS, generate_platform_token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -174,6 +176,34 @@ def test_a_refresh_token_read_before_the_platform_authenticates_decides_nothing(
     assert unknown.get_json()["error"] == "invalid_grant"
 
     assert refresh(logged_in.client, platform, tokens["refresh_token"]).status_code == 200
+
+
+def test_a_refresh_brings_a_new_id_token_of_the_same_authentication(
+        logged_in: Browser, platform: Platform) -> None:
+    """OIDC Core 12.2: same issuer, subject, audience, session, authentication time and
+    context; a new ``iat``, an ``at_hash`` of the new access token, no ``nonce``; the
+    claims asked for the ID token, as at the code."""
+    asked = '{"id_token": {"email": null}}'
+    code, request = get_code(logged_in, platform, scope="openid email offline_access",
+                             claims=asked)
+    tokens = redeem(logged_in.client, platform, code, request.verifier).get_json()
+    first = verify_id_token(logged_in.client, tokens["id_token"])
+    assert first["nonce"] == request.nonce and first["email"]
+
+    renewed = refresh(logged_in.client, platform, tokens["refresh_token"]).get_json()
+    again = verify_id_token(logged_in.client, renewed["id_token"])
+    for claim in ("iss", "sub", "aud", "sid", "auth_time", "amr", "email"):
+        assert again[claim] == first[claim], claim
+    assert again.get("acr") == first.get("acr")
+    assert again["iat"] >= first["iat"] and "nonce" not in again
+    assert again["at_hash"] != first["at_hash"]
+    assert again["at_hash"] == verify_at_hash(renewed["access_token"])
+
+
+def verify_at_hash(access_token: str) -> str:
+    """OIDC Core 3.1.3.6: the left half of the access token's SHA-256, base64url."""
+    half = hashlib.sha256(access_token.encode()).digest()[:16]
+    return base64.urlsafe_b64encode(half).decode().rstrip("=")
 
 
 def test_es256_id_tokens_for_clients_that_ask(logged_in: Browser) -> None:
