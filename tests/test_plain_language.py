@@ -39,7 +39,7 @@ MEAN_WORDS = 10
 JARGON = {
     "en": ("INSEE", "SIRET", "URL", "URI", "identifiers?", "pseudonym\\w*",
            "authenticat(e|ed|es|ion)", "tokens?", "OAuth", "OIDC", "OpenID", "clients?",
-           "scopes?", "revoke[ds]?", "revocation", "JSON", "JWS", "JWT", "hash(es)?", "TOTP",
+           "scopes?", "revok\\w*", "revocation", "JSON", "JWS", "JWT", "hash(es)?", "TOTP",
            "API", "endpoints?", "parameters?", "credentials?", "redirect\\w*", "SHA-?256"),
     "fr": ("INSEE", "SIRET", "URL", "URI", "identifiants?", "pseudonym\\w*",
            "authentifi\\w*", "jetons?", "tokens?", "OAuth", "OIDC", "OpenID", "clients?",
