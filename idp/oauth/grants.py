@@ -316,10 +316,12 @@ def read_refresh_token(presented: str) -> Token | None:
                              {"token_hash": digest(presented)})
 
 
-def id_token_claims(user: User, client: Client, code: AuthorizationCode) -> dict[str, Any]:
+def id_token_claims(user: User, client: Client,
+                    code: AuthorizationCode | Token) -> dict[str, Any]:
     """Claims the platform asked for in the ID token (OIDC Core 5.5), by scope or one by
-    one. The stored request names only released claims of non-sensitive scopes (see the
-    authorize view)."""
+    one, from the code or, at a refresh, the token being refreshed (which keeps the
+    code's). The stored request names only released claims of non-sensitive scopes (see
+    the authorize view)."""
     wanted = requested(code.claims_request, "id_token")
     if not wanted:
         return {}
