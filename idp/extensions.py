@@ -1,7 +1,9 @@
 """The Flask extensions, created unbound; ``create_app`` binds them to each app."""
 
+import contextlib
 import functools
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import Insert, MetaData, Table, event, insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -42,13 +44,8 @@ def commit_keeping_loaded() -> None:
     from idp.db_pool import write_alone
 
     session = db.session()
-    expire = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        with write_alone(session):
-            session.commit()
-    finally:
-        session.expire_on_commit = expire
+    with keeping_loaded(session), write_alone(session):
+        session.commit()
 
 
 def insert_and_commit(entity: type[Base], values: dict[str, Any]) -> None:
@@ -65,12 +62,19 @@ def insert_and_commit(entity: type[Base], values: dict[str, Any]) -> None:
         session.add(entity(**values))
         commit_keeping_loaded()
         return
-    expire = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
+    with keeping_loaded(session):
         with write_alone(session, lone_insert=True):
             session.execute(_insert_into(entity), values)
         session.commit()
+
+
+@contextlib.contextmanager
+def keeping_loaded(session: Session) -> Iterator[None]:
+    """A commit meanwhile leaves the session's loaded rows as they are (not expired)."""
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
     finally:
         session.expire_on_commit = expire
 

@@ -136,10 +136,9 @@ def init_app(app: Flask) -> None:
         swallow_errors=False,
         headers_enabled=False,
     )
-    # Every other request leaves the limiter at its first check (MailPostLimiter; the
-    # filter too, for any other way in); the sign-in forms are limited per account and
-    # network (throttle_network), not by the limiter's plain windows.
-    limiter.request_filter(is_not_a_mail_post)
+    # Every other request leaves the limiter at its first check (MailPostLimiter); the
+    # sign-in forms are limited per account and network (throttle_network), not by the
+    # limiter's plain windows.
     limiter.init_app(app)
     app.extensions["idp.throttle"] = limiter
     throttle_refusals.init_app(app)
