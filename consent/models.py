@@ -10,9 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Select, String, Text, bindparam
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, bindparam
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp.direct_reads import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
 
@@ -106,18 +107,15 @@ class ConsentRecord(db.Model):  # type: ignore[name-defined,misc]
 
 
 def latest(user_id: int, client_id: str) -> ConsentRecord | None:
-    return db.session.scalar(latest_of_pair(), {"user_id": user_id, "client_id": client_id})
+    return latest_of_pair().entity({"user_id": user_id, "client_id": client_id})
 
 
-@functools.cache  # built once: see idp/oauth/models.py ``token_by``
-def latest_of_pair() -> Select[ConsentRecord]:
-    return (
-        db.select(ConsentRecord)
-        .where(ConsentRecord.user_id == bindparam("user_id"),
-               ConsentRecord.client_id == bindparam("client_id"))
-        .order_by(ConsentRecord.id.desc())
-        .limit(1)
-    )
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def latest_of_pair() -> EntityRead[ConsentRecord]:
+    return EntityRead(Columns(ConsentRecord),
+                      (ConsentRecord.user_id == bindparam("user_id"))
+                      & (ConsentRecord.client_id == bindparam("client_id")),
+                      order_by=[ConsentRecord.id.desc()], limit=1)
 
 
 def history(user_id: int, client_id: str | None = None) -> list[ConsentRecord]:

@@ -8,14 +8,14 @@ import secrets
 from datetime import timedelta
 
 from flask import abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import Select, bindparam
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam
 
 from idp.accounts import expiry
 from idp.accounts.events import announce_sign_in
 from idp.accounts.models import BrowserSession, User
 from idp.accounts.networks import ip_prefix
 from idp.digests import digest
+from idp.direct_reads import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.oauth.backchannel import notify_logout
 
@@ -49,10 +49,10 @@ def current_user() -> User | None:
     return login.user if login else None
 
 
-@functools.cache  # built once: see idp/oauth/models.py ``token_by``
-def session_with_user() -> Select[BrowserSession]:
-    return (db.select(BrowserSession).options(joinedload(BrowserSession.user))
-            .where(BrowserSession.key_hash == bindparam("key_hash")))
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def session_with_user() -> EntityRead[BrowserSession]:
+    return EntityRead(Columns(BrowserSession), BrowserSession.key_hash == bindparam("key_hash"),
+                      joined={"user": Columns(User)})
 
 
 def _load_login() -> BrowserSession | None:
@@ -60,7 +60,7 @@ def _load_login() -> BrowserSession | None:
     if not isinstance(key, str):
         return None
     # With its traveller: nearly every page that finds a session reads who it is.
-    login = db.session.scalar(session_with_user(), {"key_hash": digest(key)})
+    login = session_with_user().entity({"key_hash": digest(key)})
     now = utcnow()
     if login is not None and expiry.check_expired(login, now):
         # A lapsed session ends like a logout: its platforms are told (decision in

@@ -22,11 +22,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from sqlalchemy import ForeignKey, LargeBinary, Select, String, bindparam, or_
+from sqlalchemy import ForeignKey, LargeBinary, String, bindparam, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.accounts import events
 from idp.accounts.models import User
+from idp.direct_reads import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
 
@@ -85,12 +86,12 @@ def decrypt_secret(blob: bytes, user_id: int) -> str:
 
 
 def query_credential(user: User) -> TotpCredential | None:
-    return db.session.scalar(credential_of(), {"user_id": user.id})
+    return credential_of().entity({"user_id": user.id})
 
 
-@functools.cache  # built once: see idp/oauth/models.py ``token_by``
-def credential_of() -> Select[TotpCredential]:
-    return db.select(TotpCredential).where(TotpCredential.user_id == bindparam("user_id"))
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def credential_of() -> EntityRead[TotpCredential]:
+    return EntityRead(Columns(TotpCredential), TotpCredential.user_id == bindparam("user_id"))
 
 
 def check_enabled(user: User) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import User
 from idp.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
+from idp.direct_reads import Columns, EntityRead
 from idp.extensions import db, utcnow
 
 
@@ -27,12 +28,12 @@ def normalize_email(email: str) -> str:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(user_by_email(), {"email": normalize_email(email)})
+    return user_by_email().entity({"email": normalize_email(email)})
 
 
-@functools.cache  # built once: see idp/oauth/models.py ``token_by``
-def user_by_email() -> Select[User]:
-    return db.select(User).where(User.email == bindparam("email"))
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def user_by_email() -> EntityRead[User]:
+    return EntityRead(Columns(User), User.email == bindparam("email"))
 
 
 def create_user(

@@ -21,11 +21,11 @@ from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
 from sqlalchemy import CursorResult, Select, Update, bindparam, func, update
-from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import BindParameter
 
 from idp.accounts.models import User
 from idp.digests import digest
+from idp.direct_reads import Columns, DirectRead, EntityRead
 from idp.extensions import db, insert_and_commit, utcnow
 from idp.keys import JoseKey, key_store
 from idp.oauth.access_tokens import access_token_claims, sign, wants_jwt
@@ -37,8 +37,8 @@ from idp.oauth.models import (
     AuthorizationCode,
     Client,
     Token,
+    find_token_by,
     remember_client,
-    token_by,
 )
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -71,7 +71,7 @@ class OpenIDCode(_OpenIDCode):
         seen: dict[tuple[str, str], bool] = request.__dict__.setdefault("idp_nonces", {})
         key = (request.payload.client_id, nonce)
         if key not in seen:
-            seen[key] = db.session.scalar(nonce_query(), {
+            seen[key] = nonce_read().first({
                 "client_id": key[0], "nonce_digest": digest(nonce)}) is not None
         return seen[key]
 
@@ -301,19 +301,18 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
 def read_code(presented: str) -> AuthorizationCode | None:
     """With its traveller, whom the grant reads next (authenticate_user), and its
     platform."""
-    return db.session.scalar(code_with_owner(), {"code_hash": digest(presented)})
+    return code_with_owner().entity({"code_hash": digest(presented)})
 
 
-@functools.cache  # built once, as ``token_by``
-def code_with_owner() -> Select[AuthorizationCode]:
-    return (db.select(AuthorizationCode)
-            .options(joinedload(AuthorizationCode.user), joinedload(AuthorizationCode.client))
-            .where(AuthorizationCode.code_hash == bindparam("code_hash")))
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def code_with_owner() -> EntityRead[AuthorizationCode]:
+    return EntityRead(Columns(AuthorizationCode),
+                      AuthorizationCode.code_hash == bindparam("code_hash"),
+                      joined={"user": Columns(User), "client": Columns(Client)})
 
 
 def read_refresh_token(presented: str) -> Token | None:
-    return db.session.scalar(token_by("refresh_token_hash"),
-                             {"token_hash": digest(presented)})
+    return find_token_by("refresh_token_hash", digest(presented))
 
 
 def id_token_claims(user: User, client: Client,
@@ -395,6 +394,11 @@ def nonce_query() -> Select[int]:
         AuthorizationCode.client_id == bindparam("client_id"),
         AuthorizationCode.nonce_digest == bindparam("nonce_digest"),
     ).limit(1)
+
+
+@functools.cache
+def nonce_read() -> DirectRead:
+    return DirectRead(nonce_query())
 
 
 def claim_refresh_token(token: Token) -> bool:

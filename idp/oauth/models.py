@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,11 +22,12 @@ from sqlalchemy import (
     bindparam,
     false,
 )
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import BindParameter
 
 from idp.accounts.models import User
 from idp.digests import check_digest
+from idp.direct_reads import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.oauth.redirect_uris import check_redirect_uri
 from idp.types import UTCDateTime
@@ -387,40 +388,39 @@ def remember_client(client: Client) -> None:
         clients_read().setdefault(client.client_id, client)
 
 
-@functools.cache  # built once: its loader options cost more to build than to run
-def token_with_owner(lean: bool = False) -> Select[Token]:
-    """A traveller's token with its traveller and platform, in one query: userinfo,
-    introspection, revocation and refresh use all three (issue 13: 3 queries were 1).
-
-    ``lean``, for the endpoints that only read (userinfo, introspection): the platform's
-    row without what they never use (its keys, contacts, logout and registration
-    settings: JSON each decoded on every call) and the traveller's row without the
-    password hash. Whatever else is read later costs a query, which
-    tests/test_query_counts.py would count."""
-    if not lean:
-        return db.select(Token).options(joinedload(Token.user), joinedload(Token.client))
-    return db.select(Token).options(
-        joinedload(Token.user).defer(User.password_hash),
-        joinedload(Token.client).load_only(*API_CLIENT_COLUMNS))
-
-
-# The digest a token is looked up by, a parameter of statements built once: a
-# statement object built anew per request has SQLAlchemy walk it (joins, loader
-# options) to find its cache key every time, 7 % of userinfo's CPU (issue 13).
-TOKEN_HASH: BindParameter[str] = bindparam("token_hash")
-
-
-@functools.cache
-def token_by(column: str, lean: bool = False) -> Select[Token]:
-    """:func:`token_with_owner` where ``column`` (``access_token_hash`` or
-    ``refresh_token_hash``) equals the ``token_hash`` parameter: pass
-    ``{"token_hash": digest(presented)}`` to execute it."""
-    return token_with_owner(lean).where(getattr(Token, column) == TOKEN_HASH)
-
-
 # What userinfo and introspection read of the platform: its identity, its subject
 # sector (pairwise subjects), whether it is public, and its access token format.
 API_CLIENT_COLUMNS = (Client.client_id, Client.client_name, Client.redirect_uris,
                       Client.scope, Client.token_endpoint_auth_method, Client.subject_type,
                       Client.sector_identifier_uri, Client.access_token_format,
                       Client.application_type)
+
+
+# The digest a token is looked up by.
+TOKEN_HASH: BindParameter[str] = bindparam("token_hash")
+InForceJoin = Callable[[Select[Any]], tuple[Select[Any], int]]
+
+
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def token_read(column: str, lean: bool = False,
+               extend: InForceJoin | None = None) -> EntityRead[Token]:
+    """A traveller's token, found by ``column`` (``access_token_hash`` or
+    ``refresh_token_hash``) equal to the ``token_hash`` parameter, with its traveller and
+    platform in the same query: userinfo, introspection, revocation and refresh use all
+    three (issue 13: 3 queries were 1). ``extend`` adds columns after them (userinfo:
+    the consent in force).
+
+    ``lean``, for the endpoints that only read (userinfo, introspection): the platform's
+    row without what they never use (its keys, contacts, logout and registration
+    settings: JSON each decoded on every call) and the traveller's row without the
+    password hash. Whatever else is read later costs a query, which
+    tests/test_query_counts.py would count."""
+    user = Columns(User, without=[User.password_hash] if lean else ())
+    client = Columns(Client, only=API_CLIENT_COLUMNS if lean else None)
+    return EntityRead(Columns(Token), getattr(Token, column) == TOKEN_HASH,
+                      joined={"user": user, "client": client}, extend=extend)
+
+
+def find_token_by(column: str, presented_digest: str, lean: bool = False) -> Token | None:
+    """The token whose ``column`` holds this digest, with its traveller and platform."""
+    return token_read(column, lean).entity({"token_hash": presented_digest})

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from idp.digests import digest
 from idp.extensions import db, utcnow
-from idp.oauth.models import AuthorizationCode, Token, token_by
+from idp.oauth.models import AuthorizationCode, Token, find_token_by
 from idp.oauth.platform_tokens import PlatformToken
 
 # RFC 7009 2.1: a public client may revoke its own tokens, identified by client_id only.
@@ -69,7 +69,7 @@ def find_token(token_string: str, hint: str | None,
     wanted = digest(token_string)
     kinds = sorted(TOKEN_TYPES, key=lambda kind: kind != hint)
     for kind in kinds:
-        row = db.session.scalar(token_by(f"{kind}_hash", lean), {"token_hash": wanted})
+        row = find_token_by(f"{kind}_hash", wanted, lean)
         if row is not None:
             return row, kind
     platform = db.session.scalar(

@@ -18,11 +18,12 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 from flask import Flask, current_app, g, has_request_context
 from flask import request as flask_request
-from sqlalchemy import Select, bindparam
+from sqlalchemy import bindparam
 
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
-from idp.extensions import db, insert_and_commit, utcnow
+from idp.direct_reads import Columns, EntityRead
+from idp.extensions import insert_and_commit, utcnow
 from idp.oauth import client_auth, dpop
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
@@ -44,7 +45,7 @@ from idp.oauth.models import (
     Token,
     clients_read,
     refresh_token_lifetime,
-    token_by,
+    token_read,
 )
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PlatformTokenValidator
@@ -128,12 +129,12 @@ class TokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
         """The token, its traveller and platform, and the consent in force, in one
         query (issue 13): userinfo needs nothing more from the database."""
-        query, added = with_consent_in_force(consent_step())
-        row = db.session.execute(query, {"token_hash": digest(token_string)}).first()
-        if row is None:
+        found = with_consent_in_force(consent_step()).first(
+            {"token_hash": digest(token_string)})
+        if found is None:
             return None
-        g.idp_consent_in_force = tuple(row[1:1 + added])
-        token: Token = row[0]
+        token, in_force = found
+        g.idp_consent_in_force = tuple(in_force)
         return token
 
     def validate_token(self, token: Token | None, scopes: Any, request: Any) -> None:
@@ -144,9 +145,9 @@ class TokenValidator(BearerTokenValidator):
 
 
 @functools.cache
-def with_consent_in_force(step: ConsentStep) -> tuple[Select[Any], int]:
-    """Userinfo's one query, built once per consent step (see ``token_by``)."""
-    return step.join_in_force(token_by("access_token_hash", lean=True))
+def with_consent_in_force(step: ConsentStep) -> EntityRead[Token]:
+    """Userinfo's one query, built once per consent step (see ``token_read``)."""
+    return token_read("access_token_hash", lean=True, extend=step.join_in_force)
 
 
 class DPoPTokenValidator(TokenValidator):
@@ -209,16 +210,16 @@ def query_client(client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64:
         return None
     if not has_request_context():
-        return db.session.scalar(client_by_id(), {"client_id": client_id})
+        return client_by_id().entity({"client_id": client_id})
     seen = clients_read()
     if client_id not in seen:
-        seen[client_id] = db.session.scalar(client_by_id(), {"client_id": client_id})
+        seen[client_id] = client_by_id().entity({"client_id": client_id})
     return seen[client_id]
 
 
-@functools.cache  # built once: see idp/oauth/models.py ``token_by``
-def client_by_id() -> Select[Client]:
-    return db.select(Client).where(Client.client_id == bindparam("client_id"))
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def client_by_id() -> EntityRead[Client]:
+    return EntityRead(Columns(Client), Client.client_id == bindparam("client_id"))
 
 
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:

@@ -15,12 +15,13 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import ForeignKey, Select, String, UniqueConstraint, bindparam
+from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.accounts.models import User
+from idp.direct_reads import DirectRead
 from idp.extensions import db, utcnow
 from idp.oauth.models import Client
 from idp.settings import is_loopback
@@ -102,10 +103,11 @@ def subject_for(user: User, client: Client) -> str:
     return sub
 
 
-@functools.cache  # built once: see idp/oauth/models.py ``token_by``
-def pairwise_row() -> Select[int]:
-    return db.select(PairwiseSubject.id).where(PairwiseSubject.user_id == bindparam("user_id"),
-                                               PairwiseSubject.sector == bindparam("sector"))
+@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+def pairwise_row() -> DirectRead:
+    return DirectRead(db.select(PairwiseSubject.id).where(
+        PairwiseSubject.user_id == bindparam("user_id"),
+        PairwiseSubject.sector == bindparam("sector")))
 
 
 def save_pairwise_subject(user_id: int, sector: str, sub: str) -> None:
@@ -114,7 +116,7 @@ def save_pairwise_subject(user_id: int, sector: str, sub: str) -> None:
     known: set[tuple[int, str, str]] = current_app.extensions.setdefault("idp.subjects", set())
     if (user_id, sector, sub) in known:
         return
-    exists = db.session.scalar(pairwise_row(), {"user_id": user_id, "sector": sector})
+    exists = pairwise_row().first({"user_id": user_id, "sector": sector})
     if exists is not None:
         if len(known) >= KNOWN_LIMIT:
             known.clear()

@@ -36,7 +36,7 @@ from idp.oauth.claims import user_claims
 from idp.oauth.decisions import DelegationGrant, consent_step
 from idp.oauth.dpop import bound_key
 from idp.oauth.grants import CLIENT_AUTH_METHODS
-from idp.oauth.models import Client, Token, refresh_token_lifetime, token_by
+from idp.oauth.models import Client, Token, find_token_by, refresh_token_lifetime
 from idp.oauth.resources import InvalidTargetError, Resource, query_resource
 from idp.oauth.subjects import subject_for
 
@@ -211,7 +211,7 @@ def subject_token(value: str | None, actor: Client) -> Token:
     another platform's, and not an exchanged one (no chains of delegation)."""
     row = None
     if value and len(value) <= MAX_TOKEN_LENGTH:
-        row = db.session.scalar(token_by("access_token_hash"), {"token_hash": digest(value)})
+        row = find_token_by("access_token_hash", digest(value))
     if row is None or row.client_id != actor.client_id or row.audience is not None:
         raise InvalidGrantError("The subject token is not an access token of this client.")
     if row.is_revoked() or row.is_expired():

@@ -1,0 +1,140 @@
+"""Hot reads on the driver's cursor (idp/direct_reads.py, issue 13) give what the ORM
+gives: the same values, entities attached to the session as loaded ones, the engine's
+listeners and error handling kept. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import joinedload
+
+from idp.accounts.models import BrowserSession, User
+from idp.digests import digest
+from idp.direct_reads import Columns, DirectRead, EntityRead
+from idp.extensions import db, utcnow
+from idp.guard import UnstorableInput
+from idp.oauth.models import Client, Token, find_token_by
+from idp.oauth.server import client_by_id
+from idp.types import UTCDateTime
+from tests.browser import Browser
+from tests.factories import Platform
+from tests.tokens import issue_tokens
+
+
+def columns_of(entity: Any) -> dict[str, Any]:
+    return {p.key: getattr(entity, p.key) for p in sa.inspect(type(entity)).column_attrs}
+
+
+@pytest.fixture
+def tokens(logged_in: Browser, platform: Platform) -> dict[str, Any]:
+    return issue_tokens(logged_in, platform)
+
+
+def orm_token(access_token: str) -> Token:
+    token = db.session.scalar(
+        db.select(Token).options(joinedload(Token.user), joinedload(Token.client))
+        .where(Token.access_token_hash == digest(access_token)))
+    assert token is not None
+    return token
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_a_direct_read_gives_every_value_the_orm_gives(
+        app: Flask, tokens: dict[str, Any], lean: bool) -> None:
+    """Every column of the token, its traveller and its platform: text, numbers, dates
+    (UTCDateTime), JSON lists and objects, booleans. The lean read's columns left out
+    (the password hash, the platform's keys) are loaded on first access."""
+    with app.app_context():
+        expected = orm_token(tokens["access_token"])
+        wanted = [columns_of(expected), columns_of(expected.user), columns_of(expected.client)]
+        db.session.remove()
+
+        token = find_token_by("access_token_hash", digest(tokens["access_token"]), lean)
+        assert token is not None
+        assert [columns_of(token), columns_of(token.user), columns_of(token.client)] == wanted
+        assert token.client.client_metadata["redirect_uris"]  # a JSON column
+
+
+def test_the_entities_are_in_the_session_as_loaded_ones(
+        app: Flask, tokens: dict[str, Any]) -> None:
+    """Persistent, with nothing pending: a change is written at the commit, as for an
+    entity the ORM loaded."""
+    with app.app_context():
+        token = find_token_by("access_token_hash", digest(tokens["access_token"]))
+        assert token is not None
+        for entity in (token, token.user, token.client):
+            assert sa.inspect(entity).persistent
+        assert not db.session.dirty and not db.session.new
+        token.revoked_at = utcnow()
+        assert list(db.session.dirty) == [token]
+        db.session.commit()
+        token_id = token.id
+        db.session.remove()
+        assert db.session.get(Token, token_id).revoked_at is not None  # type: ignore[union-attr]
+
+
+def test_an_entity_already_in_the_session_is_the_one_returned(
+        app: Flask, tokens: dict[str, Any], platform: Platform) -> None:
+    with app.app_context():
+        held = db.session.scalar(db.select(Client).where(Client.client_id == platform.client_id))
+        held.client_name = "Renamed, not yet written"  # type: ignore[union-attr]
+        token = find_token_by("access_token_hash", digest(tokens["access_token"]))
+        assert token is not None and token.client is held
+        assert token.client.client_name == "Renamed, not yet written"
+        assert client_by_id().entity({"client_id": platform.client_id}) is held
+
+
+def test_an_unknown_value_finds_nothing(app: Flask, tokens: dict[str, Any]) -> None:
+    with app.app_context():
+        assert find_token_by("access_token_hash", digest("no such token")) is None
+        assert client_by_id().entity({"client_id": "nobody"}) is None
+
+
+def test_the_engine_listeners_see_each_statement(app: Flask, platform: Platform) -> None:
+    """The round-trip counters see the SELECT, and the guard on parameters refuses a
+    value no column may hold, before the database sees it."""
+    seen: list[str] = []
+
+    def hook(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", hook)
+        try:
+            assert client_by_id().entity({"client_id": platform.client_id}) is not None
+            with pytest.raises(UnstorableInput):
+                client_by_id().entity({"client_id": "a\x00b"})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", hook)
+    assert len(seen) == 1 and seen[0].lstrip().upper().startswith("SELECT")
+
+
+def test_a_driver_error_is_sqlalchemys_and_the_session_goes_on(app: Flask,
+                                                                platform: Platform) -> None:
+    broken = DirectRead(sa.select(sa.column("nothing")).select_from(sa.table("no_such_table")))
+    with app.app_context():
+        with pytest.raises(sa.exc.DBAPIError):
+            broken.first({})
+        db.session.rollback()
+        assert client_by_id().entity({"client_id": platform.client_id}) is not None
+
+
+def test_a_limit_written_in_the_statement_is_sent(app: Flask, tokens: dict[str, Any]) -> None:
+    read = DirectRead(sa.select(Token.id).order_by(Token.id).limit(1))
+    with app.app_context():
+        assert len(read.rows({})) == 1
+
+
+def test_what_it_cannot_read_faithfully_is_refused(app: Flask) -> None:
+    """A parameter that needs SQLAlchemy's conversion (here a date, stored in UTC), and a
+    relation that may be empty, are refused when the read is made, not misread."""
+    with_date = DirectRead(sa.select(Token.id).where(
+        Token.issued_at > sa.bindparam("since", type_=UTCDateTime())))
+    with app.app_context(), pytest.raises(TypeError, match="since"):
+        with_date.first({"since": utcnow()})
+    with pytest.raises(TypeError, match="sessions"):
+        EntityRead(Columns(User), User.id == sa.bindparam("id"),
+                   joined={"sessions": Columns(BrowserSession)})
