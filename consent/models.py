@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, bindparam
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.direct_reads import Columns, EntityRead
+from idp.direct_sql import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
 
@@ -110,7 +110,7 @@ def latest(user_id: int, client_id: str) -> ConsentRecord | None:
     return latest_of_pair().entity({"user_id": user_id, "client_id": client_id})
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def latest_of_pair() -> EntityRead[ConsentRecord]:
     return EntityRead(Columns(ConsentRecord),
                       (ConsentRecord.user_id == bindparam("user_id"))

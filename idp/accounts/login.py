@@ -15,7 +15,7 @@ from idp.accounts.events import announce_sign_in
 from idp.accounts.models import BrowserSession, User
 from idp.accounts.networks import ip_prefix
 from idp.digests import digest
-from idp.direct_reads import Columns, EntityRead
+from idp.direct_sql import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.oauth.backchannel import notify_logout
 
@@ -49,7 +49,7 @@ def current_user() -> User | None:
     return login.user if login else None
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def session_with_user() -> EntityRead[BrowserSession]:
     return EntityRead(Columns(BrowserSession), BrowserSession.key_hash == bindparam("key_hash"),
                       joined={"user": Columns(User)})

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.accounts import events
 from idp.accounts.models import User
-from idp.direct_reads import Columns, EntityRead
+from idp.direct_sql import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.types import UTCDateTime
 
@@ -89,7 +89,7 @@ def query_credential(user: User) -> TotpCredential | None:
     return credential_of().entity({"user_id": user.id})
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def credential_of() -> EntityRead[TotpCredential]:
     return EntityRead(Columns(TotpCredential), TotpCredential.user_id == bindparam("user_id"))
 

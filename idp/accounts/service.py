@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from idp.accounts.models import User
 from idp.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
-from idp.direct_reads import Columns, EntityRead
+from idp.direct_sql import Columns, EntityRead
 from idp.extensions import db, utcnow
 
 
@@ -31,7 +31,7 @@ def find_user(email: str) -> User | None:
     return user_by_email().entity({"email": normalize_email(email)})
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def user_by_email() -> EntityRead[User]:
     return EntityRead(Columns(User), User.email == bindparam("email"))
 

@@ -20,12 +20,12 @@ from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
-from sqlalchemy import CursorResult, Select, Update, bindparam, func, update
+from sqlalchemy import Select, bindparam, func, update
 from sqlalchemy.sql.elements import BindParameter
 
 from idp.accounts.models import User
 from idp.digests import digest
-from idp.direct_reads import Columns, DirectRead, EntityRead
+from idp.direct_sql import Columns, DirectRead, DirectWrite, EntityRead
 from idp.extensions import db, insert_and_commit, utcnow
 from idp.keys import JoseKey, key_store
 from idp.oauth.access_tokens import access_token_claims, sign, wants_jwt
@@ -304,7 +304,7 @@ def read_code(presented: str) -> AuthorizationCode | None:
     return code_with_owner().entity({"code_hash": digest(presented)})
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def code_with_owner() -> EntityRead[AuthorizationCode]:
     return EntityRead(Columns(AuthorizationCode),
                       AuthorizationCode.code_hash == bindparam("code_hash"),
@@ -370,19 +370,16 @@ def wants_refresh_token(scope: str | None) -> bool:
 
 def claim_code(item: AuthorizationCode) -> bool:
     """Mark the code used, atomically: of two racing redemptions only one wins."""
-    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        code_claim(), {"code_id": item.id, "now": utcnow()})
-    return bool(result.rowcount == 1)
+    return code_claim().run({"code_id": item.id, "now": utcnow()}) == 1
 
 
-@functools.cache  # built once, as ``token_by``
-def code_claim() -> Update:
-    # On the table, not the entity: an ORM UPDATE is annotated anew at every execution,
-    # and its cache key computed again (150 us), with nothing to synchronise here.
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
+def code_claim() -> DirectWrite:
+    # On the table, not the entity: nothing to synchronise in the session here.
     codes = AuthorizationCode.__table__.c
-    return (update(AuthorizationCode.__table__)
-            .where(codes.id == bindparam("code_id"), codes.used_at.is_(None))
-            .values(used_at=bindparam("now")))
+    return DirectWrite(update(AuthorizationCode.__table__)
+                       .where(codes.id == bindparam("code_id"), codes.used_at.is_(None))
+                       .values(used_at=bindparam("now")))
 
 
 @functools.cache  # built once, as ``token_by``
@@ -404,18 +401,17 @@ def nonce_read() -> DirectRead:
 def claim_refresh_token(token: Token) -> bool:
     """Spend the refresh token (and end its access token), atomically: of two racing
     uses only one wins, and the other is seen as a reuse."""
-    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        refresh_claim(), {"token_id": token.id, "now": utcnow()})
-    return bool(result.rowcount == 1)
+    return refresh_claim().run({"token_id": token.id, "now": utcnow()}) == 1
 
 
-@functools.cache  # built once, as ``token_by``
-def refresh_claim() -> Update:
+@functools.cache  # compiled once per dialect, as ``code_claim``
+def refresh_claim() -> DirectWrite:
     now: BindParameter[datetime] = bindparam("now")
     tokens = Token.__table__.c  # the table, as ``code_claim``
-    return (update(Token.__table__)
-            .where(tokens.id == bindparam("token_id"), tokens.refresh_used_at.is_(None))
-            .values(refresh_used_at=now, revoked_at=func.coalesce(tokens.revoked_at, now)))
+    return DirectWrite(
+        update(Token.__table__)
+        .where(tokens.id == bindparam("token_id"), tokens.refresh_used_at.is_(None))
+        .values(refresh_used_at=now, revoked_at=func.coalesce(tokens.revoked_at, now)))
 
 
 def revoke_code_family(code_id: int) -> None:

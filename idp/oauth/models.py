@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from idp.accounts.models import User
 from idp.digests import check_digest
-from idp.direct_reads import Columns, EntityRead
+from idp.direct_sql import Columns, EntityRead
 from idp.extensions import db, utcnow
 from idp.oauth.redirect_uris import check_redirect_uri
 from idp.types import UTCDateTime
@@ -401,7 +401,7 @@ TOKEN_HASH: BindParameter[str] = bindparam("token_hash")
 InForceJoin = Callable[[Select[Any]], tuple[Select[Any], int]]
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def token_read(column: str, lean: bool = False,
                extend: InForceJoin | None = None) -> EntityRead[Token]:
     """A traveller's token, found by ``column`` (``access_token_hash`` or

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam
 
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
-from idp.direct_reads import Columns, EntityRead
+from idp.direct_sql import Columns, EntityRead
 from idp.extensions import insert_and_commit, utcnow
 from idp.oauth import client_auth, dpop
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
@@ -217,7 +217,7 @@ def query_client(client_id: str) -> Client | None:
     return seen[client_id]
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def client_by_id() -> EntityRead[Client]:
     return EntityRead(Columns(Client), Client.client_id == bindparam("client_id"))
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.accounts.models import User
-from idp.direct_reads import DirectRead
+from idp.direct_sql import DirectRead
 from idp.extensions import db, utcnow
 from idp.oauth.models import Client
 from idp.settings import is_loopback
@@ -103,7 +103,7 @@ def subject_for(user: User, client: Client) -> str:
     return sub
 
 
-@functools.cache  # compiled once per dialect (idp/direct_reads.py)
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def pairwise_row() -> DirectRead:
     return DirectRead(db.select(PairwiseSubject.id).where(
         PairwiseSubject.user_id == bindparam("user_id"),

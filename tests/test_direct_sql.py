@@ -1,9 +1,10 @@
-"""Hot reads on the driver's cursor (idp/direct_reads.py, issue 13) give what the ORM
-gives: the same values, entities attached to the session as loaded ones, the engine's
-listeners and error handling kept. On SQLite and PostgreSQL."""
+"""Hot statements on the driver's cursor (idp/direct_sql.py, issue 13) read and write
+what SQLAlchemy would: the same values, entities attached to the session as loaded ones,
+the engine's listeners and error handling kept. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from idp.accounts.models import BrowserSession, User
 from idp.digests import digest
-from idp.direct_reads import Columns, DirectRead, EntityRead
+from idp.direct_sql import Columns, DirectRead, DirectWrite, EntityRead, insert_row
 from idp.extensions import db, utcnow
 from idp.guard import UnstorableInput
 from idp.oauth.models import Client, Token, find_token_by
@@ -128,13 +129,55 @@ def test_a_limit_written_in_the_statement_is_sent(app: Flask, tokens: dict[str, 
         assert len(read.rows({})) == 1
 
 
-def test_what_it_cannot_read_faithfully_is_refused(app: Flask) -> None:
-    """A parameter that needs SQLAlchemy's conversion (here a date, stored in UTC), and a
-    relation that may be empty, are refused when the read is made, not misread."""
-    with_date = DirectRead(sa.select(Token.id).where(
+def test_a_parameter_goes_through_its_types_conversion(
+        app: Flask, tokens: dict[str, Any]) -> None:
+    """A date compared with a UTCDateTime column is converted as SQLAlchemy converts it
+    (stored naive in UTC on SQLite): a read on either side of the token's time finds it
+    or not."""
+    after = DirectRead(sa.select(Token.id).where(
         Token.issued_at > sa.bindparam("since", type_=UTCDateTime())))
-    with app.app_context(), pytest.raises(TypeError, match="since"):
-        with_date.first({"since": utcnow()})
+    with app.app_context():
+        issued = db.session.scalar(sa.select(Token.issued_at))
+        assert issued is not None
+        assert len(after.rows({"since": issued - timedelta(seconds=1)})) == 1
+        assert after.rows({"since": issued + timedelta(seconds=1)}) == []
+
+
+def test_a_relation_that_may_be_empty_is_refused(app: Flask) -> None:
     with pytest.raises(TypeError, match="sessions"):
         EntityRead(Columns(User), User.id == sa.bindparam("id"),
                    joined={"sessions": Columns(BrowserSession)})
+
+
+def test_an_insert_fills_the_python_defaults_and_converts_each_value(
+        app: Flask, user: Any, platform: Platform) -> None:
+    """The row written is the one the ORM would write: defaults given in Python (the
+    time of issue, empty JSON lists) filled, dates and JSON converted."""
+    with app.app_context():
+        user_id = db.session.scalar(sa.select(User.id))
+        before = utcnow()
+        insert_row(Token, {"client_id": platform.client_id, "user_id": user_id,
+                           "access_token_hash": digest("direct"), "scope": "openid",
+                           "expires_in": 60, "auth_time": before, "claims": ["email"],
+                           "claims_request": {"userinfo": {"email": None}}})
+        db.session.commit()
+        db.session.remove()
+        token = db.session.scalar(sa.select(Token).where(
+            Token.access_token_hash == digest("direct")))
+        assert token is not None
+        assert token.issued_at >= before and token.auth_time == before
+        assert token.amr == [] and token.claims == ["email"]
+        assert token.claims_request == {"userinfo": {"email": None}}
+
+
+def test_an_update_counts_the_rows_it_wrote(app: Flask, tokens: dict[str, Any]) -> None:
+    table = Token.__table__
+    spend = DirectWrite(sa.update(table).where(
+        table.c.id == sa.bindparam("token_id"), table.c.revoked_at.is_(None))
+        .values(revoked_at=sa.bindparam("now")))
+    with app.app_context():
+        token_id = db.session.scalar(sa.select(Token.id))
+        assert spend.run({"token_id": token_id, "now": utcnow()}) == 1
+        assert spend.run({"token_id": token_id, "now": utcnow()}) == 0
+        db.session.commit()
+        assert db.session.scalar(sa.select(Token.revoked_at)) is not None

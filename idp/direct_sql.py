@@ -1,6 +1,6 @@
-"""Hot reads run on the database driver's own cursor (issue 13).
+"""Hot statements run on the database driver's own cursor (issue 13).
 
-A read through the ORM session goes through SQLAlchemy's whole execution path: the
+A statement through the ORM session goes through SQLAlchemy's whole execution path: the
 session's execution events, the compiled-cache lookup, an execution context, a result
 object (which asks the driver to describe every column: psycopg builds an object per
 column), then the ORM's loading of each row. Measured on userinfo's read (a token with
@@ -8,28 +8,27 @@ its traveller and platform, 53 columns), that path cost 0.70 ms of CPU; the same
 on psycopg's cursor cost 0.20 ms, and 0.39 ms with the entities made and attached to the
 session as below.
 
-So the reads every platform request makes (a token, a code, a browser session, a
-platform, the consent in force) are compiled once per dialect, to the SQL SQLAlchemy
-itself would send, and run here on the session's connection:
+So the statements every platform request makes (reading a token, a code, a browser
+session, a platform, the consent in force; writing a code or a token, spending a code or
+a refresh token) are compiled once per dialect, to the SQL SQLAlchemy itself would
+send, and run here on the session's connection, in its transaction:
 
 - the engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners still
   see each statement (the guard on parameters, the transaction that begins at the first
   write, the tests that count round trips);
 - a driver error goes through SQLAlchemy's own handling: wrapped in its exception
   classes, and a dropped connection invalidated, as for any other statement;
-- each column goes through the result processing of its SQLAlchemy type (dates, JSON,
-  ``UTCDateTime``), so a value read here is the value the ORM would have given;
+- each parameter and each column goes through its SQLAlchemy type's conversion (dates,
+  JSON, ``UTCDateTime``), and an INSERT gets the defaults its columns give in Python:
+  a value read or written here is the one SQLAlchemy would have read or written;
 - the entities are made as loaded ones: their columns as committed values, attached to
   the session as persistent, any column not read loaded on first access. One already in
-  the session's identity map is used instead, as the ORM does.
-
-Only parameters that need no conversion are accepted (text and whole numbers): a
-statement whose parameters would need SQLAlchemy's bind processing is refused when it
-is first compiled."""
+  the session's identity map is used instead, as the ORM does."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -47,50 +46,58 @@ Processor = Callable[[Any], Any]
 class Compiled(NamedTuple):
     sql: str
     positions: tuple[str, ...] | None  # parameter names in order, for a positional driver
-    processors: list[tuple[int, Processor]]  # (column index, its type's result processor)
-    fixed: dict[str, Any]
+    binds: list[tuple[str, Processor]]  # (parameter, its type's bind processor)
+    results: list[tuple[int, Processor]]  # (column index, its type's result processor)
+    fixed: dict[str, Any]  # values written in the statement (a LIMIT's)
 
 
-class DirectRead:
-    """A SELECT compiled once per dialect and run on the session's driver connection."""
+class DirectStatement:
+    """A statement compiled once per dialect and run on the session's driver connection.
+    ``column_keys``: the columns an INSERT sets (its VALUES)."""
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: sa.Executable,
+                 column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
+        self.column_keys = list(column_keys) if column_keys is not None else None
         self._compiled: dict[str, Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> Compiled:
-        compiled = self.statement.compile(dialect=dialect)
-        fixed: dict[str, Any] = {}  # values written in the statement (a LIMIT's)
+        compiled = self.statement.compile(  # type: ignore[attr-defined]
+            dialect=dialect, column_keys=self.column_keys)
+        binds: list[tuple[str, Processor]] = []
+        fixed: dict[str, Any] = {}
         for name, bind in compiled.binds.items():
-            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
-                raise TypeError(f"parameter {name!r} needs SQLAlchemy's bind processing")
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                binds.append((name, processor))
             if not bind.required:
                 fixed[name] = bind.effective_value
-        processors: list[tuple[int, Processor]] = []
-        for index, column in enumerate(self.statement.selected_columns):
+        results: list[tuple[int, Processor]] = []
+        for index, column in enumerate(getattr(self.statement, "selected_columns", ())):
             processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if processor is not None:
-                processors.append((index, processor))
+                results.append((index, processor))
         positions = tuple(compiled.positiontup or ()) if dialect.positional else None
-        found = Compiled(str(compiled), positions, processors, fixed)
+        found = Compiled(str(compiled), positions, binds, results, fixed)
         self._compiled[dialect.name] = found
         return found
 
-    def rows(self, params: Mapping[str, Any]) -> list[list[Any]]:
+    def _run(self, params: Mapping[str, Any], fetch: bool) -> tuple[list[list[Any]], int]:
         connection = db.session.connection()
         dialect = connection.dialect
-        sql, positions, processors, fixed = (self._compiled.get(dialect.name)
-                                             or self._compile(dialect))
-        if fixed:
-            params = {**fixed, **params}
-        args: Any = params if positions is None else tuple(params[n] for n in positions)
+        sql, positions, binds, results, fixed = (self._compiled.get(dialect.name)
+                                                 or self._compile(dialect))
+        values = {**fixed, **params}
+        for name, processor in binds:
+            values[name] = processor(values[name])
+        args: Any = values if positions is None else tuple(values[n] for n in positions)
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             connection.dispatch.before_cursor_execute(connection, cursor, sql, args, None,
                                                       False)
             try:
                 cursor.execute(sql, args)
-                fetched = cursor.fetchall()
+                fetched = cursor.fetchall() if fetch else []
             except dialect.loaded_dbapi.Error as error:
                 # SQLAlchemy's own handling of a driver error: wrapped in its classes, a
                 # dropped connection invalidated (always raises).
@@ -99,19 +106,70 @@ class DirectRead:
                 raise  # pragma: no cover - the line above raises
             connection.dispatch.after_cursor_execute(connection, cursor, sql, args, None,
                                                      False)
+            count = int(cursor.rowcount)
         finally:
             with contextlib.suppress(dialect.loaded_dbapi.Error):  # a dead connection
                 cursor.close()
         rows = [list(row) for row in fetched]
-        if processors:
+        if results:
             for row in rows:
-                for index, processor in processors:
+                for index, processor in results:
                     row[index] = processor(row[index])
-        return rows
+        return rows, count
+
+
+class DirectRead(DirectStatement):
+    """A SELECT: its rows, each column through its type's result processing."""
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        super().__init__(statement)
+
+    def rows(self, params: Mapping[str, Any]) -> list[list[Any]]:
+        return self._run(params, fetch=True)[0]
 
     def first(self, params: Mapping[str, Any]) -> list[Any] | None:
         found = self.rows(params)
         return found[0] if found else None
+
+
+class DirectWrite(DirectStatement):
+    """An INSERT, UPDATE or DELETE: the number of rows it wrote."""
+
+    def run(self, params: Mapping[str, Any]) -> int:
+        return self._run(params, fetch=False)[1]
+
+
+def insert_row(entity: type[Any], values: Mapping[str, Any]) -> None:
+    """One row of ``entity``'s table, with the Python-side defaults of the columns not
+    given (as SQLAlchemy's own INSERT fills them), in the session's transaction."""
+    table: sa.Table = entity.__table__
+    row = dict(values)
+    for key, default in _defaults(table):
+        if key not in row:
+            row[key] = default()
+    _insert(table, frozenset(row)).run(row)
+
+
+@functools.cache
+def _defaults(table: sa.Table) -> list[tuple[str, Callable[[], Any]]]:
+    found: list[tuple[str, Callable[[], Any]]] = []
+    for column in table.columns:
+        default = column.default
+        if default is None:
+            continue
+        if default.is_scalar:
+            found.append((column.key, lambda value=default.arg: value))  # type: ignore[attr-defined,misc]
+        elif default.is_callable:
+            # SQLAlchemy wraps a callable of no argument into one of the execution context.
+            found.append((column.key, lambda call=default.arg: call(None)))  # type: ignore[attr-defined,misc]
+        else:
+            raise TypeError(f"{table.name}.{column.key}: a default only SQLAlchemy can run")
+    return found
+
+
+@functools.cache
+def _insert(table: sa.Table, keys: frozenset[str]) -> DirectWrite:
+    return DirectWrite(sa.insert(table), column_keys=sorted(keys))
 
 
 class Columns(Generic[E]):
