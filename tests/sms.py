@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from flask import Flask
 
 CODE = re.compile(r"\b(\d{6})\b")
+WAIT = 5.0  # seconds a test waits for a text message that must come
 
 
 @dataclass
@@ -29,8 +31,15 @@ class SmsOutbox:
         sent = [json.loads(line) for line in lines if line.strip()]
         return [m for m in sent if number is None or m["to"] == number]
 
-    def last(self, number: str) -> str:
+    def last(self, number: str, wait: float = WAIT) -> str:
+        """The last message to ``number``, waiting up to ``wait`` seconds for a first one:
+        some are sent once the response has gone (``registration.after_response``), and
+        a browser may show the next page before the server has sent it."""
+        deadline = time.monotonic() + wait
         received = self.messages(number)
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+            received = self.messages(number)
         assert received, f"no SMS to {number}; sent to: {[m['to'] for m in self.messages()]}"
         return str(received[-1]["text"])
 
