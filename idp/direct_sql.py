@@ -125,6 +125,11 @@ class DirectRead(DirectStatement):
         super().__init__(statement)
 
     def rows(self, params: Mapping[str, Any]) -> list[list[Any]]:
+        session = db.session()
+        if session.autoflush:
+            # As the ORM before a query: this request's pending changes are read too
+            # (nothing is sent when there are none).
+            session.flush()
         return self._run(params, fetch=True)[0]
 
     def first(self, params: Mapping[str, Any]) -> list[Any] | None:

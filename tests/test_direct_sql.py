@@ -88,6 +88,22 @@ def test_an_entity_already_in_the_session_is_the_one_returned(
         assert client_by_id().entity({"client_id": platform.client_id}) is held
 
 
+def test_a_change_not_yet_written_is_read_as_the_orm_reads_it(
+        app: Flask, platform: Platform) -> None:
+    """The session's pending changes are flushed first (its autoflush), unless the
+    caller turned that off."""
+    name = DirectRead(sa.select(Client.client_name).where(
+        Client.client_id == sa.bindparam("client_id")))
+    with app.app_context():
+        held = db.session.scalar(db.select(Client).where(Client.client_id == platform.client_id))
+        assert held is not None
+        held.client_name = "Pending"
+        with db.session.no_autoflush:
+            assert name.first({"client_id": platform.client_id}) != ["Pending"]
+        assert name.first({"client_id": platform.client_id}) == ["Pending"]
+        db.session.rollback()
+
+
 def test_an_unknown_value_finds_nothing(app: Flask, tokens: dict[str, Any]) -> None:
     with app.app_context():
         assert find_token_by("access_token_hash", digest("no such token")) is None
