@@ -242,9 +242,8 @@ class EntityRead(Generic[E]):
             statement = statement.order_by(*order_by)
         if limit is not None:
             statement = statement.limit(limit)
-        self.added = 0
         if extend is not None:
-            statement, self.added = extend(statement)
+            statement, _ = extend(statement)
         self.read = DirectRead(statement)
 
     def first(self, params: Mapping[str, Any]) -> tuple[E, list[Any]] | None:

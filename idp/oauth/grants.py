@@ -382,7 +382,7 @@ def code_claim() -> DirectWrite:
                        .values(used_at=bindparam("now")))
 
 
-@functools.cache  # built once, as ``token_by``
+@functools.cache  # built once: EXPLAINed by tests/test_query_plans.py, run by nonce_read
 def nonce_query() -> Select[int]:
     """A code of this client (``client_id``) with this nonce (``nonce_digest``): found by
     the (client_id, nonce_digest) index, never by scanning the codes
@@ -393,7 +393,7 @@ def nonce_query() -> Select[int]:
     ).limit(1)
 
 
-@functools.cache
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def nonce_read() -> DirectRead:
     return DirectRead(nonce_query())
 
