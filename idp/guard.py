@@ -65,7 +65,11 @@ def validate_json(document: Any) -> None:
 def validate_request() -> None:
     """``before_request``: the path, query, form, Authorization header and JSON body."""
     validate_text((request.path, request.headers.get("Authorization", "")))
-    for multi in (request.args, request.form):
+    # Without a Content-Type the form is empty (werkzeug parses none): not built for it
+    # (a GET's form cost 2 % of discovery's CPU).
+    forms = (request.args, request.form) if request.environ.get("CONTENT_TYPE") else (
+        request.args,)
+    for multi in forms:
         for key, value in multi.items(multi=True):
             validate_text((key, value))
     if request.is_json:
