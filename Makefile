@@ -68,9 +68,10 @@ lint: install-test
 # Two worker processes (pytest-xdist), each on databases of its own: IDP_TEST_POSTGRES_URL's
 # database with _gw0 or _gw1 appended, made when missing, and IDP_TEST_REDIS_URL's Redis
 # database and the next (or the URLs it lists, one per worker). TEST_WORKERS=0: one process.
+# The slowest tests are named at the end (--durations): where the suite's time goes.
 TEST_WORKERS ?= 2
 test: install-test lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 \
 		--cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # The fuzz test at length and at random (make test runs it short and the same each time):
