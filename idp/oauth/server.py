@@ -30,7 +30,7 @@ from idp.oauth.assertions import PrivateKeyJWT
 from idp.oauth.claims import user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.client_credentials import ClientCredentialsGrant, generate_platform_token
-from idp.oauth.decisions import ConsentStep, consent_step
+from idp.oauth.decisions import consent_step
 from idp.oauth.dpop import bound_key
 from idp.oauth.grants import (
     AuthorizationCodeGrant,
@@ -129,8 +129,8 @@ class TokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> Token | None:
         """The token, its traveller and platform, and the consent in force, in one
         query (issue 13): userinfo needs nothing more from the database."""
-        found = with_consent_in_force(consent_step()).first(
-            {"token_hash": digest(token_string)})
+        read = token_read("access_token_hash", lean=True, extend=consent_step().join_in_force)
+        found = read.first({"token_hash": digest(token_string)})
         if found is None:
             return None
         token, in_force = found
@@ -142,12 +142,6 @@ class TokenValidator(BearerTokenValidator):
         if token is not None and token.dpop_jkt is not None:
             # RFC 9449 7.2: a bound token is not a bearer token.
             raise dpop.DPoPChallenge("invalid_token", "This access token needs DPoP.")
-
-
-@functools.cache
-def with_consent_in_force(step: ConsentStep) -> EntityRead[Token]:
-    """Userinfo's one query, built once per consent step (see ``token_read``)."""
-    return token_read("access_token_hash", lean=True, extend=step.join_in_force)
 
 
 class DPoPTokenValidator(TokenValidator):
