@@ -14,7 +14,7 @@ from flask import Flask
 
 from idp.extensions import db
 from tests.browser import AuthorizationRequest, Browser, query_of
-from tests.factories import Platform
+from tests.factories import Platform, make_platform
 from tests.tokens import basic, issue_tokens, redeem
 
 
@@ -61,6 +61,35 @@ def test_userinfo_introspection_and_refresh_in_few_round_trips(
         assert renewed.status_code == 200, renewed.get_json()
     # The token with its platform and traveller, spend it, write the new one.
     assert len(queries(seen)) == 3, queries(seen)
+
+
+def token_reads(seen: list[str]) -> dict[str, int]:
+    """How many SELECTs read each token table (a grant's tokens, a platform's own)."""
+    selects = [s for s in queries(seen) if s.lstrip().upper().startswith("SELECT")]
+    return {table: sum(f"FROM {table} " in f"{s} ".replace('"', "") for s in selects)
+            for table in ("token", "platform_token")}
+
+
+@pytest.mark.parametrize("endpoint", ["/introspect", "/revoke"])
+def test_a_token_without_a_hint_is_looked_for_in_one_read_per_table(
+        app: Flask, logged_in: Browser, platform: Platform, endpoint: str) -> None:
+    """Without ``token_type_hint`` (RFC 7009 2.1, RFC 7662 2.1: optional) the token may be
+    either of a grant's two, or a platform's own: one read finds either of a grant's
+    (issue 13: a refresh token took two, a platform's own token three)."""
+    backend = make_platform(grant_types=["authorization_code", "client_credentials"])
+    tokens = issue_tokens(logged_in, platform)
+    own = logged_in.client.post("/token", headers=basic(backend), data={
+        "grant_type": "client_credentials", "scope": "consent:read"}).get_json()
+    for holder, token in ((platform, tokens["refresh_token"]),
+                          (backend, own["access_token"])):
+        with statements() as seen:
+            answer = logged_in.client.post(endpoint, data={"token": token},
+                                           headers=basic(holder))
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+        if endpoint == "/introspect":
+            assert answer.get_json()["active"] is True
+        assert token_reads(seen) == {
+            "token": 1, "platform_token": int(holder is backend)}, queries(seen)
 
 
 def test_a_signed_in_travellers_code_flow_in_few_round_trips(

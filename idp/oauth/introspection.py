@@ -91,20 +91,19 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         # two round trips were one). Nothing is answered before the authentication and
         # the permission check; a platform asking about another's token is read as
         # before. Kept in the request's environ: this endpoint serves every request.
-        token, hint = request.payload.data.get("token"), request.payload.data.get(
-            "token_type_hint")
+        token = request.payload.data.get("token")
         if isinstance(token, str) and token:
-            found = find_token(token, hint if isinstance(hint, str) else None, lean=False)
-            flask_request.environ[READ_FIRST] = (token, hint, found)
-            if found is not None and isinstance(found[0], Token):
+            found = find_token(token, lean=False)
+            flask_request.environ[READ_FIRST] = (token, found)
+            if found is not None:
                 remember_client(found[0].client)
         return super().create_endpoint_response(request)
 
     def query_token(self, token_string: str,
                     token_type_hint: str | None) -> IntrospectedToken | None:
-        token, hint, found = flask_request.environ.get(READ_FIRST, (None, None, None))
-        if (token, hint) != (token_string, token_type_hint):
-            found = find_token(token_string, token_type_hint)
+        token, found = flask_request.environ.get(READ_FIRST, (None, None))
+        if token != token_string:
+            found = find_token(token_string)
         return IntrospectedToken(*found) if found else None
 
     def check_permission(self, token: IntrospectedToken, client: Client, request: Any) -> bool:

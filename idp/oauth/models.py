@@ -21,9 +21,10 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     false,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from idp.accounts.models import User
 from idp.digests import check_digest
@@ -415,10 +416,34 @@ def token_read(column: str, lean: bool = False,
     settings: JSON each decoded on every call) and the traveller's row without the
     password hash. Whatever else is read later costs a query, which
     tests/test_query_counts.py would count."""
+    return _token_with_owner(getattr(Token, column) == TOKEN_HASH, lean, extend)
+
+
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
+def either_token_read(lean: bool = False) -> EntityRead[Token]:
+    """The grant whose access token or refresh token has the ``token_hash`` digest, when
+    the caller does not know which (introspection and revocation: the hint is optional).
+    One read through both unique indexes (PostgreSQL: a BitmapOr) instead of one per
+    kind."""
+    return _token_with_owner(or_(Token.access_token_hash == TOKEN_HASH,
+                                 Token.refresh_token_hash == TOKEN_HASH), lean, None)
+
+
+def _token_with_owner(where: ColumnElement[bool], lean: bool,
+                      extend: InForceJoin | None) -> EntityRead[Token]:
     user = Columns(User, without=[User.password_hash] if lean else ())
     client = Columns(Client, only=API_CLIENT_COLUMNS if lean else None)
-    return EntityRead(Columns(Token), getattr(Token, column) == TOKEN_HASH,
-                      joined={"user": user, "client": client}, extend=extend)
+    return EntityRead(Columns(Token), where, joined={"user": user, "client": client},
+                      extend=extend)
+
+
+def find_either_token(presented_digest: str, lean: bool = False) -> tuple[Token, str] | None:
+    """The grant holding this digest as either token, and which (``access_token`` or
+    ``refresh_token``)."""
+    row = either_token_read(lean).entity({"token_hash": presented_digest})
+    if row is None:
+        return None
+    return row, "access_token" if row.access_token_hash == presented_digest else "refresh_token"
 
 
 def find_token_by(column: str, presented_digest: str, lean: bool = False) -> Token | None:

@@ -9,6 +9,7 @@ does not know it, so it answers ``invalid_token``. Only its digest is stored."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,8 +18,9 @@ from sqlalchemy import CursorResult, ForeignKey, String, Text, delete
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.digests import digest
+from idp.direct_sql import Columns, EntityRead
 from idp.extensions import db, utcnow
-from idp.oauth.models import Client, IssuedToken
+from idp.oauth.models import TOKEN_HASH, Client, IssuedToken
 from idp.types import UTCDateTime
 
 GRANT_TYPE = "client_credentials"
@@ -59,9 +61,18 @@ class PlatformToken(db.Model, IssuedToken):  # type: ignore[name-defined,misc]
 
 
 def query_platform_token(token_string: str) -> PlatformToken | None:
-    return db.session.scalar(
-        db.select(PlatformToken).where(PlatformToken.access_token_hash == digest(token_string))
-    )
+    return find_platform_token(digest(token_string))
+
+
+def find_platform_token(presented_digest: str) -> PlatformToken | None:
+    """The platform token with this digest, with its platform in the same query."""
+    return platform_token_read().entity({"token_hash": presented_digest})
+
+
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
+def platform_token_read() -> EntityRead[PlatformToken]:
+    return EntityRead(Columns(PlatformToken), PlatformToken.access_token_hash == TOKEN_HASH,
+                      joined={"client": Columns(Client)})
 
 
 def prune_expired() -> int:

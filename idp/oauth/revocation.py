@@ -8,13 +8,12 @@ from sqlalchemy import update
 
 from idp.digests import digest
 from idp.extensions import db, utcnow
-from idp.oauth.models import AuthorizationCode, Token, find_token_by
-from idp.oauth.platform_tokens import PlatformToken
+from idp.oauth.models import AuthorizationCode, Token, find_either_token
+from idp.oauth.platform_tokens import PlatformToken, find_platform_token
 
 # RFC 7009 2.1: a public client may revoke its own tokens, identified by client_id only.
 REVOCATION_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt",
                            "none"]
-TOKEN_TYPES = ("access_token", "refresh_token")
 # Room for an RS256 JWT access token (RFC 9068, about 900 characters); longer input is
 # no token of ours and is not worth hashing.
 MAX_TOKEN_LENGTH = 4096
@@ -59,21 +58,18 @@ def last_use(user_id: int) -> dict[str, object]:
     return {client_id: when for client_id, when in rows}
 
 
-def find_token(token_string: str, hint: str | None,
-               lean: bool = True) -> tuple[Token | PlatformToken, str] | None:
-    """The token row and which of its tokens this is. The hint only orders the search
-    (RFC 7009 2.1, RFC 7662 2.1): a wrong one must not hide the token. A platform's own
-    token (client credentials) is an access token of the platform tokens' table."""
+def find_token(token_string: str, lean: bool = True) -> tuple[Token | PlatformToken, str] | None:
+    """The token row and which of its tokens this is. No hint is needed (RFC 7009 2.1,
+    RFC 7662 2.1: it only helps the server search, and a wrong one must not hide the
+    token): one read finds either of a grant's tokens, a second a platform's own token
+    (client credentials), an access token of the platform tokens' table."""
     if not token_string or len(token_string) > MAX_TOKEN_LENGTH:
         return None
     wanted = digest(token_string)
-    kinds = sorted(TOKEN_TYPES, key=lambda kind: kind != hint)
-    for kind in kinds:
-        row = find_token_by(f"{kind}_hash", wanted, lean)
-        if row is not None:
-            return row, kind
-    platform = db.session.scalar(
-        db.select(PlatformToken).where(PlatformToken.access_token_hash == wanted))
+    found = find_either_token(wanted, lean)
+    if found is not None:
+        return found
+    platform = find_platform_token(wanted)
     return (platform, "access_token") if platform is not None else None
 
 
@@ -86,7 +82,7 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     def query_token(self, token_string: str,
                     token_type_hint: str | None) -> Token | PlatformToken | None:
-        found = find_token(token_string, token_type_hint)
+        found = find_token(token_string)
         return found[0] if found else None
 
     def revoke_token(self, token: Token | PlatformToken, request: object) -> None:
