@@ -215,14 +215,13 @@ def released_claims(user: User, client: Client, in_force: InForce | None = None)
     return {"sub", *record.claims_granted} if record else set()
 
 
-def join_in_force(query: Select[Any]) -> tuple[Select[Any], int]:
+def join_in_force(query: Select[Any]) -> Select[Any]:
     """The newest record of the token's traveller and platform, joined to a query over
     Token by its id (the newest id found in ix_consent_record_pair), its three columns
-    added: userinfo reads token and consent in one round trip."""
+    added last: userinfo reads token and consent in one round trip."""
     record, onclause = _in_force_join()
-    query = query.outerjoin(record, onclause).add_columns(
+    return query.outerjoin(record, onclause).add_columns(
         record.event_type, record.valid_until, record.claims_granted)
-    return query, 3
 
 
 @cache

@@ -87,7 +87,7 @@ class ConsentScreen:
                         in_force: InForce | None = None) -> set[str]:
         return records.released_claims(user, client, in_force)
 
-    def join_in_force(self, query: Select[Any]) -> tuple[Select[Any], int]:
+    def join_in_force(self, query: Select[Any]) -> Select[Any]:
         return records.join_in_force(query)
 
     def delegation(self, user: User, client: Client, resource: str) -> DelegationGrant | None:

@@ -226,7 +226,7 @@ class EntityRead(Generic[E]):
 
     def __init__(self, root: Columns[E], where: sa.ColumnElement[bool],
                  joined: Mapping[str, Columns[Any]] | None = None,
-                 extend: Callable[[sa.Select[Any]], tuple[sa.Select[Any], int]] | None = None,
+                 extend: Callable[[sa.Select[Any]], sa.Select[Any]] | None = None,
                  order_by: Sequence[Any] = (), limit: int | None = None) -> None:
         self.root, self.joined = root, dict(joined or {})
         statement = sa.select(*root.columns,
@@ -243,7 +243,7 @@ class EntityRead(Generic[E]):
         if limit is not None:
             statement = statement.limit(limit)
         if extend is not None:
-            statement, _ = extend(statement)
+            statement = extend(statement)
         self.read = DirectRead(statement)
 
     def first(self, params: Mapping[str, Any]) -> tuple[E, list[Any]] | None:

@@ -73,10 +73,10 @@ class ConsentStep(Hashable, Protocol):
         userinfo call, so a withdrawal takes effect at once). ``in_force`` is what
         :meth:`join_in_force` read along with the token, when it did."""
 
-    def join_in_force(self, query: Select[Any]) -> tuple[Select[Any], int]:
+    def join_in_force(self, query: Select[Any]) -> Select[Any]:
         """``query`` (over Token) with the consent in force for the token's traveller and
-        platform joined in: userinfo reads both in one round trip. Returns the query and
-        the number of columns added after the token."""
+        platform joined in, its columns added last: userinfo reads both in one round
+        trip."""
 
     def delegation(self, user: User, client: Client, resource: str) -> DelegationGrant | None:
         """The delegation in force that lets ``client`` act on ``resource`` for the

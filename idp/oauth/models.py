@@ -399,7 +399,7 @@ API_CLIENT_COLUMNS = (Client.client_id, Client.client_name, Client.redirect_uris
 
 # The digest a token is looked up by.
 TOKEN_HASH: BindParameter[str] = bindparam("token_hash")
-InForceJoin = Callable[[Select[Any]], tuple[Select[Any], int]]
+InForceJoin = Callable[[Select[Any]], Select[Any]]
 
 
 @functools.cache  # compiled once per dialect (idp/direct_sql.py)
