@@ -134,7 +134,9 @@ def logout() -> ResponseReturnValue:
 @bp.post("/backchannel-logout")
 def backchannel_logout() -> ResponseReturnValue:
     """Back-Channel Logout 1.0 2.5 to 2.8: verify the logout token, end the matching
-    sessions, answer 200; a refused token gets 400 and ends nothing."""
+    sessions, answer 200; a refused token gets 400 and ends nothing. When the provider's
+    keys cannot be fetched, the token cannot be checked yet: 503, which the provider's
+    outbox retries (as for a security event)."""
     state = platform()
     try:
         claims = validate_logout_token(request.form.get("logout_token", ""),
@@ -142,6 +144,9 @@ def backchannel_logout() -> ResponseReturnValue:
     except LogoutTokenError as error:
         current_app.logger.warning("back-channel logout refused: %s", error)
         return jsonify(error="invalid_request", error_description=str(error)), 400, NO_STORE
+    except requests.RequestException as error:  # its keys out of reach: it will retry
+        current_app.logger.warning("back-channel logout not checked: %s", type(error).__name__)
+        return "", 503, NO_STORE
     ended = state.sessions.end_matching(claims.get("sub"), claims.get("sid"))
     current_app.logger.info("back-channel logout: %s session(s) ended", ended)
     return "", 200, NO_STORE

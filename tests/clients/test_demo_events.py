@@ -19,7 +19,7 @@ from clients.demo_platform.events import MEDIA_TYPE, StoppedDelegation
 from clients.demo_platform.serve import RunningPlatform, start
 from idp.accounts.models import User
 from idp.extensions import db, utcnow
-from idp.oauth.backchannel import sign
+from idp.oauth.backchannel import create_logout_token, sign
 from idp.oauth.events import StoppedDelegation as Stopped
 from idp.oauth.events import create_event_token, event_claims
 from idp.oauth.models import Client
@@ -194,6 +194,28 @@ def test_an_event_that_cannot_be_checked_yet_is_left_for_a_retry(
         assert answer.status_code == 503
         assert cut_off.app.extensions["demo_platform"].stopped.of(
             live_server.subject_for(umberto, NATIONAL.client_id)) is None
+    finally:
+        cut_off.stop()
+
+
+def test_a_logout_token_that_cannot_be_checked_yet_is_left_for_a_retry(
+        live_server: LiveServer, platforms: dict[str, RunningPlatform],
+        umberto: LiveTraveller) -> None:
+    """Back-channel logout, the same: the provider's keys out of reach, the platform
+    answers 503 (the provider's outbox retries it), never a 500."""
+    token = signed(live_server, platforms, umberto, NATIONAL.client_id,
+                   lambda user, client, _: create_logout_token(user, client))
+    with socket.create_server((HOST, 0)) as gone, socket.create_server((HOST, 0)) as sock:
+        unreachable = f"http://{HOST}:{gone.getsockname()[1]}"
+        config = replace(platforms[NATIONAL.client_id].config, issuer=unreachable,
+                         port=sock.getsockname()[1])
+        cut_off = start(config, sock)
+    try:
+        answer = requests.post(cut_off.config.origin + "/backchannel-logout",
+                               data={"logout_token": token}, timeout=10)
+
+        assert answer.status_code == 503
+        assert answer.headers["Cache-Control"] == "no-store"
     finally:
         cut_off.stop()
 
