@@ -86,12 +86,15 @@ def _begin_before_writing(connection: sa.Connection, cursor: Any, statement: str
     if (dbapi is not None and dbapi.autocommit
             and dbapi.info.transaction_status == _IDLE and needs_transaction(statement)):
         if (connection.info.pop(_ALONE, False) and not executemany
-                and statement.lstrip()[:6].upper() == "INSERT"):
-            return  # one row in one statement: a transaction of its own (write_alone)
+                and _LONE_WRITE.match(statement)):
+            return  # one statement: a transaction of its own (write_alone)
         cursor.execute("BEGIN", prepare=False)
 
 
 _ALONE = "idp_insert_alone"
+# What ``write_alone`` lets run without BEGIN: an INSERT, or an INSERT that selects from
+# an UPDATE in a WITH (idp.direct_sql.insert_row_if: a refresh token's rotation).
+_LONE_WRITE = re.compile(r"\s*(INSERT|WITH)\b", re.IGNORECASE)
 
 
 @contextlib.contextmanager
@@ -99,8 +102,9 @@ def write_alone(session: Any, lone_insert: bool = False) -> Iterator[None]:
     """Around the commit of a session whose only change is one new row, before anything
     was written, or (``lone_insert``) around the one INSERT of a session with no change
     pending: that INSERT runs as a transaction of its own, without the BEGIN and COMMIT
-    round trips (issue 13: an authorization's code, a platform's token). With anything
-    else pending, or a transaction already begun, the commit is as usual."""
+    round trips (issue 13: an authorization's code, a platform's token, a refresh's new
+    token with the old one spent in the same statement). With anything else pending, or
+    a transaction already begun, the commit is as usual."""
     connection = None
     alone = not session.new if lone_insert else len(session.new) == 1
     if alone and not session.dirty and not session.deleted:

@@ -155,6 +155,34 @@ def insert_row(entity: type[Any], values: Mapping[str, Any]) -> None:
     _insert(table, frozenset(row)).run(row)
 
 
+def insert_row_if(claim: sa.Update, entity: type[Any], values: Mapping[str, Any],
+                  params: Mapping[str, Any]) -> int:
+    """One row of ``entity``'s table, written only if ``claim`` (an UPDATE, with its
+    ``params``) changes a row, and in the same statement: ``WITH claimed AS (UPDATE ...
+    RETURNING 1) INSERT ... SELECT ... FROM claimed``. One statement is atomic on its own:
+    both or neither. PostgreSQL only (SQLite has no UPDATE inside a WITH). The number of
+    rows written, 0 when the claim changed none."""
+    table: sa.Table = entity.__table__
+    row = dict(values)
+    for key, default in _defaults(table):
+        if key not in row:
+            row[key] = default()
+    written = {f"{INSERTED}{key}": value for key, value in row.items()}
+    return _insert_if(claim, table, frozenset(row)).run({**params, **written})
+
+
+INSERTED = "inserted_"  # the INSERT's parameters, apart from the claim's
+
+
+@functools.cache
+def _insert_if(claim: sa.Update, table: sa.Table, keys: frozenset[str]) -> DirectWrite:
+    claimed = claim.returning(sa.literal_column("1")).cte("claimed")
+    ordered = sorted(keys)
+    values = sa.select(*(sa.bindparam(f"{INSERTED}{key}", type_=table.c[key].type)
+                         for key in ordered)).select_from(claimed)
+    return DirectWrite(sa.insert(table).from_select(ordered, values, include_defaults=False))
+
+
 @functools.cache
 def _defaults(table: sa.Table) -> list[tuple[str, Callable[[], Any]]]:
     found: list[tuple[str, Callable[[], Any]]] = []

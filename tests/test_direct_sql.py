@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from idp.accounts.models import BrowserSession, User
 from idp.digests import digest
-from idp.direct_sql import Columns, DirectRead, DirectWrite, EntityRead, insert_row
+from idp.direct_sql import Columns, DirectRead, DirectWrite, EntityRead, insert_row, insert_row_if
 from idp.extensions import db, utcnow
 from idp.guard import UnstorableInput
 from idp.oauth.models import Client, Token, find_token_by
@@ -197,3 +197,36 @@ def test_an_update_counts_the_rows_it_wrote(app: Flask, tokens: dict[str, Any]) 
         assert spend.run({"token_id": token_id, "now": utcnow()}) == 0
         db.session.commit()
         assert db.session.scalar(sa.select(Token.revoked_at)) is not None
+
+
+def test_a_claimed_insert_writes_only_when_its_claim_changes_a_row(
+        app: Flask, tokens: dict[str, Any], database_url: str) -> None:
+    """``insert_row_if``: the UPDATE and the INSERT in one statement; a claim that
+    changes no row (spent before) writes nothing; the row written has its defaults."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("an UPDATE inside a WITH is PostgreSQL's")
+    table = Token.__table__
+    spend = (sa.update(table)
+             .where(table.c.id == sa.bindparam("token_id"), table.c.revoked_at.is_(None))
+             .values(revoked_at=sa.bindparam("now")))
+    with app.app_context():
+        old = db.session.scalar(sa.select(Token))
+        assert old is not None
+        old_id, before = old.id, utcnow()
+
+        def new(name: str) -> dict[str, Any]:
+            return {"client_id": old.client_id, "user_id": old.user_id, "scope": "openid",
+                    "access_token_hash": digest(name), "expires_in": 60,
+                    "auth_time": before, "claims": ["email"]}
+
+        spent = {"token_id": old_id, "now": before}
+        assert insert_row_if(spend, Token, new("first"), spent) == 1
+        assert insert_row_if(spend, Token, new("second"), spent) == 0
+        db.session.commit()
+        db.session.remove()
+        written = db.session.scalars(sa.select(Token).where(
+            Token.access_token_hash.in_([digest("first"), digest("second")]))).all()
+        assert [t.access_token_hash for t in written] == [digest("first")]
+        assert written[0].issued_at >= before and written[0].amr == []
+        assert written[0].claims == ["email"]
+        assert db.session.scalar(sa.select(Token.revoked_at).where(Token.id == old_id)) == before

@@ -35,7 +35,7 @@ def statements() -> Iterator[list[str]]:
 def queries(seen: list[str]) -> list[str]:
     """Statements that read or write rows (not SAVEPOINT, SET or the like)."""
     return [s for s in seen if s.lstrip().split(None, 1)[0].upper() in
-            ("SELECT", "INSERT", "UPDATE", "DELETE")]
+            ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")]
 
 
 def test_userinfo_introspection_and_refresh_in_few_round_trips(
@@ -59,8 +59,10 @@ def test_userinfo_introspection_and_refresh_in_few_round_trips(
         renewed = logged_in.client.post("/token", headers=basic(platform), data={
             "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
         assert renewed.status_code == 200, renewed.get_json()
-    # The token with its platform and traveller, spend it, write the new one.
-    assert len(queries(seen)) == 3, queries(seen)
+    # The token with its platform and traveller, then spend it and write the new one:
+    # in one statement on PostgreSQL, in two on SQLite (no UPDATE inside a WITH there).
+    postgresql = db.engine.dialect.name == "postgresql"
+    assert len(queries(seen)) == (2 if postgresql else 3), queries(seen)
 
 
 def token_reads(seen: list[str]) -> dict[str, int]:

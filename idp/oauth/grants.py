@@ -20,13 +20,14 @@ from authlib.oauth2.rfc7636 import CodeChallenge as _CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
-from sqlalchemy import Select, bindparam, func, update
+from sqlalchemy import Select, Update, bindparam, func, update
 from sqlalchemy.sql.elements import BindParameter
 
 from idp.accounts.models import User
+from idp.db_pool import write_alone
 from idp.digests import digest
-from idp.direct_sql import Columns, DirectRead, DirectWrite, EntityRead
-from idp.extensions import db, insert_and_commit, utcnow
+from idp.direct_sql import Columns, DirectRead, DirectWrite, EntityRead, insert_row_if
+from idp.extensions import db, insert_and_commit, keeping_loaded, utcnow
 from idp.keys import JoseKey, key_store
 from idp.oauth.access_tokens import access_token_claims, sign, wants_jwt
 from idp.oauth.acr import acr_for
@@ -38,6 +39,7 @@ from idp.oauth.models import (
     Client,
     Token,
     find_token_by,
+    refresh_token_lifetime,
     remember_client,
 )
 
@@ -259,20 +261,38 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
     @hooked  # OpenIDRefresh's new ID token (after_create_token_response)
     def create_token_response(self):  # type: ignore[no-untyped-def]
         """Authlib saves the new token, then spends the old one, in two commits: a crash
-        or a failure between them would leave two live families. Here the old token is
-        spent first (an atomic claim), then the new one written, in one transaction that
-        ``save_token`` commits: both or neither."""
+        or a failure between them would leave two live families. Here both or neither:
+        on PostgreSQL one statement spends the old token and writes the new one (an
+        UPDATE in a WITH, the INSERT selecting from what it spent), atomic on its own and
+        without BEGIN and COMMIT round trips; on SQLite the old token is spent first (an
+        atomic claim), then the new one written, in one transaction that ``save_token``
+        commits."""
         refresh_token = self.request.refresh_token
         if refresh_token.audience is not None:
             return self.create_exchanged_token_response(refresh_token)
         user = self.authenticate_user(refresh_token)
         if not user:
             raise InvalidRequestError("There is no 'user' for this token.")
-        self.revoke_old_credential(refresh_token)
+        if not rotates_in_one_statement():
+            self.revoke_old_credential(refresh_token)
         token = self.issue_token(user, refresh_token)
         self.request.user = user
-        self.save_token(token)
+        if rotates_in_one_statement():
+            self.spend_and_save(refresh_token, token)
+        else:
+            self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
+
+    def spend_and_save(self, refresh_token: Token, token: dict[str, Any]) -> None:
+        session = db.session()
+        row = token_row(token, self.request)
+        with keeping_loaded(session):
+            with write_alone(session, lone_insert=True):
+                written = insert_row_if(refresh_claim_statement(), Token, row,
+                                        {"token_id": refresh_token.id, "now": utcnow()})
+            if not written:
+                self.reused(refresh_token)
+            session.commit()
 
     def create_exchanged_token_response(self, refresh_token: Token):  # type: ignore[no-untyped-def]
         """Issue 14, part 3: the refresh token of an exchanged token gives again a
@@ -288,14 +308,18 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Spend it, uncommitted: the new token is written in the same transaction."""
         if not claim_refresh_token(refresh_token):
-            # Another request used this token since we read it: a reuse that raced its
-            # rotation (RFC 9700 4.14.2). No branch of the family may live on, the one
-            # the other request saved included.
-            db.session.rollback()
-            if refresh_token.authorization_code_id is not None:
-                revoke_code_family(refresh_token.authorization_code_id)
-            db.session.commit()
-            raise InvalidGrantError("The refresh token was already used.")
+            self.reused(refresh_token)
+
+    @staticmethod
+    def reused(refresh_token: Token) -> None:
+        """Another request used this token since we read it: a reuse that raced its
+        rotation (RFC 9700 4.14.2). No branch of the family may live on, the one the
+        other request saved included."""
+        db.session.rollback()
+        if refresh_token.authorization_code_id is not None:
+            revoke_code_family(refresh_token.authorization_code_id)
+        db.session.commit()
+        raise InvalidGrantError("The refresh token was already used.")
 
 
 def read_code(presented: str) -> AuthorizationCode | None:
@@ -406,12 +430,55 @@ def claim_refresh_token(token: Token) -> bool:
 
 @functools.cache  # compiled once per dialect, as ``code_claim``
 def refresh_claim() -> DirectWrite:
+    return DirectWrite(refresh_claim_statement())
+
+
+@functools.cache  # one object: idp.direct_sql.insert_row_if caches what it builds on it
+def refresh_claim_statement() -> Update:
     now: BindParameter[datetime] = bindparam("now")
     tokens = Token.__table__.c  # the table, as ``code_claim``
-    return DirectWrite(
-        update(Token.__table__)
-        .where(tokens.id == bindparam("token_id"), tokens.refresh_used_at.is_(None))
-        .values(refresh_used_at=now, revoked_at=func.coalesce(tokens.revoked_at, now)))
+    return (update(Token.__table__)
+            .where(tokens.id == bindparam("token_id"), tokens.refresh_used_at.is_(None))
+            .values(refresh_used_at=now, revoked_at=func.coalesce(tokens.revoked_at, now)))
+
+
+def rotates_in_one_statement() -> bool:
+    """PostgreSQL runs an UPDATE inside a WITH; SQLite does not."""
+    return bool(db.engine.dialect.name == "postgresql")
+
+
+def token_row(token: dict[str, Any], request: OAuth2Request) -> dict[str, Any]:
+    """A new token's row: digests only. Auth context and family come from the code or
+    the old token."""
+    origin = request.authorization_code or request.refresh_token
+    row: dict[str, Any] = dict(
+        client_id=request.client.client_id,
+        user_id=request.user.id,
+        access_token_hash=digest(token["access_token"]),
+        scope=token["scope"],
+        expires_in=token["expires_in"],
+        auth_time=origin.auth_time,
+        acr=origin.acr,
+        amr=list(origin.amr),
+        sid=origin.sid,
+        claims=list(origin.claims),
+        claims_request=origin.claims_request,
+        dpop_jkt=bound_key(),
+    )
+    if request.authorization_code is not None:
+        row["authorization_code_id"] = request.authorization_code.id
+    else:
+        row["authorization_code_id"] = request.refresh_token.authorization_code_id
+    if "refresh_token" in token:
+        row["refresh_token_hash"] = digest(token["refresh_token"])
+        if request.refresh_token is not None:
+            # Rotation keeps the absolute lifetime of the first grant.
+            row["refresh_token_expires_at"] = request.refresh_token.refresh_token_expires_at
+        else:
+            row["refresh_token_expires_at"] = utcnow() + timedelta(
+                seconds=refresh_token_lifetime(request.client)
+            )
+    return row
 
 
 def revoke_code_family(code_id: int) -> None:

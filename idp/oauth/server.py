@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _AuthorizationServer
@@ -23,7 +22,7 @@ from sqlalchemy import bindparam
 from idp.accounts.models import User
 from idp.digests import digest, generate_secret
 from idp.direct_sql import Columns, EntityRead
-from idp.extensions import insert_and_commit, utcnow
+from idp.extensions import insert_and_commit
 from idp.oauth import client_auth, dpop
 from idp.oauth.assertions import METHOD as PRIVATE_KEY_JWT
 from idp.oauth.assertions import PrivateKeyJWT
@@ -31,20 +30,19 @@ from idp.oauth.claims import user_claims
 from idp.oauth.claims_request import requested, select
 from idp.oauth.client_credentials import ClientCredentialsGrant, generate_platform_token
 from idp.oauth.decisions import consent_step
-from idp.oauth.dpop import bound_key
 from idp.oauth.grants import (
     AuthorizationCodeGrant,
     CodeChallenge,
     OpenIDCode,
     OpenIDRefresh,
     RefreshTokenGrant,
+    token_row,
 )
 from idp.oauth.introspection import IntrospectionEndpoint
 from idp.oauth.models import (
     Client,
     Token,
     clients_read,
-    refresh_token_lifetime,
     token_read,
 )
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
@@ -217,37 +215,10 @@ def client_by_id() -> EntityRead[Client]:
 
 
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
-    """Store digests only. Auth context and family come from the code or the old token."""
-    origin = request.authorization_code or request.refresh_token
-    row: dict[str, Any] = dict(
-        client_id=request.client.client_id,
-        user_id=request.user.id,
-        access_token_hash=digest(token["access_token"]),
-        scope=token["scope"],
-        expires_in=token["expires_in"],
-        auth_time=origin.auth_time,
-        acr=origin.acr,
-        amr=list(origin.amr),
-        sid=origin.sid,
-        claims=list(origin.claims),
-        claims_request=origin.claims_request,
-        dpop_jkt=bound_key(),
-    )
-    if request.authorization_code is not None:
-        row["authorization_code_id"] = request.authorization_code.id
-    else:
-        row["authorization_code_id"] = request.refresh_token.authorization_code_id
-    if "refresh_token" in token:
-        row["refresh_token_hash"] = digest(token["refresh_token"])
-        if request.refresh_token is not None:
-            # Rotation keeps the absolute lifetime of the first grant.
-            row["refresh_token_expires_at"] = request.refresh_token.refresh_token_expires_at
-        else:
-            row["refresh_token_expires_at"] = utcnow() + timedelta(
-                seconds=refresh_token_lifetime(request.client)
-            )
-    # With a refresh, in the transaction that spent the old token (claim_refresh_token).
-    insert_and_commit(Token, row)
+    """Store the new token (digests only: ``token_row``). After a code, in the transaction
+    that spent it; after a refresh on SQLite, in the one that spent the old token
+    (``RefreshTokenGrant.create_token_response``)."""
+    insert_and_commit(Token, token_row(token, request))
 
 
 def create_server(app: Flask) -> AuthorizationServer:
