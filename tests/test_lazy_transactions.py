@@ -27,9 +27,9 @@ from consent import audit
 from idp.db_pool import needs_transaction
 from idp.extensions import commit_keeping_loaded, db, insert_and_commit, utcnow
 from idp.oauth.dpop import UsedProof
-from tests.browser import AuthorizationRequest, Browser
+from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, make_platform
-from tests.tokens import basic, issue_tokens
+from tests.tokens import basic, issue_tokens, redeem
 
 
 @pytest.fixture
@@ -108,6 +108,23 @@ def test_a_refresh_spends_and_writes_in_one_statement(postgres: Flask, logged_in
         renewed = logged_in.client.post("/token", headers=basic(platform), data={
             "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
         assert renewed.status_code == 200, renewed.get_json()
+    assert not [m for m in sent if m.startswith("Query")], sent
+    assert round_trips(sent) == 2, sent
+
+
+def test_a_code_is_spent_and_its_tokens_written_in_one_statement(
+        postgres: Flask, logged_in: Browser, platform: Platform, tmp_path: Path) -> None:
+    """As a refresh: the code with its traveller and platform, then one statement that
+    spends the code and writes the tokens. No BEGIN, no COMMIT."""
+    issue_tokens(logged_in, platform)  # the consent, given once
+    request = AuthorizationRequest(platform.client_id, platform.redirect_uri,
+                                   scope="openid email offline_access")
+    page = logged_in.authorize(request)
+    assert page.status_code == 302
+    with messages(tmp_path) as sent:
+        answer = redeem(logged_in.client, platform, query_of(page.location)["code"],
+                        request.verifier)
+        assert answer.status_code == 200, answer.get_json()
     assert not [m for m in sent if m.startswith("Query")], sent
     assert round_trips(sent) == 2, sent
 

@@ -113,8 +113,10 @@ def test_a_signed_in_travellers_code_flow_in_few_round_trips(
         answer = redeem(logged_in.client, platform, query_of(page.location)["code"],
                         request.verifier)
         assert answer.status_code == 200, answer.get_json()
-    # The code with its traveller and platform, spend it, write the token.
-    assert len(queries(seen)) == 3, queries(seen)
+    # The code with its traveller and platform, then spend it and write the token: in
+    # one statement on PostgreSQL, in two on SQLite.
+    postgresql = db.engine.dialect.name == "postgresql"
+    assert len(queries(seen)) == (2 if postgresql else 3), queries(seen)
 
 
 def test_userinfos_query_is_prepared_once_per_connection(

@@ -6,7 +6,7 @@ import functools
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
@@ -189,16 +189,22 @@ class AuthorizationCodeGrant(ReadBeforeAuthentication, grants.AuthorizationCodeG
         )
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        """The platform's own unused code. On PostgreSQL it is spent by the statement that
+        writes the tokens (``save_token``); on SQLite here, in the transaction that
+        ``save_token`` commits. A check failing later (PKCE, redirect URI, DPoP) rolls
+        back, so the code is spent only with the tokens written."""
         item: AuthorizationCode | None = self.read_once(code, read_code)
         if item is None or item.client_id != client.client_id:
             return None
-        if not claim_code(item):
+        spent_here = not spends_in_one_statement()
+        if item.used_at is not None or (spent_here and not claim_code(item)):
             # RFC 6749 4.1.2 and RFC 9700 4.5: a replayed code revokes what it issued.
             revoke_code_family(item.id)
             db.session.commit()
             return None
         if item.is_expired():
-            db.session.commit()
+            if spent_here:
+                db.session.commit()
             return None
         return item
 
@@ -273,26 +279,12 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
         user = self.authenticate_user(refresh_token)
         if not user:
             raise InvalidRequestError("There is no 'user' for this token.")
-        if not rotates_in_one_statement():
+        if not spends_in_one_statement():
             self.revoke_old_credential(refresh_token)
         token = self.issue_token(user, refresh_token)
         self.request.user = user
-        if rotates_in_one_statement():
-            self.spend_and_save(refresh_token, token)
-        else:
-            self.save_token(token)
+        self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
-
-    def spend_and_save(self, refresh_token: Token, token: dict[str, Any]) -> None:
-        session = db.session()
-        row = token_row(token, self.request)
-        with keeping_loaded(session):
-            with write_alone(session, lone_insert=True):
-                written = insert_row_if(refresh_claim_statement(), Token, row,
-                                        {"token_id": refresh_token.id, "now": utcnow()})
-            if not written:
-                self.reused(refresh_token)
-            session.commit()
 
     def create_exchanged_token_response(self, refresh_token: Token):  # type: ignore[no-untyped-def]
         """Issue 14, part 3: the refresh token of an exchanged token gives again a
@@ -308,18 +300,50 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Spend it, uncommitted: the new token is written in the same transaction."""
         if not claim_refresh_token(refresh_token):
-            self.reused(refresh_token)
+            refresh_token_reused(refresh_token)
 
-    @staticmethod
-    def reused(refresh_token: Token) -> None:
-        """Another request used this token since we read it: a reuse that raced its
-        rotation (RFC 9700 4.14.2). No branch of the family may live on, the one the
-        other request saved included."""
-        db.session.rollback()
-        if refresh_token.authorization_code_id is not None:
-            revoke_code_family(refresh_token.authorization_code_id)
-        db.session.commit()
-        raise InvalidGrantError("The refresh token was already used.")
+
+def refresh_token_reused(refresh_token: Token) -> NoReturn:
+    """Another request used this token since we read it: a reuse that raced its
+    rotation (RFC 9700 4.14.2). No branch of the family may live on, the one the other
+    request saved included."""
+    db.session.rollback()
+    if refresh_token.authorization_code_id is not None:
+        revoke_code_family(refresh_token.authorization_code_id)
+    db.session.commit()
+    raise InvalidGrantError("The refresh token was already used.")
+
+
+def code_reused(code: AuthorizationCode) -> NoReturn:
+    """Another request redeemed this code since we read it (RFC 6749 4.1.2, RFC 9700
+    4.5): what it issued is revoked."""
+    db.session.rollback()
+    revoke_code_family(code.id)
+    db.session.commit()
+    raise InvalidGrantError("The code was already used.")
+
+
+def save_spending(token: dict[str, Any], request: OAuth2Request) -> bool:
+    """On PostgreSQL, write the new token and spend the code or refresh token it comes
+    from in one statement (``insert_row_if``: an UPDATE in a WITH, the INSERT selecting
+    from what it spent), atomic by itself and without BEGIN and COMMIT round trips. A
+    credential spent meanwhile by another request is a reuse: nothing is written and
+    the family is revoked. False on SQLite, where the credential was spent already in
+    the transaction ``save_token`` commits."""
+    if not spends_in_one_statement():
+        return False
+    code, old = request.authorization_code, request.refresh_token
+    claim, params = ((code_claim_statement(), {"code_id": code.id}) if code is not None
+                     else (refresh_claim_statement(), {"token_id": old.id}))
+    session = db.session()
+    with keeping_loaded(session):
+        with write_alone(session, lone_insert=True):
+            written = insert_row_if(claim, Token, token_row(token, request),
+                                    {**params, "now": utcnow()})
+        if not written:
+            code_reused(code) if code is not None else refresh_token_reused(old)
+        session.commit()
+    return True
 
 
 def read_code(presented: str) -> AuthorizationCode | None:
@@ -399,11 +423,16 @@ def claim_code(item: AuthorizationCode) -> bool:
 
 @functools.cache  # compiled once per dialect (idp/direct_sql.py)
 def code_claim() -> DirectWrite:
+    return DirectWrite(code_claim_statement())
+
+
+@functools.cache  # one object: idp.direct_sql.insert_row_if caches what it builds on it
+def code_claim_statement() -> Update:
     # On the table, not the entity: nothing to synchronise in the session here.
     codes = AuthorizationCode.__table__.c
-    return DirectWrite(update(AuthorizationCode.__table__)
-                       .where(codes.id == bindparam("code_id"), codes.used_at.is_(None))
-                       .values(used_at=bindparam("now")))
+    return (update(AuthorizationCode.__table__)
+            .where(codes.id == bindparam("code_id"), codes.used_at.is_(None))
+            .values(used_at=bindparam("now")))
 
 
 @functools.cache  # built once: EXPLAINed by tests/test_query_plans.py, run by nonce_read
@@ -442,7 +471,7 @@ def refresh_claim_statement() -> Update:
             .values(refresh_used_at=now, revoked_at=func.coalesce(tokens.revoked_at, now)))
 
 
-def rotates_in_one_statement() -> bool:
+def spends_in_one_statement() -> bool:
     """PostgreSQL runs an UPDATE inside a WITH; SQLite does not."""
     return bool(db.engine.dialect.name == "postgresql")
 

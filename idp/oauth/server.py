@@ -36,6 +36,7 @@ from idp.oauth.grants import (
     OpenIDCode,
     OpenIDRefresh,
     RefreshTokenGrant,
+    save_spending,
     token_row,
 )
 from idp.oauth.introspection import IntrospectionEndpoint
@@ -215,10 +216,11 @@ def client_by_id() -> EntityRead[Client]:
 
 
 def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
-    """Store the new token (digests only: ``token_row``). After a code, in the transaction
-    that spent it; after a refresh on SQLite, in the one that spent the old token
-    (``RefreshTokenGrant.create_token_response``)."""
-    insert_and_commit(Token, token_row(token, request))
+    """Store the new token (digests only: ``token_row``) and spend the code or refresh
+    token it comes from: in one statement on PostgreSQL (``save_spending``), in the
+    transaction that spent it on SQLite."""
+    if not save_spending(token, request):
+        insert_and_commit(Token, token_row(token, request))
 
 
 def create_server(app: Flask) -> AuthorizationServer:
