@@ -340,8 +340,10 @@ def save_spending(token: dict[str, Any], request: OAuth2Request) -> bool:
         with write_alone(session, lone_insert=True):
             written = insert_row_if(claim, Token, token_row(token, request),
                                     {**params, "now": utcnow()})
+        if not written and code is not None:
+            code_reused(code)
         if not written:
-            code_reused(code) if code is not None else refresh_token_reused(old)
+            refresh_token_reused(old)
         session.commit()
     return True
 
