@@ -6,7 +6,8 @@ for it, or not a SET is refused and changes nothing."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -177,25 +178,32 @@ def test_once_umberto_stops_both_platforms_are_told_and_say_so_to_him(
         assert live_server.subject_for(umberto, client_id) not in caplog.text
 
 
+@contextmanager
+def cut_off_from_the_provider(platform: RunningPlatform) -> Iterator[RunningPlatform]:
+    """Another instance of the platform, whose provider is at an address where nothing
+    answers: it cannot fetch the provider's keys."""
+    with socket.create_server((HOST, 0)) as gone, socket.create_server((HOST, 0)) as sock:
+        unreachable = f"http://{HOST}:{gone.getsockname()[1]}"
+        config = replace(platform.config, issuer=unreachable, port=sock.getsockname()[1])
+        cut_off = start(config, sock)
+    try:
+        yield cut_off
+    finally:
+        cut_off.stop()
+
+
 def test_an_event_that_cannot_be_checked_yet_is_left_for_a_retry(
         live_server: LiveServer, platforms: dict[str, RunningPlatform],
         umberto: LiveTraveller) -> None:
     """The platform cannot reach the provider's keys: 503, which the provider retries
     (RFC 8935 2.2 wants 202 for an accepted event); nothing recorded, no error page."""
     token = signed(live_server, platforms, umberto, NATIONAL.client_id)
-    with socket.create_server((HOST, 0)) as gone, socket.create_server((HOST, 0)) as sock:
-        unreachable = f"http://{HOST}:{gone.getsockname()[1]}"
-        config = replace(platforms[NATIONAL.client_id].config, issuer=unreachable,
-                         port=sock.getsockname()[1])
-        cut_off = start(config, sock)
-    try:
+    with cut_off_from_the_provider(platforms[NATIONAL.client_id]) as cut_off:
         answer = push(cut_off, token)
 
         assert answer.status_code == 503
         assert cut_off.app.extensions["demo_platform"].stopped.of(
             live_server.subject_for(umberto, NATIONAL.client_id)) is None
-    finally:
-        cut_off.stop()
 
 
 def test_a_logout_token_that_cannot_be_checked_yet_is_left_for_a_retry(
@@ -205,19 +213,12 @@ def test_a_logout_token_that_cannot_be_checked_yet_is_left_for_a_retry(
     answers 503 (the provider's outbox retries it), never a 500."""
     token = signed(live_server, platforms, umberto, NATIONAL.client_id,
                    lambda user, client, _: create_logout_token(user, client))
-    with socket.create_server((HOST, 0)) as gone, socket.create_server((HOST, 0)) as sock:
-        unreachable = f"http://{HOST}:{gone.getsockname()[1]}"
-        config = replace(platforms[NATIONAL.client_id].config, issuer=unreachable,
-                         port=sock.getsockname()[1])
-        cut_off = start(config, sock)
-    try:
+    with cut_off_from_the_provider(platforms[NATIONAL.client_id]) as cut_off:
         answer = requests.post(cut_off.config.origin + "/backchannel-logout",
                                data={"logout_token": token}, timeout=10)
 
         assert answer.status_code == 503
         assert answer.headers["Cache-Control"] == "no-store"
-    finally:
-        cut_off.stop()
 
 
 def test_an_oversized_body_is_not_read(platforms: dict[str, RunningPlatform]) -> None:
