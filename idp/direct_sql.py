@@ -148,10 +148,7 @@ def insert_row(entity: type[Any], values: Mapping[str, Any]) -> None:
     """One row of ``entity``'s table, with the Python-side defaults of the columns not
     given (as SQLAlchemy's own INSERT fills them), in the session's transaction."""
     table: sa.Table = entity.__table__
-    row = dict(values)
-    for key, default in _defaults(table):
-        if key not in row:
-            row[key] = default()
+    row = _with_defaults(table, values)
     _insert(table, frozenset(row)).run(row)
 
 
@@ -163,10 +160,7 @@ def insert_row_if(claim: sa.Update, entity: type[Any], values: Mapping[str, Any]
     both or neither. PostgreSQL only (SQLite has no UPDATE inside a WITH). The number of
     rows written, 0 when the claim changed none."""
     table: sa.Table = entity.__table__
-    row = dict(values)
-    for key, default in _defaults(table):
-        if key not in row:
-            row[key] = default()
+    row = _with_defaults(table, values)
     written = {f"{INSERTED}{key}": value for key, value in row.items()}
     return _insert_if(claim, table, frozenset(row)).run({**params, **written})
 
@@ -181,6 +175,15 @@ def _insert_if(claim: sa.Update, table: sa.Table, keys: frozenset[str]) -> Direc
     values = sa.select(*(sa.bindparam(f"{INSERTED}{key}", type_=table.c[key].type)
                          for key in ordered)).select_from(claimed)
     return DirectWrite(sa.insert(table).from_select(ordered, values, include_defaults=False))
+
+
+def _with_defaults(table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values``, with the Python-side default of each column not given."""
+    row = dict(values)
+    for key, default in _defaults(table):
+        if key not in row:
+            row[key] = default()
+    return row
 
 
 @functools.cache

@@ -305,22 +305,19 @@ class RefreshTokenGrant(ReadBeforeAuthentication, grants.RefreshTokenGrant):
 
 def refresh_token_reused(refresh_token: Token) -> NoReturn:
     """Another request used this token since we read it: a reuse that raced its
-    rotation (RFC 9700 4.14.2). No branch of the family may live on, the one the other
-    request saved included."""
-    db.session.rollback()
-    if refresh_token.authorization_code_id is not None:
-        revoke_code_family(refresh_token.authorization_code_id)
-    db.session.commit()
-    raise InvalidGrantError("The refresh token was already used.")
+    rotation (RFC 9700 4.14.2)."""
+    reused(refresh_token.authorization_code_id, "The refresh token was already used.")
 
 
-def code_reused(code: AuthorizationCode) -> NoReturn:
-    """Another request redeemed this code since we read it (RFC 6749 4.1.2, RFC 9700
-    4.5): what it issued is revoked."""
+def reused(code_id: int | None, description: str) -> NoReturn:
+    """A code or refresh token used by another request since we read it (RFC 6749
+    4.1.2, RFC 9700 4.5 and 4.14.2): nothing of this request is kept, and no branch of
+    the family may live on, the one the other request saved included."""
     db.session.rollback()
-    revoke_code_family(code.id)
+    if code_id is not None:
+        revoke_code_family(code_id)
     db.session.commit()
-    raise InvalidGrantError("The code was already used.")
+    raise InvalidGrantError(description)
 
 
 def save_spending(token: dict[str, Any], request: OAuth2Request) -> bool:
@@ -341,7 +338,7 @@ def save_spending(token: dict[str, Any], request: OAuth2Request) -> bool:
             written = insert_row_if(claim, Token, token_row(token, request),
                                     {**params, "now": utcnow()})
         if not written and code is not None:
-            code_reused(code)
+            reused(code.id, "The code was already used.")
         if not written:
             refresh_token_reused(old)
         session.commit()
