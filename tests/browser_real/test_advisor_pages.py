@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.advisors.live import (
@@ -19,6 +18,7 @@ from tests.advisors.live import (
     add_live_mandate,
     add_live_setup_link,
 )
+from tests.browser_real.layout import axe_results, scrolls_sideways
 from tests.browser_real.test_audit import LONG_EMAIL, keyboard_reaches_everything, sign_in
 from tests.live import LivePlatform, LiveServer, LiveTraveller
 
@@ -42,13 +42,12 @@ def check(page: Page, path: str | None = None, keyboard: bool = True) -> None:
     The walk starts from the top: not on a page whose focus is on its error summary."""
     if path is not None:
         page.goto(path)
-    results = Axe().run(page).response
-    assert results["passes"], "axe-core checked nothing"
+    results = axe_results(page)
     found = [f"{v['id']} {n['target']}" for v in results["violations"] for n in v["nodes"]]
     assert found == [], (page.url, found)
     assert not keyboard or keyboard_reaches_everything(page), page.url
     page.set_viewport_size({"width": 320, "height": 640})
-    wide = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    wide = scrolls_sideways(page)
     page.set_viewport_size({"width": 1280, "height": 800})
     assert not wide, page.url
 

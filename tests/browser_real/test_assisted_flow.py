@@ -27,7 +27,7 @@ from idp.accounts.models import User
 from idp.advisors.models import Mandate
 from idp.advisors.service import UNUSABLE_PREFIX, add_advisor
 from idp.extensions import db
-from tests.browser_real.test_audit import scrolls_sideways
+from tests.browser_real.layout import scrolls_sideways
 from tests.browser_real.test_login_and_consent import serious_violations
 from tests.live import LivePlatform, LiveServer
 from tests.sms import SmsOutbox, outbox_for

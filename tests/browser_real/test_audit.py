@@ -13,10 +13,10 @@ import os
 from datetime import date
 from typing import Any
 
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from idp.helpdesk import AUDIT_FILE
+from tests.browser_real.layout import axe_results, scrolls_sideways
 from tests.live import LiveServer, LiveTraveller
 
 # A 40-character address: the longest the pages must hold at 320 px without scrolling.
@@ -106,10 +106,6 @@ def keyboard_reaches_everything(page: Page) -> bool:
     return False
 
 
-def scrolls_sideways(page: Page) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth > window.innerWidth"))
-
-
 def zoom_problems(page: Page, path: str) -> list[str]:
     """What goes wrong at 200 %: sideways scroll, text cut off, buttons overlapping."""
     page.goto(path)
@@ -120,8 +116,7 @@ def zoom_problems(page: Page, path: str) -> list[str]:
 def check_state(page: Page, zoomed: Page, name: str, path: str,
                 locale: str) -> dict[str, Any]:
     page.goto(path)
-    results = Axe().run(page).response
-    assert results["passes"], "axe-core checked nothing: was it injected?"
+    results = axe_results(page)
     state = {"page": name, "path": path, "locale": locale,
              "violations": sum(len(v["nodes"]) for v in results["violations"]),
              "serious": [f"{v['id']} {n['target']}" for v in results["violations"]

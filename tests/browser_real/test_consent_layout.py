@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from consent.scopes import CATALOGUE
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
+from tests.browser_real.layout import settled
 from tests.browser_real.test_consent_summary import LOCALES, check_no_sideways_scroll
 from tests.live import LivePlatform, LiveServer, LiveTraveller
 
@@ -85,5 +86,5 @@ def test_item_titles_never_run_under_their_details_toggle(
     expect(narrow.locator(".consent-item")).to_have_count(len(CATALOGUE) - 1)
     narrow.screenshot(path=tmp_path / "consent-every-scope.png", full_page=True)
 
-    assert narrow.evaluate(OVERLAPS) == []
+    assert settled(narrow).evaluate(OVERLAPS) == []
     check_no_sideways_scroll(narrow)

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
+from tests.browser_real.layout import box_of, scrolls_sideways
 from tests.browser_real.test_login_and_consent import serious_violations, tab_to
 from tests.live import LivePlatform, LiveServer, LiveTraveller
 
@@ -77,14 +78,13 @@ def log_in_any_language(page: Page, traveller: LiveTraveller) -> None:
 
 
 def check_in_first_screen(page: Page, name: str) -> None:
-    box = page.locator(f"button[name=decision][value={name}]").bounding_box()
+    box = box_of(page.locator(f"button[name=decision][value={name}]"))
     assert box is not None, f"no {name} button"
     assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE_SIZE["height"], (name, box)
 
 
 def check_no_sideways_scroll(page: Page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
-        "the page scrolls sideways"
+    assert not scrolls_sideways(page), "the page scrolls sideways"
 
 
 def test_allow_and_deny_are_on_the_first_screen_of_a_small_phone(

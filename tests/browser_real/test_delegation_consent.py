@@ -23,6 +23,7 @@ from idp.extensions import db
 from idp.oauth.models import Client
 from tests.browser import AuthorizationRequest
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
+from tests.browser_real.layout import box_of
 from tests.browser_real.test_login_and_consent import serious_violations
 from tests.delegation import ACTIONS, API, SCOPE, TOKEN_EXCHANGE
 from tests.live import LivePlatform, LiveServer, LiveTraveller
@@ -106,7 +107,7 @@ def test_umberto_reads_the_delegation_and_allows_it_with_his_alias_only(
     # Issue 12, item 5: Allow and Deny within the first screen of a 320×568 phone.
     page.locator(".consent-delegation summary").click()  # closed again
     page.set_viewport_size({"width": 320, "height": 568})
-    button = page.get_by_role("button", name=words.allow, exact=True).bounding_box()
+    button = box_of(page.get_by_role("button", name=words.allow, exact=True))
     assert button is not None and button["y"] + button["height"] <= 568
 
     page.locator("label[for=delegation]").click()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from clients.demo import NATIONAL, REGIONAL
 from clients.demo_platform.serve import RunningPlatform
 from tests.browser_real.conftest import new_context
+from tests.browser_real.layout import axe_results
 from tests.clients.test_demo_platform import (  # noqa: F401  (platforms is a fixture)
     LOGIN_BUTTON,
     deliver_outbox,
@@ -27,8 +27,7 @@ def consent_heading(name: str) -> str:
 
 
 def serious_violations(page: Page, tmp_path: Path, name: str) -> list[str]:
-    results = Axe().run(page).response
-    assert results["passes"], "axe-core checked nothing: was it injected?"
+    results = axe_results(page)
     return [f"{name}: {violation['id']} {node['target']}"
             for violation in results["violations"] if violation["impact"] in SERIOUS
             for node in violation["nodes"]]

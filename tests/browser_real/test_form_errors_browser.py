@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser_real.conftest import TIMEOUT_MS, new_context
+from tests.browser_real.layout import scrolls_sideways
 from tests.browser_real.test_login_and_consent import log_in, serious_violations
 from tests.live import LiveServer, LiveTraveller
 
@@ -151,12 +152,12 @@ def test_error_states_pass_axe_and_fit_320_px(
         page.get_by_role("button", name=button, exact=True).click()
         expect(page.get_by_role("alert")).to_be_visible()
         found += serious_violations(page, tmp_path, path.strip("/") + "-errors")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert not scrolls_sideways(page), path
     page.goto("/login")
     log_in(page, traveller)
     page.goto("/account/password")
     page.get_by_role("button", name="Change my password").click()
     expect(page.get_by_role("alert")).to_be_visible()
     found += serious_violations(page, tmp_path, "change-password-errors")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert not scrolls_sideways(page)
     assert found == []

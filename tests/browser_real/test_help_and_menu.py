@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser_real.layout import box_of, scrolls_sideways
 from tests.browser_real.test_audit import LONG_EMAIL, sign_in
 from tests.browser_real.test_login_and_consent import is_focused
 from tests.live import LiveServer, LiveTraveller
@@ -69,10 +70,6 @@ def zoomed(chromium: Browser, live_server: LiveServer) -> Iterator[BrowserContex
     context.set_default_timeout(10_000)
     yield context
     context.close()
-
-
-def scrolls_sideways(page: Page) -> bool:
-    return bool(page.evaluate("document.documentElement.scrollWidth > window.innerWidth"))
 
 
 def luminance(colour: str) -> float:
@@ -143,7 +140,7 @@ def test_the_focus_ring_stands_out_at_3_to_1(page: Page, traveller: LiveTravelle
     sign_in(page, traveller)
     weak = []
     for path in ("/", "/account", "/account/security", "/account/sessions", "/help"):
-        page.goto(path)
+        page.goto(path)  # goto waits for "load": the stylesheet is in
         controls = page.locator("a[href], button, input:not([type=hidden]), select, summary")
         for index in range(controls.count()):
             control = controls.nth(index)
@@ -171,7 +168,7 @@ def test_controls_on_the_account_are_44_px_targets(
         targets = page.locator(TARGETS)
         assert targets.count() > 6, path
         for index in range(targets.count()):
-            box = targets.nth(index).bounding_box()
+            box = box_of(targets.nth(index))
             if box and (box["width"] < 44 or box["height"] < 44):
                 html = targets.nth(index).evaluate("e => e.outerHTML.slice(0, 80)")
                 small.append(f"{path}: {html} {box['width']:.0f}x{box['height']:.0f}")
@@ -189,7 +186,7 @@ def test_a_confirmation_shows_at_the_top_and_is_announced(
     status = page.get_by_role("status")
     expect(status).to_have_count(1)
     expect(status).to_be_in_viewport()
-    box = status.bounding_box()
+    box = box_of(status)
     assert box and box["y"] + box["height"] <= 640, "the confirmation is below the fold"
     assert status.evaluate("e => e.closest('main') !== null")
 

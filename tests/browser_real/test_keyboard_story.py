@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
+from tests.browser_real.layout import settled
 from tests.browser_real.test_consent_summary import LOCALES
 from tests.browser_real.test_login_and_consent import (  # noqa: F401  (a fixture)
     live_mailbox,
@@ -151,8 +152,7 @@ class Keyboard:
         self.provider = provider  # the platform's own page draws its own focus
 
     def tab_to(self, control: Locator, back: bool = False, limit: int = 80) -> None:
-        # Styles are read from the stylesheet: wait for it, not only for the page's text.
-        self.page.wait_for_load_state()
+        settled(self.page)  # the focus ring is drawn by the stylesheet
         previous = None
         for _ in range(limit):
             self.page.keyboard.press("Shift+Tab" if back else "Tab")

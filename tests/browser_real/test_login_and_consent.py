@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser_real.conftest import PlatformSite, new_context
+from tests.browser_real.layout import axe_results, box_of, scrolls_sideways
 from tests.live import LiveServer, LiveTraveller
 from tests.mail import Mailbox, smtp_server  # noqa: F401  (a fixture)
 
@@ -196,8 +196,7 @@ def test_signup_login_and_consent_work_without_javascript(
 def serious_violations(page: Page, tmp_path: Path, name: str) -> list[str]:
     """Run axe-core (bundled, nothing fetched) on the page; keep the full results beside
     the test, and return the serious and critical violations, one line per element."""
-    results = Axe().run(page).response
-    assert results["passes"], "axe-core checked nothing: was it injected?"
+    results = axe_results(page)
     (tmp_path / f"axe-{name}.json").write_text(json.dumps(results["violations"], indent=2))
     return [describe_violation(name, violation, node)
             for violation in results["violations"] if violation["impact"] in SERIOUS
@@ -251,12 +250,11 @@ def test_consent_page_shows_allow_and_deny_alike(
     log_in(page, traveller)
     expect(page.get_by_role("heading", level=1)).to_have_text(CONSENT_HEADING)
 
-    allow = page.get_by_role("button", name="Allow").bounding_box()
-    deny = page.get_by_role("button", name="Deny").bounding_box()
+    allow = box_of(page.get_by_role("button", name="Allow"))
+    deny = box_of(page.get_by_role("button", name="Deny"))
     assert allow and deny
     assert (allow["width"], allow["height"]) == (deny["width"], deny["height"])
-    no_scroll = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert no_scroll, "the page scrolls sideways"
+    assert not scrolls_sideways(page), "the page scrolls sideways"
 
     shot = tmp_path / f"consent-{width}.png"
     page.screenshot(path=shot, full_page=True)

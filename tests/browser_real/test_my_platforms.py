@@ -25,6 +25,7 @@ from playwright.sync_api import CDPSession, Locator, Page, expect
 
 from tests.browser import AuthorizationRequest
 from tests.browser_real.conftest import PlatformSite
+from tests.browser_real.layout import scrolls_sideways, settled
 from tests.browser_real.test_login_and_consent import (
     log_in,
     outline_of,
@@ -278,7 +279,7 @@ def value_of(node: dict[str, Any], key: str) -> str:
 def walk_with_tab(page: Page) -> list[Stop]:
     """Press Tab from the top of the page until focus leaves its last control; every
     stop with chromium's computed role, name and description."""
-    count = page.evaluate(FOCUSABLE)
+    count = settled(page).evaluate(FOCUSABLE)  # outlines come from the stylesheet
     assert count, "nothing on the page can take the focus"
     cdp = page.context.new_cdp_session(page)
     stops: list[Stop] = []
@@ -400,5 +401,4 @@ def test_screenshots_of_the_consent_screen_and_my_platforms(
 
     for shot in (consent, platforms):
         assert shot.stat().st_size > 10_000, f"{shot.name} looks empty"
-    no_scroll = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert no_scroll, "My platforms scrolls sideways"
+    assert not scrolls_sideways(page), "My platforms scrolls sideways"

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.browser_real.conftest import PlatformSite
+from tests.browser_real.layout import axe_results, scrolls_sideways
 from tests.browser_real.test_login_and_consent import log_in
 from tests.live import LiveTraveller
 
@@ -23,8 +23,7 @@ def allow_carpool(page: Page, site: PlatformSite, traveller: LiveTraveller) -> N
 
 
 def violations(page: Page) -> list[str]:
-    results = Axe().run(page).response
-    assert results["passes"], "axe-core checked nothing: was it injected?"
+    results = axe_results(page)
     return [f"{v['id']} ({v['impact']}) {node['target']}"
             for v in results["violations"] for node in v["nodes"]]
 
@@ -44,8 +43,7 @@ def test_the_data_and_proof_pages_pass_axe_at_320_px(
         expect(page.locator("html")).to_have_attribute("lang", language)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         found += [f"{name}: {v}" for v in violations(page)]
-        wide = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        assert wide, f"the {name} page scrolls sideways at 320 px"
+        assert not scrolls_sideways(page), f"the {name} page scrolls sideways at 320 px"
         page.screenshot(path=tmp_path / f"{name}-{language}-320.png", full_page=True)
     assert found == []
 

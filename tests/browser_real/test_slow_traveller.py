@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
+from tests.browser_real.layout import axe_results, scrolls_sideways
 from tests.live import LiveServer, LiveTraveller
 
 WORDS = {  # existing catalogue entries only
@@ -56,11 +56,9 @@ def log_in(page: Page, traveller: LiveTraveller, words: dict[str, str]) -> None:
 def check_page(page: Page, language: str) -> None:
     """axe-core finds nothing, whatever the impact; the page never scrolls sideways."""
     assert page.evaluate("document.documentElement.lang") == language[:2]
-    results = Axe().run(page).response
-    assert results["passes"], "axe-core checked nothing"
+    results = axe_results(page)
     assert [v["id"] for v in results["violations"]] == []
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), \
-        "the page scrolls sideways at 320 px"
+    assert not scrolls_sideways(page), "the page scrolls sideways at 320 px"
 
 
 def test_the_login_page_says_who_sent_the_traveller_and_how_long_they_have(

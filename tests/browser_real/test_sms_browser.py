@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser_real.test_audit import scrolls_sideways, sign_in
+from tests.browser_real.layout import axe_results, scrolls_sideways
+from tests.browser_real.test_audit import sign_in
 from tests.live import LiveServer, LiveTraveller
 from tests.sms import SmsOutbox, outbox_for
 
@@ -36,8 +36,7 @@ def open_context(chromium: Browser, live_server: LiveServer, locale: str) -> Bro
 
 def check_page(page: Page, found: dict[str, Any], name: str) -> None:
     """axe-core (every violation, whatever its impact) and the 320 px width."""
-    results = Axe().run(page).response
-    assert results["passes"], "axe-core checked nothing: was it injected?"
+    results = axe_results(page)
     found[name] = [f"{v['id']} {n['target']}" for v in results["violations"]
                    for n in v["nodes"]]
     page.set_viewport_size({"width": 320, "height": 640})

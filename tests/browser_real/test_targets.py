@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser_real.conftest import TIMEOUT_MS, PlatformSite
+from tests.browser_real.layout import settled
 from tests.browser_real.test_consent_summary import LOCALES, log_in_any_language
 from tests.consent.test_consent_screen import POLICY
 from tests.live import LivePlatform, LiveServer, LiveTraveller
@@ -65,9 +66,7 @@ def phone(request: pytest.FixtureRequest, chromium: Browser, live_server: LiveSe
         carpool_site.start_login(page, scope=SCOPE)
         log_in_any_language(page, traveller)
         expect(page.locator("button[name=decision][value=allow]")).to_be_visible()
-        # Sizes only mean something once the stylesheet applies: visible comes first
-        # (seen: Allow measured 48×21, unstyled, with two test workers on 2 cores).
-        page.wait_for_load_state("load")
+        settled(page)
         yield page
     finally:
         context.close()
