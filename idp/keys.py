@@ -179,6 +179,9 @@ class KeyCache:
     changes_at: datetime | None  # the next time a state changes by itself
 
 
+NEVER = float("-inf")  # a monotonic time before any other
+
+
 class KeyStore:
     """Per-app key cache; one database round trip per ``recheck`` seconds at most, to
     notice another process's rotation by a version (count, newest id, removed count). A
@@ -192,7 +195,10 @@ class KeyStore:
         self._recheck = max(recheck, 0.0)
         self.clock = clock  # tests replace it to move through a rotation
         self._cache: KeyCache | None = None
-        self._checked = 0.0
+        # Never checked. Not 0.0: the monotonic clock counts from boot, so on a machine up
+        # for less than ``recheck`` seconds 0.0 looked recent and ``invalidate`` did not
+        # make the next use look in the database.
+        self._checked = NEVER
         self._lock = threading.Lock()
 
     def signing_key(self, alg: str, now: datetime | None = None) -> JoseKey:
@@ -206,14 +212,26 @@ class KeyStore:
         return derive_states(rows, now or self.clock(), self._retention)
 
     def invalidate(self) -> None:
-        self._checked = 0.0
+        self._checked = NEVER
+
+    def fresh_etag(self) -> str | None:
+        """The JWKS's ETag while the cache may be used without the database; None when
+        the next use must look (``idp.prepared`` then lets Flask answer)."""
+        cache = self._fresh(time.monotonic(), self.clock())
+        return cache.etag if cache is not None else None
+
+    def _fresh(self, tick: float, now: datetime) -> KeyCache | None:
+        cache = self._cache
+        if (cache is not None and tick - self._checked < self._recheck
+                and (cache.changes_at is None or now < cache.changes_at)):
+            return cache
+        return None
 
     def _current(self, at: datetime | None) -> KeyCache:
         now = at or self.clock()
         tick = time.monotonic()
-        cache = self._cache
-        if (cache is not None and tick - self._checked < self._recheck
-                and (cache.changes_at is None or now < cache.changes_at)):
+        cache = self._fresh(tick, now)
+        if cache is not None:
             return cache
         with self._lock:
             if self._cache is None or tick - self._checked >= self._recheck:

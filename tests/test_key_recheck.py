@@ -71,3 +71,24 @@ def test_a_key_stored_elsewhere_is_seen_after_the_recheck_time(
     assert kid in published(eager)
     assert kid not in published(lazy)
 
+
+
+def test_an_invalidated_cache_looks_again_whatever_the_machine_s_uptime(
+        app: Flask, kept_keys: None, database_url: str) -> None:
+    """``invalidate`` (a rotation in this process) makes the next use read the keys, even
+    when the recheck time is longer than the machine has been up: the monotonic clock
+    counts from boot, and an invalidated cache once looked checked at its time 0."""
+    trusting = create_app(settings=settings_for(database_url, key_recheck_seconds=10**9),
+                          config=TEST_CONFIG)
+    try:
+        before = published(trusting)
+        row = create_signing_key("ES256", decode_key(KEK),
+                                 activates_at=utcnow() + timedelta(hours=1))
+        db.session.commit()
+        assert row.kid not in before | published(trusting)  # its cache, trusted
+
+        trusting.extensions["idp.keys"].invalidate()
+        assert row.kid in published(trusting)
+    finally:
+        with trusting.app_context():
+            db.engine.dispose()
