@@ -21,6 +21,7 @@ from idp import (
     keys,
     logs,
     outbox,
+    prepared,
     security,
 )
 from idp.accounts import passwords
@@ -44,6 +45,7 @@ def create_app(
     """Build the provider. ``settings`` override the typed settings (tests), ``config``
     extra Flask configuration."""
     app = Flask(__name__, instance_relative_config=True, template_folder=str(TEMPLATES))
+    prepared.install(app)  # first: every other WSGI layer wraps it
     loaded = load_settings(Path(app.instance_path), environ=environ, overrides=settings)
     app.extensions["idp.settings"] = loaded
     configure(app, loaded)
@@ -141,6 +143,7 @@ def setup_oauth(app: Flask) -> None:
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(logout.bp)
     app.register_blueprint(par.bp)
+    endpoints.serve_prepared(app)
 
 
 def setup_advisors(app: Flask) -> None:

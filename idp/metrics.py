@@ -104,12 +104,18 @@ def observe_request(sender: Flask, response: Response, **_: Any) -> None:
     type is one of the server's, never a string of the client's choosing)."""
     endpoint = request.endpoint or "unmatched"
     method = request.method if request.method in METHODS else "other"
-    REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
     started = g.get(STARTED)
-    if started is not None:
-        LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+    count_request(endpoint, method, str(response.status_code),
+                  None if started is None else time.perf_counter() - started)
     if endpoint == TOKEN_ENDPOINT and response.status_code == 200:
         TOKENS.labels(request.form.get("grant_type", "")).inc()
+
+
+def count_request(endpoint: str, method: str, status: str, seconds: float | None) -> None:
+    """Flask's answers (``observe_request``), and those ``idp.prepared`` replays."""
+    REQUESTS.labels(endpoint, method, status).inc()
+    if seconds is not None:
+        LATENCY.labels(endpoint).observe(seconds)
 
 
 def count_sign_in(sender: Flask, *, outcome: str, factor: str, **_: Any) -> None:
@@ -248,6 +254,7 @@ def serve(app: Flask, bind: str) -> WSGIServer:
 def init_app(app: Flask) -> None:
     request_started.connect(start_timer, sender=app, weak=False)
     request_finished.connect(observe_request, sender=app, weak=False)
+    app.extensions["idp.prepared"].observe = count_request
     sign_in_attempted.connect(count_sign_in, sender=app, weak=False)
     backchannel_attempted.connect(count_backchannel, sender=app, weak=False)
     app.register_blueprint(bp)

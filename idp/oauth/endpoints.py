@@ -6,10 +6,11 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Flask, current_app, request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from idp import prepared
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
 from idp.oauth import dpop, dpop_nonce
@@ -28,6 +29,7 @@ from idp.urls import issuer_url
 bp = Blueprint("endpoints", __name__)
 # Where DPoP proofs are checked, hence where the current nonce is handed out (RFC 9449 8, 9).
 DPOP_ENDPOINTS = ("endpoints.token", "endpoints.userinfo")
+DISCOVERY_VERSION = "built once"  # the document never changes within a process
 
 
 @bp.after_request
@@ -71,13 +73,23 @@ def discovery() -> ResponseReturnValue:
         # Built on first use, once every package has registered its scopes.
         current_app.extensions["idp.discovery"] = prepare(current_app.extensions["idp.settings"])
     body, etag = current_app.extensions["idp.discovery"]
+    prepared.offer(DISCOVERY_VERSION)
     return cached_json(body, etag, max_age=3600)
 
 
 @bp.route("/jwks.json")
 def jwks() -> ResponseReturnValue:
     body, etag = key_store().jwks()
+    prepared.offer(etag)  # the version KeyStore.fresh_etag compares
     return cached_json(body, etag, max_age=300)
+
+
+def serve_prepared(app: Flask) -> None:
+    """Plain GETs of discovery and JWKS answered from the bytes Flask last gave
+    (``idp.prepared``): discovery is built once per process, the JWKS while the key
+    store's cache is fresh."""
+    prepared.serve(app, "endpoints.discovery", lambda: DISCOVERY_VERSION)
+    prepared.serve(app, "endpoints.jwks", app.extensions["idp.keys"].fresh_etag)
 
 
 def cached_json(body: bytes, etag: str, max_age: int) -> Response:

@@ -1,0 +1,148 @@
+"""Discovery and JWKS answered as prepared bytes (issue 13, part 5).
+
+Both documents are the same for every request until the keys change, yet a plain GET of
+either went through all of Flask: the request context, the guard, the hooks, the ETag
+machinery, the security headers, about 0.3 ms of CPU above a bare Flask "hello", where
+node-oidc-provider serves discovery for half of that "hello".
+
+``PreparedResponses`` sits under every other WSGI layer (the proxy fix and the request
+id wrap it), and keeps the answer Flask last gave, byte for byte: status, headers and
+body. It replays it only for a request Flask would answer the same way:
+
+- a GET of the route's own path, no query string, no body, no Authorization header, no
+  conditional or range header (those go to Flask, which answers 304 or 412);
+- a Host and scheme for which Flask already gave this answer (so an untrusted Host still
+  gets Flask's 400: nothing here decides which hosts are trusted);
+- the same version of the document: discovery never changes within a process; the JWKS
+  carries its ETag, and the key store says whether its cache is still fresh without a
+  database round trip (``KeyStore.fresh_etag``). When it is not, or after a rotation in
+  this process (``KeyStore.invalidate``), the request goes to Flask, whose answer
+  replaces the kept one.
+
+Only ``Date`` is written anew. The replay still counts in the metrics (same endpoint,
+method and status) and stamps the route for the access log, as Flask's hooks would. A
+view opts in with ``offer``: nothing else is ever kept."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.http import http_date
+
+from idp.access_log import ROUTE
+
+OFFER = "idp.prepared.offer"  # the environ key a view leaves its document's version in
+# Headers after which Flask's answer may differ from the kept one.
+SENT_TO_FLASK = ("QUERY_STRING", "CONTENT_TYPE", "HTTP_AUTHORIZATION", "HTTP_IF_NONE_MATCH",
+                 "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE",
+                 "HTTP_IF_RANGE", "HTTP_RANGE")
+
+Version = Callable[[], str | None]  # the document's version now, None to ask Flask
+Observer = Callable[[str, str, str, float], None]  # endpoint, method, status, seconds
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class Kept:
+    version: str
+    endpoint: str
+    route: str | None
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class PreparedResponses:
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.versions: dict[str, Version] = {}  # path -> its document's version
+        self.kept: dict[tuple[str, str, str], Kept] = {}  # path, host, scheme
+        self.observe: Observer | None = None  # set by idp.metrics
+        self.replayed = 0  # how many answers came from here: for the tests and the bench
+        self._date = (0, "")
+
+    def serve(self, path: str, version: Version) -> None:
+        self.versions[path] = version
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        version_of = self.versions.get(path)
+        if version_of is None or not plain(environ):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        where = (path, environ.get("HTTP_HOST", ""), environ.get("wsgi.url_scheme", ""))
+        kept = self.kept.get(where)
+        version = version_of()
+        if kept is None or version is None or kept.version != version:
+            return self.keep(where, environ, start_response)
+        start_response(kept.status, [*kept.headers, ("Date", self.date())])
+        if kept.route is not None:
+            environ[ROUTE] = kept.route
+        self.replayed += 1
+        if self.observe is not None:
+            self.observe(kept.endpoint, "GET", kept.status[:3], time.perf_counter() - started)
+        return [kept.body]
+
+    def keep(self, where: tuple[str, str, str], environ: dict[str, Any],
+             start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Flask answers; a 200 its view offered is kept for the next plain request."""
+        answer: list[Any] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, start)
+        offer = environ.get(OFFER)
+        if offer is None or not answer or not answer[0].startswith("200 "):
+            return body
+        try:
+            content = b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        version, endpoint = offer
+        headers = [(name, value) for name, value in answer[1] if name.lower() != "date"]
+        self.kept[where] = Kept(version, endpoint, environ.get(ROUTE), answer[0], headers,
+                                content)
+        return [content]
+
+    def date(self) -> str:
+        """The Date header, formatted once per second."""
+        second = int(time.time())
+        if self._date[0] != second:
+            self._date = (second, http_date(second))
+        return self._date[1]
+
+
+def plain(environ: dict[str, Any]) -> bool:
+    return (environ.get("REQUEST_METHOD") == "GET"
+            and not any(environ.get(key) for key in SENT_TO_FLASK)
+            and environ.get("CONTENT_LENGTH") in (None, "", "0"))
+
+
+def offer(version: str) -> None:
+    """Called by a view whose answer is the same for every plain GET of its route while
+    ``version`` holds."""
+    request.environ[OFFER] = (version, request.endpoint)
+
+
+def install(app: Flask) -> PreparedResponses:
+    """Under every other WSGI layer: call before anything else wraps ``app.wsgi_app``."""
+    prepared = PreparedResponses(app.wsgi_app)
+    app.wsgi_app = prepared  # type: ignore[method-assign]
+    app.extensions["idp.prepared"] = prepared
+    return prepared
+
+
+def serve(app: Flask, endpoint: str, version: Version) -> None:
+    """Answer this endpoint's plain GETs from the kept bytes while ``version`` holds."""
+    prepared: PreparedResponses = app.extensions["idp.prepared"]
+    for rule in app.url_map.iter_rules(endpoint):
+        prepared.serve(rule.rule, version)
