@@ -146,7 +146,8 @@ def route_of_replay(app: Flask, path: str) -> str:
 
 
 def test_a_rotation_here_is_published_on_the_next_request(
-        app: Flask, client: FlaskClient, runner: FlaskCliRunner) -> None:
+        app: Flask, client: FlaskClient, runner: FlaskCliRunner,
+        kept_keys: None) -> None:  # noqa: F811
     before = from_flask(app, client, "GET", JWKS)
     replayed(app, client, JWKS)
 
