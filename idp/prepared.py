@@ -9,8 +9,8 @@ node-oidc-provider serves discovery for half of that "hello".
 id wrap it), and keeps the answer Flask last gave, byte for byte: status, headers and
 body. It replays it only for a request Flask would answer the same way:
 
-- a GET of the route's own path, no query string, no body, no Authorization header, no
-  conditional or range header (those go to Flask, which answers 304 or 412);
+- a GET of the route's own path, no query string, no body, no Authorization or Cookie
+  header, no conditional or range header (those go to Flask, which answers 304 or 412);
 - a Host and scheme for which Flask already gave this answer (so an untrusted Host still
   gets Flask's 400: nothing here decides which hosts are trusted);
 - the same version of the document: discovery never changes within a process; the JWKS
@@ -21,7 +21,8 @@ body. It replays it only for a request Flask would answer the same way:
 
 Only ``Date`` is written anew. The replay still counts in the metrics (same endpoint,
 method and status) and stamps the route for the access log, as Flask's hooks would. A
-view opts in with ``offer``: nothing else is ever kept."""
+view opts in with ``offer``: nothing else is ever kept, nor an answer that sets a
+cookie or varies by request (``Set-Cookie``, ``Vary``)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,11 @@ from idp.access_log import ROUTE
 
 OFFER = "idp.prepared.offer"  # the environ key a view leaves its document's version in
 # Headers after which Flask's answer may differ from the kept one.
-SENT_TO_FLASK = ("QUERY_STRING", "CONTENT_TYPE", "HTTP_AUTHORIZATION", "HTTP_IF_NONE_MATCH",
-                 "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE",
-                 "HTTP_IF_RANGE", "HTTP_RANGE")
+SENT_TO_FLASK = ("QUERY_STRING", "CONTENT_TYPE", "HTTP_AUTHORIZATION", "HTTP_COOKIE",
+                 "HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
+                 "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE")
+# An answer with one of these is somebody's own, or differs by request: never kept.
+PERSONAL = frozenset({"set-cookie", "vary"})
 
 Version = Callable[[], str | None]  # the document's version now, None to ask Flask
 Observer = Callable[[str, str, str, float], None]  # endpoint, method, status, seconds
@@ -99,7 +102,8 @@ class PreparedResponses:
 
         body = self.app(environ, start)
         offer = environ.get(OFFER)
-        if offer is None or not answer or not answer[0].startswith("200 "):
+        if (offer is None or not answer or not answer[0].startswith("200 ")
+                or any(name.lower() in PERSONAL for name, _ in answer[1])):
             return body
         try:
             content = b"".join(body)

@@ -12,8 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Response
 
 from idp import create_app
+from idp import prepared as prepared_module
 from idp.access_log import ROUTE
 from idp.extensions import db
 from idp.prepared import PreparedResponses
@@ -94,6 +96,28 @@ def test_what_flask_answers_otherwise_goes_to_flask(
 
 
 @PATHS
+def test_a_request_with_a_cookie_goes_to_flask(app: Flask, client: FlaskClient,
+                                               path: str) -> None:
+    """Over WSGI itself: the test client keeps cookies in its own jar."""
+    from_flask(app, client, "GET", path)
+    replayed(app, client, path)
+    environ = EnvironBuilder(path=path, base_url="https://idp.test",
+                             headers={"Cookie": "idp_session=somebody"}).get_environ()
+    before = prepared(app).replayed
+
+    status = call(app, environ)
+
+    assert status.startswith("200") and prepared(app).replayed == before
+
+
+def call(app: Flask, environ: dict[str, Any]) -> str:
+    """The app called as a WSGI server calls it; the answer's status."""
+    answer: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: answer.append(status)))
+    return answer[0]
+
+
+@PATHS
 def test_a_known_etag_gets_flasks_304(app: Flask, client: FlaskClient, path: str) -> None:
     etag = from_flask(app, client, "GET", path).headers["ETag"]
     replayed(app, client, path)
@@ -139,9 +163,7 @@ def route_of_replay(app: Flask, path: str) -> str:
     """The route a replay leaves for gunicorn's access log, in the request's environ."""
     environ = EnvironBuilder(path=path, base_url="https://idp.test").get_environ()
     before = prepared(app).replayed
-    answer: list[str] = []
-    b"".join(app(environ, lambda status, headers, exc_info=None: answer.append(status)))
-    assert answer[0].startswith("200") and prepared(app).replayed == before + 1
+    assert call(app, environ).startswith("200") and prepared(app).replayed == before + 1
     return str(environ[ROUTE])
 
 
@@ -216,3 +238,28 @@ def test_over_http_the_replay_matches_flask(live_server: LiveServer) -> None:
         assert (again.status_code, again.content) == (200, first.content)
         assert [(k, v) for k, v in again.headers.items() if k.lower() not in PER_ANSWER] \
             == [(k, v) for k, v in first.headers.items() if k.lower() not in PER_ANSWER]
+
+
+@pytest.mark.parametrize("header", ["Set-Cookie", "Vary"])
+def test_an_answer_that_sets_a_cookie_or_varies_is_never_kept(header: str) -> None:
+    """A view that offers its answer but sets a cookie (or says it varies by request):
+    every request goes to Flask, so nobody receives somebody else's cookie."""
+    app = Flask(__name__)
+    kept = prepared_module.install(app)
+    served = iter(range(1000))
+
+    @app.get("/document")
+    def document() -> Response:
+        prepared_module.offer("one version")
+        response = Response(b"{}", mimetype="application/json")
+        response.headers[header] = f"session={next(served)}" if header == "Set-Cookie" \
+            else "Accept-Language"
+        return response
+
+    prepared_module.serve(app, "document", lambda: "one version")
+    client = app.test_client()
+    answers = [client.get("/document").headers[header] for _ in range(3)]
+
+    assert kept.replayed == 0 and kept.kept == {}
+    if header == "Set-Cookie":
+        assert answers == ["session=0", "session=1", "session=2"]
