@@ -50,10 +50,16 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
+class Served:
+    """A route answered from here: its Flask endpoint (for the metrics) and how to read
+    its document's version. Its rule has no variable part: the rule is the path."""
+    endpoint: str
+    version: Version
+
+
+@dataclass(frozen=True)
 class Kept:
     version: str
-    endpoint: str
-    route: str | None
     status: str
     headers: list[tuple[str, str]]
     body: bytes
@@ -62,33 +68,32 @@ class Kept:
 class PreparedResponses:
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
-        self.versions: dict[str, Version] = {}  # path -> its document's version
+        self.served: dict[str, Served] = {}  # by path, which is the route's rule
         self.kept: dict[tuple[str, str, str], Kept] = {}  # path, host, scheme
         self.observe: Observer | None = None  # set by idp.metrics
-        self.replayed = 0  # how many answers came from here: for the tests and the bench
+        self.replayed = 0  # how many answers came from here: for the tests
         self._date = (0, "")
 
-    def serve(self, path: str, version: Version) -> None:
-        self.versions[path] = version
+    def serve(self, path: str, endpoint: str, version: Version) -> None:
+        self.served[path] = Served(endpoint, version)
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        version_of = self.versions.get(path)
-        if version_of is None or not plain(environ):
+        served = self.served.get(path)
+        if served is None or not plain(environ):
             return self.app(environ, start_response)
         started = time.perf_counter()
         where = (path, environ.get("HTTP_HOST", ""), environ.get("wsgi.url_scheme", ""))
         kept = self.kept.get(where)
-        version = version_of()
+        version = served.version()
         if kept is None or version is None or kept.version != version:
             return self.keep(where, environ, start_response)
         start_response(kept.status, [*kept.headers, ("Date", self.date())])
-        if kept.route is not None:
-            environ[ROUTE] = kept.route
+        environ[ROUTE] = path  # the matched rule, as idp.access_log stamps it
         self.replayed += 1
         if self.observe is not None:
-            self.observe(kept.endpoint, "GET", kept.status[:3], time.perf_counter() - started)
+            self.observe(served.endpoint, "GET", kept.status[:3], time.perf_counter() - started)
         return [kept.body]
 
     def keep(self, where: tuple[str, str, str], environ: dict[str, Any],
@@ -111,10 +116,8 @@ class PreparedResponses:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-        version, endpoint = offer
         headers = [(name, value) for name, value in answer[1] if name.lower() != "date"]
-        self.kept[where] = Kept(version, endpoint, environ.get(ROUTE), answer[0], headers,
-                                content)
+        self.kept[where] = Kept(offer, answer[0], headers, content)
         return [content]
 
     def date(self) -> str:
@@ -134,7 +137,7 @@ def plain(environ: dict[str, Any]) -> bool:
 def offer(version: str) -> None:
     """Called by a view whose answer is the same for every plain GET of its route while
     ``version`` holds."""
-    request.environ[OFFER] = (version, request.endpoint)
+    request.environ[OFFER] = version
 
 
 def install(app: Flask) -> PreparedResponses:
@@ -149,4 +152,6 @@ def serve(app: Flask, endpoint: str, version: Version) -> None:
     """Answer this endpoint's plain GETs from the kept bytes while ``version`` holds."""
     prepared: PreparedResponses = app.extensions["idp.prepared"]
     for rule in app.url_map.iter_rules(endpoint):
-        prepared.serve(rule.rule, version)
+        if rule.arguments:
+            raise ValueError(f"{endpoint}: a rule with a variable part ({rule.rule})")
+        prepared.serve(rule.rule, endpoint, version)
