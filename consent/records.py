@@ -206,13 +206,23 @@ def released_claims(user: User, client: Client, in_force: InForce | None = None)
     (event_type, valid_until, claims_granted) as :func:`join_in_force` read them with the
     token; only a consent found outdated needs :func:`current` (which records its end)."""
     if in_force is not None:
-        event_type, valid_until, claims = in_force
-        if event_type is None or event_type in ENDED:
-            return set()
-        if valid_until is None or valid_until > utcnow():
-            return {"sub", *claims}
+        released = released_in_force(in_force)
+        if released is not None:
+            return released
     record = current(user.id, client.client_id)
     return {"sub", *record.claims_granted} if record else set()
+
+
+def released_in_force(in_force: InForce) -> set[str] | None:
+    """What the platform may read now, from the columns :func:`join_in_force` read; None
+    for a consent that has just lapsed (only :func:`current` may say so: it records the
+    end)."""
+    event_type, valid_until, claims = in_force
+    if event_type is None or event_type in ENDED:
+        return set()
+    if valid_until is None or valid_until > utcnow():
+        return {"sub", *claims}
+    return None
 
 
 def join_in_force(query: Select[Any]) -> Select[Any]:

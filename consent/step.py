@@ -87,6 +87,9 @@ class ConsentScreen:
                         in_force: InForce | None = None) -> set[str]:
         return records.released_claims(user, client, in_force)
 
+    def released_in_force(self, in_force: InForce) -> set[str] | None:
+        return records.released_in_force(in_force)
+
     def join_in_force(self, query: Select[Any]) -> Select[Any]:
         return records.join_in_force(query)
 

@@ -82,8 +82,11 @@ class DirectStatement:
         self._compiled[dialect.name] = found
         return found
 
-    def _run(self, params: Mapping[str, Any], fetch: bool) -> tuple[list[list[Any]], int]:
-        connection = db.session.connection()
+    def _run(self, params: Mapping[str, Any], fetch: bool,
+             connection: sa.Connection | None = None) -> tuple[list[list[Any]], int]:
+        """On ``connection``, or else the session's (in its transaction)."""
+        if connection is None:
+            connection = db.session.connection()
         dialect = connection.dialect
         sql, positions, binds, results, fixed = (self._compiled.get(dialect.name)
                                                  or self._compile(dialect))
@@ -134,6 +137,12 @@ class DirectRead(DirectStatement):
 
     def first(self, params: Mapping[str, Any]) -> list[Any] | None:
         found = self.rows(params)
+        return found[0] if found else None
+
+    def first_on(self, connection: sa.Connection, params: Mapping[str, Any]) -> list[Any] | None:
+        """The first row, read on ``connection`` outside any session (``idp.prepared``'s
+        computed answers)."""
+        found = self._run(params, fetch=True, connection=connection)[0]
         return found[0] if found else None
 
 
@@ -234,15 +243,21 @@ class Columns(Generic[E]):
         existing = session.identity_map.get(key)
         if existing is not None:
             return existing  # type: ignore[no-any-return]
+        entity = self.detached(values, related)
+        session.add(entity)
+        return entity
+
+    def detached(self, values: Sequence[Any], related: Mapping[str, Any] | None = None) -> E:
+        """The entity of these values in no session: an attribute not read raises
+        (DetachedInstanceError) rather than being loaded."""
         entity: E = self.mapper.class_manager.new_instance()
         loaded = instance_state(entity).dict
         loaded.update(zip(self.keys, values, strict=True))
         if related:
             loaded.update(related)
         # Persistent with these values committed; any attribute not read is expired, so
-        # loaded from its row on first access.
+        # loaded from its row on first access (once in a session).
         make_transient_to_detached(entity)
-        session.add(entity)
         return entity
 
 
@@ -292,3 +307,16 @@ class EntityRead(Generic[E]):
     def entity(self, params: Mapping[str, Any]) -> E | None:
         found = self.first(params)
         return None if found is None else found[0]
+
+    def first_detached(self, connection: sa.Connection,
+                       params: Mapping[str, Any]) -> tuple[E, list[Any]] | None:
+        """As :meth:`first`, read on ``connection``, the entities in no session."""
+        row = self.read.first_on(connection, params)
+        if row is None:
+            return None
+        start = len(self.root.columns)
+        related: dict[str, Any] = {}
+        for name, part in self.joined.items():
+            related[name] = part.detached(row[start:start + len(part.columns)])
+            start += len(part.columns)
+        return self.root.detached(row[:len(self.root.columns)], related), row[start:]

@@ -22,7 +22,15 @@ body. It replays it only for a request Flask would answer the same way:
 Only ``Date`` is written anew. The replay still counts in the metrics (same endpoint,
 method and status) and stamps the route for the access log, as Flask's hooks would. A
 view opts in with ``offer``: nothing else is ever kept, nor an answer that sets a
-cookie or varies by request (``Set-Cookie``, ``Vary``)."""
+cookie or varies by request (``Set-Cookie``, ``Vary``).
+
+A route may also be *computed* (``serve_computed``): its body is made here for each
+request, and only the status and headers are the ones Flask kept (``Content-Length``
+and ``Date`` written anew). Userinfo is one (``idp.oauth.userinfo_direct``): each answer
+is one traveller's, yet the headers of every 200 are the same. The route says which
+requests it takes (``accepts``), and its ``compute`` may still leave any of them to
+Flask by returning None: whatever it does not answer, Flask answers, as before.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +53,8 @@ SENT_TO_FLASK = ("QUERY_STRING", "CONTENT_TYPE", "HTTP_AUTHORIZATION", "HTTP_COO
 PERSONAL = frozenset({"set-cookie", "vary"})
 
 Version = Callable[[], str | None]  # the document's version now, None to ask Flask
+Accepts = Callable[[dict[str, Any]], bool]  # whether a request may be answered here
+Compute = Callable[[dict[str, Any]], bytes | None]  # a computed 200's body, None: Flask
 Observer = Callable[[str, str, str, float], None]  # endpoint, method, status, seconds
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -52,17 +62,21 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 @dataclass(frozen=True)
 class Served:
     """A route answered from here: its Flask endpoint (for the metrics) and how to read
-    its document's version. Its rule has no variable part: the rule is the path."""
+    its document's version. Its rule has no variable part: the rule is the path. A
+    computed one makes its body per request."""
     endpoint: str
     version: Version
+    accepts: Accepts
+    compute: Compute | None = None
 
 
 @dataclass(frozen=True)
 class Kept:
     version: str
     status: str
-    headers: list[tuple[str, str]]
-    body: bytes
+    headers: list[tuple[str, str]]  # without Date
+    body: bytes  # empty for a computed route: nobody's answer is kept
+    length_at: int = -1  # a computed route's Content-Length, by its place in headers
 
 
 class PreparedResponses:
@@ -74,31 +88,43 @@ class PreparedResponses:
         self.replayed = 0  # how many answers came from here: for the tests
         self._date = (0, "")
 
-    def serve(self, path: str, endpoint: str, version: Version) -> None:
-        self.served[path] = Served(endpoint, version)
+    def serve(self, path: str, served: Served) -> None:
+        self.served[path] = served
 
     def __call__(self, environ: dict[str, Any],
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         served = self.served.get(path)
-        if served is None or not plain(environ):
+        if served is None or not served.accepts(environ):
             return self.app(environ, start_response)
         started = time.perf_counter()
         where = (path, environ.get("HTTP_HOST", ""), environ.get("wsgi.url_scheme", ""))
         kept = self.kept.get(where)
         version = served.version()
         if kept is None or version is None or kept.version != version:
-            return self.keep(where, environ, start_response)
-        start_response(kept.status, [*kept.headers, ("Date", self.date())])
+            return self.keep(where, served, environ, start_response)
+        if served.compute is None:
+            body = kept.body
+            headers = [*kept.headers, ("Date", self.date())]
+        else:
+            computed = served.compute(environ)
+            if computed is None:
+                return self.app(environ, start_response)
+            body = computed
+            headers = [*kept.headers, ("Date", self.date())]
+            headers[kept.length_at] = ("Content-Length", str(len(body)))
+        start_response(kept.status, headers)
         environ[ROUTE] = path  # the matched rule, as idp.access_log stamps it
         self.replayed += 1
         if self.observe is not None:
-            self.observe(served.endpoint, "GET", kept.status[:3], time.perf_counter() - started)
-        return [kept.body]
+            self.observe(served.endpoint, environ["REQUEST_METHOD"], kept.status[:3],
+                         time.perf_counter() - started)
+        return [body]
 
-    def keep(self, where: tuple[str, str, str], environ: dict[str, Any],
+    def keep(self, where: tuple[str, str, str], served: Served, environ: dict[str, Any],
              start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Flask answers; a 200 its view offered is kept for the next plain request."""
+        """Flask answers; a 200 its view offered is kept for the next request the route
+        accepts (of a computed route, the status and headers only)."""
         answer: list[Any] = []
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -110,13 +136,19 @@ class PreparedResponses:
         if (offer is None or not answer or not answer[0].startswith("200 ")
                 or any(name.lower() in PERSONAL for name, _ in answer[1])):
             return body
+        headers = [(name, value) for name, value in answer[1] if name.lower() != "date"]
+        if served.compute is not None:
+            names = [name.lower() for name, _ in headers]
+            if "content-length" in names:  # else a streamed answer: nothing to keep
+                self.kept[where] = Kept(offer, answer[0], headers, b"",
+                                        names.index("content-length"))
+            return body
         try:
             content = b"".join(body)
         finally:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-        headers = [(name, value) for name, value in answer[1] if name.lower() != "date"]
         self.kept[where] = Kept(offer, answer[0], headers, content)
         return [content]
 
@@ -129,6 +161,7 @@ class PreparedResponses:
 
 
 def plain(environ: dict[str, Any]) -> bool:
+    """A GET that sends nothing Flask's answer could depend on."""
     return (environ.get("REQUEST_METHOD") == "GET"
             and not any(environ.get(key) for key in SENT_TO_FLASK)
             and environ.get("CONTENT_LENGTH") in (None, "", "0"))
@@ -150,8 +183,23 @@ def install(app: Flask) -> PreparedResponses:
 
 def serve(app: Flask, endpoint: str, version: Version) -> None:
     """Answer this endpoint's plain GETs from the kept bytes while ``version`` holds."""
+    _serve(app, endpoint, Served(endpoint, version, plain))
+
+
+COMPUTED = "headers"  # a computed route's version: its headers do not change
+
+
+def serve_computed(app: Flask, endpoint: str, accepts: Accepts, compute: Compute) -> None:
+    """Answer the requests of this endpoint that ``accepts`` takes with the body
+    ``compute`` makes (Flask's answer when it returns None), under the status and
+    headers of Flask's last 200 to such a request, which its view offered with
+    ``offer(COMPUTED)``."""
+    _serve(app, endpoint, Served(endpoint, lambda: COMPUTED, accepts, compute))
+
+
+def _serve(app: Flask, endpoint: str, served: Served) -> None:
     prepared: PreparedResponses = app.extensions["idp.prepared"]
     for rule in app.url_map.iter_rules(endpoint):
         if rule.arguments:
             raise ValueError(f"{endpoint}: a rule with a variable part ({rule.rule})")
-        prepared.serve(rule.rule, endpoint, version)
+        prepared.serve(rule.rule, served)

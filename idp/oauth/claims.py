@@ -127,11 +127,12 @@ def claims_for_scopes(scopes: Iterable[str]) -> list[str]:
 
 def user_claims(user: User, client: Client, scopes: Iterable[str],
                 allowed: Iterable[str] | None = None,
-                asked: Iterable[str] = ()) -> dict[str, Any]:
+                asked: Iterable[str] = (), sub: str | None = None) -> dict[str, Any]:
     """The values of the scopes' claims and of the catalogue claims ``asked`` one by one
-    (OIDC Core 5.5), limited to ``allowed`` when given."""
+    (OIDC Core 5.5), limited to ``allowed`` when given. ``sub``: the subject, when the
+    caller has it (else :func:`subject_for`)."""
     kept = None if allowed is None else set(allowed)
-    claims: dict[str, Any] = {"sub": subject_for(user, client)}
+    claims: dict[str, Any] = {"sub": subject_for(user, client) if sub is None else sub}
     names = claims_for_scopes(scopes)
     names += [c for c in asked if c not in names and scope_of(c) is not None]
     for name in names:

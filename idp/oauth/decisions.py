@@ -73,6 +73,11 @@ class ConsentStep(Hashable, Protocol):
         userinfo call, so a withdrawal takes effect at once). ``in_force`` is what
         :meth:`join_in_force` read along with the token, when it did."""
 
+    def released_in_force(self, in_force: InForce) -> set[str] | None:
+        """The same from ``in_force`` alone, without the database and outside any request;
+        None when only :meth:`released_claims` can tell (a consent that has just lapsed,
+        whose end it records)."""
+
     def join_in_force(self, query: Select[Any]) -> Select[Any]:
         """``query`` (over Token) with the consent in force for the token's traveller and
         platform joined in, its columns added last: userinfo reads both in one round

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from idp import prepared
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
-from idp.oauth import dpop, dpop_nonce
+from idp.oauth import dpop, dpop_nonce, userinfo_direct
 from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
@@ -64,6 +64,10 @@ def introspect() -> ResponseReturnValue:
 def userinfo() -> ResponseReturnValue:
     response: Response = oauth_server().create_endpoint_response("userinfo")
     response.headers["Cache-Control"] = "no-store"
+    if response.mimetype == "application/json":
+        # The headers of every JSON answer are the same: idp.oauth.userinfo_direct
+        # answers the common request under them.
+        prepared.offer(prepared.COMPUTED)
     return response
 
 
@@ -87,9 +91,10 @@ def jwks() -> ResponseReturnValue:
 def serve_prepared(app: Flask) -> None:
     """Plain GETs of discovery and JWKS answered from the bytes Flask last gave
     (``idp.prepared``): discovery is built once per process, the JWKS while the key
-    store's cache is fresh."""
+    store's cache is fresh. Userinfo's common request is computed there too."""
     prepared.serve(app, "endpoints.discovery", lambda: DISCOVERY_VERSION)
     prepared.serve(app, "endpoints.jwks", app.extensions["idp.keys"].fresh_etag)
+    userinfo_direct.init_app(app)
 
 
 def cached_json(body: bytes, etag: str, max_age: int) -> Response:

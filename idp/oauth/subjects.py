@@ -14,7 +14,7 @@ import hmac
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -83,8 +83,11 @@ def sector_uris(redirect_uris: list[str], application_type: str) -> list[str]:
 
 
 def pairwise_key() -> bytes:
-    secret = current_app.extensions["idp.settings"].secret_key.encode()
-    return hmac.new(secret, KEY_LABEL, hashlib.sha256).digest()
+    return pairwise_key_of(current_app.extensions["idp.settings"].secret_key)
+
+
+def pairwise_key_of(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), KEY_LABEL, hashlib.sha256).digest()
 
 
 def generate_pairwise_sub(sector: str, subject: str, key: bytes) -> str:
@@ -95,12 +98,28 @@ def generate_pairwise_sub(sector: str, subject: str, key: bytes) -> str:
 
 def subject_for(user: User, client: Client) -> str:
     """The `sub` this platform sees for this traveller (OIDC Core 8)."""
-    if client.subject_type == PUBLIC:
-        return user.subject
-    sector = sector_of(client)
-    sub = generate_pairwise_sub(sector, user.subject, pairwise_key())
-    save_pairwise_subject(user.id, sector, sub)
+    sub, sector = computed_subject(user, client, pairwise_key())
+    if sector is not None:
+        save_pairwise_subject(user.id, sector, sub)
     return sub
+
+
+def computed_subject(user: User, client: Client, key: bytes) -> tuple[str, str | None]:
+    """The `sub`, and the sector of a pairwise one (None for a public one)."""
+    if client.subject_type == PUBLIC:
+        return user.subject, None
+    sector = sector_of(client)
+    return generate_pairwise_sub(sector, user.subject, key), sector
+
+
+def stored_subject(app: Flask, user: User, client: Client, key: bytes) -> str | None:
+    """The `sub`, when serving it needs nothing from the database: a public one, or a
+    pairwise one this process knows is stored (:func:`save_pairwise_subject`); else
+    None."""
+    sub, sector = computed_subject(user, client, key)
+    if sector is None or (user.id, sector, sub) in app.extensions.get("idp.subjects", ()):
+        return sub
+    return None
 
 
 @functools.cache  # compiled once per dialect (idp/direct_sql.py)
