@@ -136,7 +136,7 @@ def test_a_consent_withdrawn_at_one_is_refused_at_the_other_at_once(
     for _ in range(3):
         assert at_b.get(f"{pair.issuer}/userinfo", headers=bearer,
                         timeout=10).status_code == 200
-    assert introspect()
+        assert introspect()
 
     revoke_platform(browser, pair, platform)  # through door A
 

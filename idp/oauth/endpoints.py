@@ -13,16 +13,18 @@ from werkzeug.wrappers import Response
 from idp import prepared
 from idp.extensions import csrf
 from idp.keys import SUPPORTED_ALGS, key_store
-from idp.oauth import dpop, dpop_nonce, userinfo_direct
+from idp.oauth import dpop, dpop_nonce
 from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.introspection import INTROSPECTION_AUTH_METHODS
+from idp.oauth.introspection_direct import init_app as serve_introspection
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PLATFORM_SCOPES
 from idp.oauth.revocation import REVOCATION_AUTH_METHODS
 from idp.oauth.server import oauth_server
 from idp.oauth.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
+from idp.oauth.userinfo_direct import init_app as serve_userinfo
 from idp.settings import Settings
 from idp.urls import issuer_url
 
@@ -56,7 +58,12 @@ def revoke() -> ResponseReturnValue:
 @csrf.exempt
 def introspect() -> ResponseReturnValue:
     """RFC 7662 token introspection, for an authenticated platform about its own tokens."""
-    return oauth_server().create_endpoint_response("introspection")
+    response: Response = oauth_server().create_endpoint_response("introspection")
+    if response.mimetype == "application/json":
+        # The same headers for every JSON answer: idp.oauth.introspection_direct
+        # answers the common request under them.
+        prepared.offer(prepared.COMPUTED)
+    return response
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -91,10 +98,12 @@ def jwks() -> ResponseReturnValue:
 def serve_prepared(app: Flask) -> None:
     """Plain GETs of discovery and JWKS answered from the bytes Flask last gave
     (``idp.prepared``): discovery is built once per process, the JWKS while the key
-    store's cache is fresh. Userinfo's common request is computed there too."""
+    store's cache is fresh. The common requests of userinfo and introspection are
+    computed there too."""
     prepared.serve(app, "endpoints.discovery", lambda: DISCOVERY_VERSION)
     prepared.serve(app, "endpoints.jwks", app.extensions["idp.keys"].fresh_etag)
-    userinfo_direct.init_app(app)
+    serve_userinfo(app)
+    serve_introspection(app)
 
 
 def cached_json(body: bytes, etag: str, max_age: int) -> Response:

@@ -110,27 +110,34 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return token.check_client(client) or token.check_audience(client)
 
     def introspect_token(self, token: IntrospectedToken) -> dict[str, Any]:
-        row = token.row
-        answer = {
-            "active": True,
-            "scope": row.scope,
-            "client_id": row.client_id,
-            "sub": token.sub,
-            "exp": token.expires_at,
-            "iat": int(row.issued_at.timestamp()),
-            "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
-            "iss": str(current_app.extensions["idp.settings"].issuer),
-            "aud": token.audience,
-        }
-        if isinstance(row, Token) and row.audience:
-            answer["act"] = {"sub": row.client_id}  # RFC 8693 4.1
-        jkt = bound_key_of(token)
-        if jkt is not None:
-            # RFC 9449 6.2: the resource server learns which key the token is bound to.
-            answer["cnf"] = {"jkt": jkt}
-            if token.kind == "access_token":
-                answer["token_type"] = "DPoP"
-        return answer
+        return introspection(token, str(current_app.extensions["idp.settings"].issuer),
+                             token.sub)
+
+
+def introspection(token: IntrospectedToken, issuer: str, sub: str) -> dict[str, Any]:
+    """RFC 7662 2.2: what an active token's answer says (Flask's path, and
+    ``idp.oauth.introspection_direct``)."""
+    row = token.row
+    answer = {
+        "active": True,
+        "scope": row.scope,
+        "client_id": row.client_id,
+        "sub": sub,
+        "exp": token.expires_at,
+        "iat": int(row.issued_at.timestamp()),
+        "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+        "iss": issuer,
+        "aud": token.audience,
+    }
+    if isinstance(row, Token) and row.audience:
+        answer["act"] = {"sub": row.client_id}  # RFC 8693 4.1
+    jkt = bound_key_of(token)
+    if jkt is not None:
+        # RFC 9449 6.2: the resource server learns which key the token is bound to.
+        answer["cnf"] = {"jkt": jkt}
+        if token.kind == "access_token":
+            answer["token_type"] = "DPoP"
+    return answer
 
 
 def bound_key_of(token: IntrospectedToken) -> str | None:

@@ -37,56 +37,37 @@ import re
 from typing import Any
 
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
 
 from idp import prepared
 from idp.accounts.models import User
 from idp.digests import digest
-from idp.extensions import db
 from idp.logs import CLIENT_ID, TRAVELLER, pseudonym
 from idp.oauth.claims import user_claims
 from idp.oauth.decisions import ConsentStep
+from idp.oauth.direct import TOKEN, DirectAnswer, sends_nothing_else
 from idp.oauth.models import Client, Token, token_read
-from idp.oauth.subjects import pairwise_key_of, stored_subject
+from idp.oauth.subjects import stored_subject
 
-# ``generate_secret(32)``: 43 characters of base64url. Anything else is for Flask (the
-# guard, the error answers).
-BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9_-]{43})")
-# Sent, these make the answer Flask's business.
-TO_FLASK = ("QUERY_STRING", "CONTENT_TYPE", "HTTP_COOKIE", "HTTP_ORIGIN", "HTTP_DPOP",
-            "HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
-            "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE")
+BEARER = re.compile(rf"[Bb][Ee][Aa][Rr][Ee][Rr] ({TOKEN})")
 
 
 def accepts(environ: dict[str, Any]) -> bool:
     """A GET with a bearer token of our shape, and nothing else that counts."""
     return (environ.get("REQUEST_METHOD") == "GET"
             and BEARER.fullmatch(environ.get("HTTP_AUTHORIZATION", "")) is not None
-            and not any(environ.get(key) for key in TO_FLASK)
+            and not environ.get("CONTENT_TYPE") and sends_nothing_else(environ)
             and environ.get("CONTENT_LENGTH") in (None, "", "0"))
 
 
-class DirectUserinfo:
+class DirectUserinfo(DirectAnswer):
     """``compute`` for ``idp.prepared``: the JSON body, or None to let Flask answer."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        with app.app_context():
-            self.engine = db.engine
-        self.secret_key: str = app.extensions["idp.settings"].secret_key
-        self.pairwise_key = pairwise_key_of(self.secret_key)
 
     def __call__(self, environ: dict[str, Any]) -> bytes | None:
         token_string = BEARER.fullmatch(environ["HTTP_AUTHORIZATION"]).group(1)  # type: ignore[union-attr]
         step: ConsentStep = self.app.extensions["idp.consent_step"]
-        try:
-            with self.engine.connect() as connection:
-                # Flask's path's statement (TokenValidator.authenticate_token).
-                found = token_read("access_token_hash", lean=True,
-                                   extend=step.join_in_force).first_detached(
-                    connection, {"token_hash": digest(token_string)})
-        except SQLAlchemyError:
-            return None  # Flask's path meets it too, and answers it
+        # Flask's path's statement (TokenValidator.authenticate_token).
+        found = self.read(token_read("access_token_hash", lean=True, extend=step.join_in_force),
+                          {"token_hash": digest(token_string)})
         if found is None:
             return None
         token, in_force = found
@@ -95,9 +76,7 @@ class DirectUserinfo:
             return None
         environ[CLIENT_ID] = token.client_id
         environ[TRAVELLER] = pseudonym(token.user_id, self.secret_key)
-        # As Authlib's Flask integration encodes it (flask.json: the app's provider).
-        return self.app.json.dumps(claims).encode()
-
+        return self.json(claims)
     def claims(self, token: Token, step: ConsentStep,
                in_force: tuple[Any, ...]) -> dict[str, Any] | None:
         """What Flask's ``UserInfoEndpoint`` answers for this token, when nothing of it

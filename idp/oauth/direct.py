@@ -1,0 +1,59 @@
+"""What the answers made under Flask share (``idp.prepared``'s computed routes, issue 13):
+userinfo (``userinfo_direct``) and introspection (``introspection_direct``).
+
+Each answers only the common request, from one read on a pooled connection of the
+app's engine, with the rows made into entities in no session and the answer built by
+the functions Flask's path uses; anything else it leaves to Flask by returning None."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from idp.direct_sql import EntityRead
+from idp.extensions import db
+from idp.oauth.subjects import pairwise_key_of
+
+E = TypeVar("E")
+# ``generate_secret(32)``: the 43 characters of base64url of every token this provider
+# issues. Any other value is for Flask (the guard, the error answers).
+TOKEN = r"[A-Za-z0-9_-]{43}"
+TOKEN_SHAPE = re.compile(TOKEN)
+# Sent, any of these makes the answer Flask's business.
+TO_FLASK = ("QUERY_STRING", "HTTP_COOKIE", "HTTP_ORIGIN", "HTTP_DPOP", "HTTP_IF_NONE_MATCH",
+            "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE",
+            "HTTP_IF_RANGE", "HTTP_RANGE")
+
+
+def sends_nothing_else(environ: Mapping[str, Any]) -> bool:
+    return not any(environ.get(key) for key in TO_FLASK)
+
+
+class DirectAnswer:
+    """The app's engine, keys and JSON encoding, taken once."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        with app.app_context():
+            self.engine = db.engine
+        self.issuer = str(app.extensions["idp.settings"].issuer)
+        self.secret_key: str = app.extensions["idp.settings"].secret_key
+        self.pairwise_key = pairwise_key_of(self.secret_key)
+
+    def read(self, statement: EntityRead[E],
+             params: Mapping[str, Any]) -> tuple[E, list[Any]] | None:
+        """The entity and extra columns, or None: no row, or a database error (Flask's
+        path meets it too, and answers it: a 503 when the database is away)."""
+        try:
+            with self.engine.connect() as connection:
+                return statement.first_detached(connection, params)
+        except SQLAlchemyError:
+            return None
+
+    def json(self, payload: Mapping[str, Any]) -> bytes:
+        """As Authlib's Flask integration encodes it (flask.json: the app's provider)."""
+        return self.app.json.dumps(payload).encode()
