@@ -120,6 +120,15 @@ def write_alone(session: Any, lone_insert: bool = False) -> Iterator[None]:
             connection.info.pop(_ALONE, None)
 
 
+def insert_alone(connection: sa.Connection) -> None:
+    """On a connection outside any session, with nothing written yet: its next INSERT
+    runs as a transaction of its own (as ``write_alone``), one round trip."""
+    dbapi = connection.connection.dbapi_connection
+    if (connection.dialect.driver == "psycopg" and dbapi is not None
+            and dbapi.info.transaction_status == _IDLE):
+        connection.info[_ALONE] = True
+
+
 def autocommit_options(url: str) -> dict[str, Any]:
     """The engine options for transactions that begin at the first write."""
     return {"isolation_level": "AUTOCOMMIT"} if url.startswith("postgresql+psycopg") else {}

@@ -149,16 +149,19 @@ class DirectRead(DirectStatement):
 class DirectWrite(DirectStatement):
     """An INSERT, UPDATE or DELETE: the number of rows it wrote."""
 
-    def run(self, params: Mapping[str, Any]) -> int:
-        return self._run(params, fetch=False)[1]
+    def run(self, params: Mapping[str, Any], connection: sa.Connection | None = None) -> int:
+        """On ``connection``, or else the session's (in its transaction)."""
+        return self._run(params, fetch=False, connection=connection)[1]
 
 
-def insert_row(entity: type[Any], values: Mapping[str, Any]) -> None:
+def insert_row(entity: type[Any], values: Mapping[str, Any],
+               connection: sa.Connection | None = None) -> None:
     """One row of ``entity``'s table, with the Python-side defaults of the columns not
-    given (as SQLAlchemy's own INSERT fills them), in the session's transaction."""
+    given (as SQLAlchemy's own INSERT fills them), in the session's transaction (or on
+    ``connection``, outside any session)."""
     table: sa.Table = entity.__table__
     row = _with_defaults(table, values)
-    _insert(table, frozenset(row)).run(row)
+    _insert(table, frozenset(row)).run(row, connection)
 
 
 def insert_row_if(claim: sa.Update, entity: type[Any], values: Mapping[str, Any],

@@ -56,6 +56,7 @@ from idp.extensions import db, utcnow
 from idp.health import probe_engine
 from idp.keys import ACTIVE, NEXT, REMOVED, RETIRED, SigningKey, key_store
 from idp.outbox import OutboxMessage
+from idp.prepared import ISSUED
 from idp.signals import backchannel_attempted, sign_in_attempted
 
 bp = Blueprint("metrics", __name__)
@@ -109,6 +110,14 @@ def observe_request(sender: Flask, response: Response, **_: Any) -> None:
                   None if started is None else time.perf_counter() - started)
     if endpoint == TOKEN_ENDPOINT and response.status_code == 200:
         TOKENS.labels(request.form.get("grant_type", "")).inc()
+
+
+def count_prepared(endpoint: str, method: str, status: str, seconds: float,
+                   environ: dict[str, Any]) -> None:
+    """An answer ``idp.prepared`` gave: as Flask's, a token it issued included."""
+    count_request(endpoint, method, status, seconds)
+    if ISSUED in environ:
+        TOKENS.labels(environ[ISSUED]).inc()
 
 
 def count_request(endpoint: str, method: str, status: str, seconds: float | None) -> None:
@@ -254,7 +263,7 @@ def serve(app: Flask, bind: str) -> WSGIServer:
 def init_app(app: Flask) -> None:
     request_started.connect(start_timer, sender=app, weak=False)
     request_finished.connect(observe_request, sender=app, weak=False)
-    app.extensions["idp.prepared"].observe = count_request
+    app.extensions["idp.prepared"].observe = count_prepared
     sign_in_attempted.connect(count_sign_in, sender=app, weak=False)
     backchannel_attempted.connect(count_backchannel, sender=app, weak=False)
     app.register_blueprint(bp)

@@ -49,13 +49,17 @@ OFFER = "idp.prepared.offer"  # the environ key a view leaves its document's ver
 SENT_TO_FLASK = ("QUERY_STRING", "CONTENT_TYPE", "HTTP_AUTHORIZATION", "HTTP_COOKIE",
                  "HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE",
                  "HTTP_IF_UNMODIFIED_SINCE", "HTTP_IF_RANGE", "HTTP_RANGE")
-# An answer with one of these is somebody's own, or differs by request: never kept.
-PERSONAL = frozenset({"set-cookie", "vary"})
+# An answer with one of these is somebody's own, or differs by request or by the
+# minute (RFC 9449 8's nonce, when the operator turns nonces on): never kept.
+PERSONAL = frozenset({"set-cookie", "vary", "dpop-nonce"})
 
 Version = Callable[[], str | None]  # the document's version now, None to ask Flask
 Accepts = Callable[[dict[str, Any]], bool]  # whether a request may be answered here
 Compute = Callable[[dict[str, Any]], bytes | None]  # a computed 200's body, None: Flask
-Observer = Callable[[str, str, str, float], None]  # endpoint, method, status, seconds
+# endpoint, method, status, seconds, and the request's environ
+Observer = Callable[[str, str, str, float, dict[str, Any]], None]
+# Where a computed answer that issued a token leaves its grant type, for the metrics.
+ISSUED = "idp.prepared.issued"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -118,7 +122,7 @@ class PreparedResponses:
         self.replayed += 1
         if self.observe is not None:
             self.observe(served.endpoint, environ["REQUEST_METHOD"], kept.status[:3],
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, environ)
         return [body]
 
     def keep(self, where: tuple[str, str, str], served: Served, environ: dict[str, Any],

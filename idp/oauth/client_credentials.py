@@ -39,13 +39,15 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         granted_scope(self.request.payload.scope)
 
     def save_token(self, token: dict[str, Any]) -> None:
-        """Store the digest only, in the platform tokens' own table."""
-        insert_and_commit(PlatformToken, {
-            "client_id": self.request.client.client_id,
-            "access_token_hash": digest(token["access_token"]),
-            "scope": token["scope"],
-            "expires_in": token["expires_in"],
-        })
+        insert_and_commit(PlatformToken, platform_token_row(self.request.client.client_id,
+                                                            token))
+
+
+def platform_token_row(client_id: str, token: dict[str, Any]) -> dict[str, Any]:
+    """What is stored of a platform's token: the digest only, in the platform tokens'
+    own table."""
+    return {"client_id": client_id, "access_token_hash": digest(token["access_token"]),
+            "scope": token["scope"], "expires_in": token["expires_in"]}
 
 
 def granted_scope(requested: str | None) -> str:
@@ -64,11 +66,14 @@ def granted_scope(requested: str | None) -> str:
 
 def generate_platform_token(grant_type: str, client: Client, user: Any = None,
                             scope: str | None = None, expires_in: int | None = None,
-                            include_refresh_token: bool = False) -> dict[str, Any]:
+                            include_refresh_token: bool = False,
+                            lifetime: int | None = None) -> dict[str, Any]:
     """The token generator of the grant (RFC 6749 4.4.3): an access token alone, random
-    or an RFC 9068 JWT as the client chose, never a refresh token."""
+    or an RFC 9068 JWT as the client chose, never a refresh token. ``lifetime``: the
+    setting's, when the caller has it at hand."""
     granted = granted_scope(scope)
-    lifetime = expires_in or current_app.extensions["idp.settings"].access_token_lifetime
+    lifetime = (expires_in or lifetime
+                or current_app.extensions["idp.settings"].access_token_lifetime)
     if wants_jwt(client):
         access_token = generate_client_access_token(client, granted, lifetime)
     else:

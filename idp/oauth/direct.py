@@ -7,14 +7,17 @@ the functions Flask's path uses; anything else it leaves to Flask by returning N
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.direct_sql import EntityRead
+from idp.db_pool import insert_alone
+from idp.direct_sql import EntityRead, insert_row
 from idp.extensions import db
 from idp.oauth.subjects import pairwise_key_of
 
@@ -29,8 +32,38 @@ TO_FLASK = ("QUERY_STRING", "HTTP_COOKIE", "HTTP_ORIGIN", "HTTP_DPOP", "HTTP_IF_
             "HTTP_IF_RANGE", "HTTP_RANGE")
 
 
+FORM = "application/x-www-form-urlencoded"
+LARGEST_FORM = 1024  # bytes: a token, a grant type or a scope need a tenth of it
+
+
 def sends_nothing_else(environ: Mapping[str, Any]) -> bool:
     return not any(environ.get(key) for key in TO_FLASK)
+
+
+def basic_form_post(environ: Mapping[str, Any]) -> bool:
+    """A small form POST with HTTP Basic credentials, and nothing else that counts."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    return (environ.get("REQUEST_METHOD") == "POST"
+            and environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == FORM
+            and length.isdigit() and 0 < int(length) <= LARGEST_FORM
+            and environ.get("HTTP_AUTHORIZATION", "")[:6].lower() == "basic "
+            and sends_nothing_else(environ))
+
+
+def form_of(environ: dict[str, Any], allowed: Collection[str]) -> dict[str, str] | None:
+    """The body of a ``basic_form_post``, read here and handed back for Flask to read
+    again, as fields each sent once, all of them ``allowed``; else None."""
+    body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        fields = parse_qsl(body.decode("ascii"), keep_blank_values=True,
+                           strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form = dict(fields)
+    if len(form) != len(fields) or not set(form) <= set(allowed):
+        return None
+    return form
 
 
 class DirectAnswer:
@@ -53,6 +86,17 @@ class DirectAnswer:
                 return statement.first_detached(connection, params)
         except SQLAlchemyError:
             return None
+
+    def write(self, entity: type[Any], row: dict[str, Any]) -> bool:
+        """One row, as a transaction of its own (one round trip on PostgreSQL); False on
+        a database error (Flask's path then answers, and meets it too)."""
+        try:
+            with self.engine.begin() as connection:
+                insert_alone(connection)
+                insert_row(entity, row, connection)
+        except SQLAlchemyError:
+            return False
+        return True
 
     def json(self, payload: Mapping[str, Any]) -> bytes:
         """As Authlib's Flask integration encodes it (flask.json: the app's provider)."""

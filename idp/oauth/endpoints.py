@@ -16,6 +16,7 @@ from idp.keys import SUPPORTED_ALGS, key_store
 from idp.oauth import dpop, dpop_nonce
 from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
+from idp.oauth.client_credentials_direct import init_app as serve_client_credentials
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.introspection import INTROSPECTION_AUTH_METHODS
 from idp.oauth.introspection_direct import init_app as serve_introspection
@@ -44,7 +45,12 @@ def hand_out_dpop_nonce(response: Response) -> Response:
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token() -> ResponseReturnValue:
-    return oauth_server().create_token_response()
+    response: Response = oauth_server().create_token_response()
+    if response.mimetype == "application/json":
+        # The same headers for every JSON answer: idp.oauth.client_credentials_direct
+        # answers the common client credentials request under them.
+        prepared.offer(prepared.COMPUTED)
+    return response
 
 
 @bp.route("/revoke", methods=["POST"])
@@ -98,12 +104,13 @@ def jwks() -> ResponseReturnValue:
 def serve_prepared(app: Flask) -> None:
     """Plain GETs of discovery and JWKS answered from the bytes Flask last gave
     (``idp.prepared``): discovery is built once per process, the JWKS while the key
-    store's cache is fresh. The common requests of userinfo and introspection are
-    computed there too."""
+    store's cache is fresh. The common requests of userinfo, introspection and the
+    client credentials grant are computed there too."""
     prepared.serve(app, "endpoints.discovery", lambda: DISCOVERY_VERSION)
     prepared.serve(app, "endpoints.jwks", app.extensions["idp.keys"].fresh_etag)
     serve_userinfo(app)
     serve_introspection(app)
+    serve_client_credentials(app)
 
 
 def cached_json(body: bytes, etag: str, max_age: int) -> Response:

@@ -28,9 +28,7 @@ The request's body is read here; whatever goes to Flask gets it back unread."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
-from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Flask
@@ -39,51 +37,27 @@ from idp import prepared
 from idp.digests import digest
 from idp.logs import CLIENT_ID
 from idp.oauth import client_auth
-from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer, sends_nothing_else
+from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer, basic_form_post, form_of
 from idp.oauth.introspection import IntrospectedToken, introspection
 from idp.oauth.models import either_token_read
 from idp.oauth.subjects import stored_subject
 
-FORM = "application/x-www-form-urlencoded"
-LARGEST = 1024  # bytes: a token and its hint need a tenth of it
 HINTS = ("access_token", "refresh_token")
 
 
 def accepts(environ: dict[str, Any]) -> bool:
-    """A small form POST with HTTP Basic credentials, and nothing else that counts."""
-    length = environ.get("CONTENT_LENGTH") or ""
-    return (environ.get("REQUEST_METHOD") == "POST"
-            and environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == FORM
-            and length.isdigit() and 0 < int(length) <= LARGEST
-            and environ.get("HTTP_AUTHORIZATION", "")[:6].lower() == "basic "
-            and sends_nothing_else(environ))
-
-
-def token_asked(body: bytes) -> str | None:
-    """The ``token`` of a form holding it once, of our shape, and at most a known
-    ``token_type_hint`` besides; else None."""
-    try:
-        fields = parse_qsl(body.decode("ascii"), keep_blank_values=True,
-                           strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    form = dict(fields)
-    if (len(form) != len(fields) or not set(form) <= {"token", "token_type_hint"}
-            or form.get("token_type_hint", HINTS[0]) not in HINTS):
-        return None
-    token = form.get("token", "")
-    return token if TOKEN_SHAPE.fullmatch(token) else None
+    return basic_form_post(environ)
 
 
 class DirectIntrospection(DirectAnswer):
     """``compute`` for ``idp.prepared``: the JSON body, or None to let Flask answer."""
 
     def __call__(self, environ: dict[str, Any]) -> bytes | None:
-        body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
-        environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it again, if it answers
-        token_string = token_asked(body)
-        if token_string is None:
+        form = form_of(environ, ("token", "token_type_hint"))
+        if (form is None or form.get("token_type_hint", HINTS[0]) not in HINTS
+                or not TOKEN_SHAPE.fullmatch(form.get("token", ""))):
             return None
+        token_string = form["token"]
         try:
             credentials = client_auth.parse_basic(environ["HTTP_AUTHORIZATION"])
         except InvalidClientError:

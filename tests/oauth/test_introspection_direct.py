@@ -52,8 +52,9 @@ def from_flask(app: Flask, api: FlaskClient, platform: Platform | None, data: An
     return response
 
 
-def environ_of(app: Flask, platform: Platform, data: dict[str, str]) -> dict[str, Any]:
-    environ: dict[str, Any] = EnvironBuilder(app, path="/introspect", method="POST", data=data,
+def environ_of(app: Flask, platform: Platform, data: dict[str, str],
+               path: str = "/introspect") -> dict[str, Any]:
+    environ: dict[str, Any] = EnvironBuilder(app, path=path, method="POST", data=data,
                                              headers=basic(platform)).get_environ()
     return environ
 
