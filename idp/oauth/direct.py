@@ -16,8 +16,7 @@ from urllib.parse import parse_qsl
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.db_pool import insert_alone
-from idp.direct_sql import EntityRead, insert_row
+from idp.direct_sql import EntityRead
 from idp.extensions import db
 from idp.oauth.subjects import pairwise_key_of
 
@@ -86,17 +85,6 @@ class DirectAnswer:
                 return statement.first_detached(connection, params)
         except SQLAlchemyError:
             return None
-
-    def write(self, entity: type[Any], row: dict[str, Any]) -> bool:
-        """One row, as a transaction of its own (one round trip on PostgreSQL); False on
-        a database error (Flask's path then answers, and meets it too)."""
-        try:
-            with self.engine.begin() as connection:
-                insert_alone(connection)
-                insert_row(entity, row, connection)
-        except SQLAlchemyError:
-            return False
-        return True
 
     def json(self, payload: Mapping[str, Any]) -> bytes:
         """As Authlib's Flask integration encodes it (flask.json: the app's provider)."""
