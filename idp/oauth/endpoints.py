@@ -46,9 +46,10 @@ def hand_out_dpop_nonce(response: Response) -> Response:
 @csrf.exempt
 def token() -> ResponseReturnValue:
     response: Response = oauth_server().create_token_response()
-    if response.mimetype == "application/json":
-        # The same headers for every JSON answer: idp.oauth.client_credentials_direct
-        # answers the common client credentials request under them.
+    if (response.mimetype == "application/json"
+            and request.form.get("grant_type") == CLIENT_CREDENTIALS):
+        # idp.oauth.client_credentials_direct answers the common request of this grant
+        # under the headers of this answer.
         prepared.offer(prepared.COMPUTED)
     return response
 

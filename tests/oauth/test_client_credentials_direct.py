@@ -19,13 +19,14 @@ from idp.extensions import db
 from idp.logs import CLIENT_ID
 from idp.oauth.access_tokens import JWT_ACCESS_TOKENS
 from idp.oauth.platform_tokens import PlatformToken
+from tests.browser import Browser
 from tests.factories import Platform, make_platform
 from tests.oauth.test_client_credentials import GRANT, allow_grant
 from tests.oauth.test_dpop_nonce import nonce_app
 from tests.oauth.test_introspection_direct import environ_of, wsgi
-from tests.oauth.test_userinfo_direct import fixed_headers, prepared
+from tests.oauth.test_userinfo_direct import api, fixed_headers, prepared  # noqa: F401
 from tests.test_metrics import app, scrape  # noqa: F401  (its app has a metrics token)
-from tests.tokens import basic
+from tests.tokens import basic, issue_tokens
 
 
 @pytest.fixture
@@ -93,6 +94,20 @@ def test_the_direct_answer_and_row_are_those_of_flasks_path(
     for column in ("client_id", "scope", "expires_in", "revoked_at"):
         assert getattr(row, column) == getattr(flask_row, column)
     assert abs((row.issued_at - flask_row.issued_at).total_seconds()) < 60
+
+
+def test_the_headers_kept_are_those_of_this_grant_s_answer(
+        app: Flask, api: FlaskClient, logged_in: Browser, backend: Platform) -> None:
+    """Another grant's 200 at the same endpoint (a code redeemed with Basic
+    credentials) is never the answer kept."""
+    tokens = issue_tokens(logged_in, backend, scope="openid email offline_access")
+    refreshed = api.post("/token", headers=basic(backend), data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200 and not prepared(app).kept
+
+    warmed(app, api, backend)
+
+    assert len(prepared(app).kept) == 1
 
 
 def test_a_direct_token_works_where_a_platform_token_does(
