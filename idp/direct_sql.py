@@ -298,14 +298,7 @@ class EntityRead(Generic[E]):
     def first(self, params: Mapping[str, Any]) -> tuple[E, list[Any]] | None:
         """The entity, and the values of the columns ``extend`` added; None if no row."""
         row = self.read.first(params)
-        if row is None:
-            return None
-        start = len(self.root.columns)
-        related: dict[str, Any] = {}
-        for name, part in self.joined.items():
-            related[name] = part.attach(row[start:start + len(part.columns)])
-            start += len(part.columns)
-        return self.root.attach(row[:len(self.root.columns)], related), row[start:]
+        return None if row is None else self._entities(row, Columns.attach)
 
     def entity(self, params: Mapping[str, Any]) -> E | None:
         found = self.first(params)
@@ -315,11 +308,14 @@ class EntityRead(Generic[E]):
                        params: Mapping[str, Any]) -> tuple[E, list[Any]] | None:
         """As :meth:`first`, read on ``connection``, the entities in no session."""
         row = self.read.first_on(connection, params)
-        if row is None:
-            return None
+        return None if row is None else self._entities(row, Columns.detached)
+
+    def _entities(self, row: list[Any], make: Callable[..., Any]) -> tuple[E, list[Any]]:
+        """The row's entities, each made by ``make`` (``Columns.attach`` or
+        ``Columns.detached``), and the columns ``extend`` added."""
         start = len(self.root.columns)
         related: dict[str, Any] = {}
         for name, part in self.joined.items():
-            related[name] = part.detached(row[start:start + len(part.columns)])
+            related[name] = make(part, row[start:start + len(part.columns)])
             start += len(part.columns)
-        return self.root.detached(row[:len(self.root.columns)], related), row[start:]
+        return make(self.root, row[:len(self.root.columns)], related), row[start:]
