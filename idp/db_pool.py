@@ -109,10 +109,7 @@ def write_alone(session: Any, lone_insert: bool = False) -> Iterator[None]:
     alone = not session.new if lone_insert else len(session.new) == 1
     if alone and not session.dirty and not session.deleted:
         connection = session.connection()
-        dbapi = connection.connection.dbapi_connection
-        if (connection.dialect.driver == "psycopg" and dbapi is not None
-                and dbapi.info.transaction_status == _IDLE):
-            connection.info[_ALONE] = True
+        insert_alone(connection)
     try:
         yield
     finally:
@@ -121,8 +118,8 @@ def write_alone(session: Any, lone_insert: bool = False) -> Iterator[None]:
 
 
 def insert_alone(connection: sa.Connection) -> None:
-    """On a connection outside any session, with nothing written yet: its next INSERT
-    runs as a transaction of its own (as ``write_alone``), one round trip."""
+    """On a connection with nothing written yet (a session's, or one outside any
+    session): its next INSERT runs as a transaction of its own, one round trip."""
     dbapi = connection.connection.dbapi_connection
     if (connection.dialect.driver == "psycopg" and dbapi is not None
             and dbapi.info.transaction_status == _IDLE):

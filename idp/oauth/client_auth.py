@@ -41,6 +41,13 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     return client_id, secret
 
 
+def basic_authenticates(client: Any, secret: str, endpoint: str) -> bool:
+    """What Authlib's client authentication asks of the platform a Basic header names:
+    its secret, and Basic among the methods it may use at ``endpoint``."""
+    return (bool(secret) and client.check_client_secret(secret)
+            and client.check_endpoint_auth_method(METHOD, endpoint))
+
+
 def authenticate_client_secret_basic(query_client: Any, request: Any) -> Any:
     """Authlib's ``client_secret_basic`` method, with the strict parser above."""
     credentials = parse_basic(request.headers.get("Authorization"))

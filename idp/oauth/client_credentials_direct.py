@@ -27,7 +27,7 @@ import functools
 from typing import Any
 
 import sqlalchemy as sa
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidScopeError
+from authlib.oauth2.rfc6749 import InvalidScopeError
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,13 +42,9 @@ from idp.oauth.client_credentials import (
     granted_scope,
     platform_token_row,
 )
-from idp.oauth.direct import DirectAnswer, basic_form_post, form_of
+from idp.oauth.direct import DirectAnswer, basic_credentials, basic_form_post, form_of
 from idp.oauth.models import Client
 from idp.oauth.platform_tokens import GRANT_TYPE, PlatformToken
-
-
-def accepts(environ: dict[str, Any]) -> bool:
-    return basic_form_post(environ)
 
 
 class DirectClientCredentials(DirectAnswer):
@@ -60,10 +56,10 @@ class DirectClientCredentials(DirectAnswer):
             return None
         scope = form.get("scope")
         try:
-            credentials = client_auth.parse_basic(environ["HTTP_AUTHORIZATION"])
             granted_scope(scope)
-        except (InvalidClientError, InvalidScopeError):
+        except InvalidScopeError:
             return None
+        credentials = basic_credentials(environ)
         if credentials is None:
             return None
         try:
@@ -80,8 +76,7 @@ class DirectClientCredentials(DirectAnswer):
         if found is None:
             return None
         client = found[0]
-        if (not client.check_client_secret(secret)
-                or not client.check_endpoint_auth_method(client_auth.METHOD, "token")
+        if (not client_auth.basic_authenticates(client, secret, "token")
                 or client.is_public or not client.check_grant_type(GRANT_TYPE)
                 or wants_jwt(client)):
             return None
@@ -113,4 +108,5 @@ def credentials_read() -> EntityRead[Client]:
 
 
 def init_app(app: Flask) -> None:
-    prepared.serve_computed(app, "endpoints.token", accepts, DirectClientCredentials(app))
+    prepared.serve_computed(app, "endpoints.token", basic_form_post,
+                              DirectClientCredentials(app))

@@ -1,5 +1,6 @@
 """What the answers made under Flask share (``idp.prepared``'s computed routes, issue 13):
-userinfo (``userinfo_direct``) and introspection (``introspection_direct``).
+userinfo (``userinfo_direct``), introspection (``introspection_direct``) and the client
+credentials grant (``client_credentials_direct``).
 
 Each answers only the common request, from one read on a pooled connection of the
 app's engine, with the rows made into entities in no session and the answer built by
@@ -13,11 +14,13 @@ from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.direct_sql import EntityRead
 from idp.extensions import db
+from idp.oauth import client_auth
 from idp.oauth.subjects import pairwise_key_of
 
 E = TypeVar("E")
@@ -29,8 +32,6 @@ TOKEN_SHAPE = re.compile(TOKEN)
 TO_FLASK = ("QUERY_STRING", "HTTP_COOKIE", "HTTP_ORIGIN", "HTTP_DPOP", "HTTP_IF_NONE_MATCH",
             "HTTP_IF_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE",
             "HTTP_IF_RANGE", "HTTP_RANGE")
-
-
 FORM = "application/x-www-form-urlencoded"
 LARGEST_FORM = 1024  # bytes: a token, a grant type or a scope need a tenth of it
 
@@ -47,6 +48,15 @@ def basic_form_post(environ: Mapping[str, Any]) -> bool:
             and length.isdigit() and 0 < int(length) <= LARGEST_FORM
             and environ.get("HTTP_AUTHORIZATION", "")[:6].lower() == "basic "
             and sends_nothing_else(environ))
+
+
+def basic_credentials(environ: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The client_id and secret of the Basic header, or None (Flask answers a malformed
+    one)."""
+    try:
+        return client_auth.parse_basic(environ.get("HTTP_AUTHORIZATION"))
+    except InvalidClientError:
+        return None
 
 
 def form_of(environ: dict[str, Any], allowed: Collection[str]) -> dict[str, str] | None:

@@ -46,11 +46,8 @@ def hand_out_dpop_nonce(response: Response) -> Response:
 @csrf.exempt
 def token() -> ResponseReturnValue:
     response: Response = oauth_server().create_token_response()
-    if (response.mimetype == "application/json"
-            and request.form.get("grant_type") == CLIENT_CREDENTIALS):
-        # idp.oauth.client_credentials_direct answers the common request of this grant
-        # under the headers of this answer.
-        prepared.offer(prepared.COMPUTED)
+    if request.form.get("grant_type") == CLIENT_CREDENTIALS:
+        offer_headers(response)  # idp.oauth.client_credentials_direct's, this grant only
     return response
 
 
@@ -65,12 +62,7 @@ def revoke() -> ResponseReturnValue:
 @csrf.exempt
 def introspect() -> ResponseReturnValue:
     """RFC 7662 token introspection, for an authenticated platform about its own tokens."""
-    response: Response = oauth_server().create_endpoint_response("introspection")
-    if response.mimetype == "application/json":
-        # The same headers for every JSON answer: idp.oauth.introspection_direct
-        # answers the common request under them.
-        prepared.offer(prepared.COMPUTED)
-    return response
+    return offer_headers(oauth_server().create_endpoint_response("introspection"))
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -78,9 +70,13 @@ def introspect() -> ResponseReturnValue:
 def userinfo() -> ResponseReturnValue:
     response: Response = oauth_server().create_endpoint_response("userinfo")
     response.headers["Cache-Control"] = "no-store"
+    return offer_headers(response)
+
+
+def offer_headers(response: Response) -> Response:
+    """The headers of a JSON answer are those of every JSON answer of its endpoint:
+    ``idp.oauth.*_direct`` answer the common request under them (``idp.prepared``)."""
     if response.mimetype == "application/json":
-        # The headers of every JSON answer are the same: idp.oauth.userinfo_direct
-        # answers the common request under them.
         prepared.offer(prepared.COMPUTED)
     return response
 

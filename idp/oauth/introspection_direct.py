@@ -30,23 +30,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Flask
 
 from idp import prepared
 from idp.digests import digest
 from idp.logs import CLIENT_ID
 from idp.oauth import client_auth
-from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer, basic_form_post, form_of
+from idp.oauth.direct import (
+    TOKEN_SHAPE,
+    DirectAnswer,
+    basic_credentials,
+    basic_form_post,
+    form_of,
+)
 from idp.oauth.introspection import IntrospectedToken, introspection
 from idp.oauth.models import either_token_read
 from idp.oauth.subjects import stored_subject
 
 HINTS = ("access_token", "refresh_token")
-
-
-def accepts(environ: dict[str, Any]) -> bool:
-    return basic_form_post(environ)
 
 
 class DirectIntrospection(DirectAnswer):
@@ -57,14 +58,10 @@ class DirectIntrospection(DirectAnswer):
         if (form is None or form.get("token_type_hint", HINTS[0]) not in HINTS
                 or not TOKEN_SHAPE.fullmatch(form.get("token", ""))):
             return None
-        token_string = form["token"]
-        try:
-            credentials = client_auth.parse_basic(environ["HTTP_AUTHORIZATION"])
-        except InvalidClientError:
-            return None
+        credentials = basic_credentials(environ)
         if credentials is None:
             return None
-        presented = digest(token_string)
+        presented = digest(form["token"])
         # Flask's path's statement (introspection: find_token, not lean).
         found = self.read(either_token_read(lean=False), {"token_hash": presented})
         if found is None:
@@ -72,8 +69,8 @@ class DirectIntrospection(DirectAnswer):
         row = found[0]
         client = row.client
         client_id, secret = credentials
-        if (client.client_id != client_id or not client.check_client_secret(secret)
-                or not client.check_endpoint_auth_method(client_auth.METHOD, "introspection")
+        if (client.client_id != client_id
+                or not client_auth.basic_authenticates(client, secret, "introspection")
                 or row.audience is not None):
             return None
         token = IntrospectedToken(
@@ -88,4 +85,5 @@ class DirectIntrospection(DirectAnswer):
 
 
 def init_app(app: Flask) -> None:
-    prepared.serve_computed(app, "endpoints.introspect", accepts, DirectIntrospection(app))
+    prepared.serve_computed(app, "endpoints.introspect", basic_form_post,
+                              DirectIntrospection(app))

@@ -35,6 +35,7 @@ KEY_LABEL = b"mobility-id:pairwise-subject:v1"
 # Pairs known to be stored, so serving a sub costs no query. The sub is part of the key:
 # a row id reused after an account's deletion never passes for the old traveller.
 KNOWN_LIMIT = 100_000
+KNOWN = "idp.subjects"  # the app extension holding them
 
 
 class PairwiseSubject(db.Model):  # type: ignore[name-defined,misc]
@@ -117,7 +118,7 @@ def stored_subject(app: Flask, user: User, client: Client, key: bytes) -> str | 
     pairwise one this process knows is stored (:func:`save_pairwise_subject`); else
     None."""
     sub, sector = computed_subject(user, client, key)
-    if sector is None or (user.id, sector, sub) in app.extensions.get("idp.subjects", ()):
+    if sector is None or (user.id, sector, sub) in app.extensions.get(KNOWN, ()):
         return sub
     return None
 
@@ -132,7 +133,7 @@ def pairwise_row() -> DirectRead:
 def save_pairwise_subject(user_id: int, sector: str, sub: str) -> None:
     """Store the pair in the caller's transaction, once: an insert that ignores a row
     already there (two requests may race), skipped once the row is seen to exist."""
-    known: set[tuple[int, str, str]] = current_app.extensions.setdefault("idp.subjects", set())
+    known: set[tuple[int, str, str]] = current_app.extensions.setdefault(KNOWN, set())
     if (user_id, sector, sub) in known:
         return
     exists = pairwise_row().first({"user_id": user_id, "sector": sector})

@@ -77,6 +77,7 @@ class DirectUserinfo(DirectAnswer):
         environ[CLIENT_ID] = token.client_id
         environ[TRAVELLER] = pseudonym(token.user_id, self.secret_key)
         return self.json(claims)
+
     def claims(self, token: Token, step: ConsentStep,
                in_force: tuple[Any, ...]) -> dict[str, Any] | None:
         """What Flask's ``UserInfoEndpoint`` answers for this token, when nothing of it
