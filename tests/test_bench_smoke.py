@@ -29,7 +29,8 @@ def test_every_operation_of_the_bench_answers_right(tmp_path: Path) -> None:
     out, markdown = tmp_path / "bench.json", tmp_path / "RESULTS.md"
     done = subprocess.run(
         [sys.executable, "-m", "tests.bench", "--servers", ",".join(SERVERS),
-         "--travellers", ",".join(map(str, SIZES)), "--requests", "6", "--flows", "1",
+         "--travellers", ",".join(map(str, SIZES)), "--requests", "6", "--rounds", "2",
+         "--flows", "2",
          "--memory", "8", "--memory-warm", "4", "--database-url", bench_url,
          "--redis-url", REDIS_URL, "--json", str(out), "--markdown", str(markdown)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
@@ -52,3 +53,15 @@ def test_every_operation_of_the_bench_answers_right(tmp_path: Path) -> None:
     for heading in ("Servers side by side", "Growth 20 -> 60 travellers", "Memory"):
         assert heading in done.stdout and heading in markdown.read_text(), heading
     assert "cpu_vs_floor" in done.stdout
+    # Two rounds, taking turns with the floor: each operation's ratio is their median,
+    # and their range is shown beside it (a round whose floor spent less than the
+    # clock's tick of CPU, likely with so few requests, has no ratio).
+    assert report["settings"]["rounds"] == 2 and "vs_floor_range" in done.stdout
+    for run in report["runs"]:
+        rows = {row["operation"]: row for row in run["rows"]}
+        # 2 rounds of 3 requests: 1 from each of the 2 client threads.
+        assert rows["hello"]["requests"] == 4, rows["hello"]
+        for row in run["rows"]:
+            if "vs_floor_range" in row:
+                low, high = map(float, row["vs_floor_range"].split("-"))
+                assert low <= row["cpu_vs_floor"] <= high, row

@@ -6,11 +6,16 @@ and worker settings (the floor each server's ratios are taken to).
     --servers gunicorn-sync,gunicorn-gthread,granian   several servers, one after the other
     --travellers 1000,1000000   measure, grow the data inside PostgreSQL, measure again
     --memory 100000             worker RSS after 1,000 and after 100,000 API requests
+    --rounds 5                  the floor and each operation take turns, five times
     make bench                  (the same, with BENCH_ARGS)
 
 Server CPU per operation is read from /proc for the server's processes, workers
 included; PostgreSQL's backends are counted apart (all of the machine's: run it on a
-quiet machine). Figures are for comparing within one run; the machines are shared."""
+quiet machine). Figures are for comparing within one run; the machines are shared, and
+their speed drifts by 15 % and more within a minute. So the floor server runs beside the
+provider and the two take turns: each operation is measured in ``--rounds`` rounds, each
+round the floor then every operation, and an operation's ratio to the floor is the
+median of its rounds' ratios (their range is shown beside it)."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +35,7 @@ import requests
 
 from idp.extensions import db
 from tests.bench import report, seed
-from tests.bench.load import Result, expect, run
+from tests.bench.load import Result, expect, merged, round_ratios, run
 from tests.bench.operations import first_login, operations, prepare
 from tests.bench.procs import rss_by_worker, worker_rss
 from tests.bench.servers import SERVERS, start_floor, start_provider, stop
@@ -58,6 +64,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--servers", "--server", type=listed(str, SERVERS),
                         default=["gunicorn-gthread"], help=",".join(SERVERS))
     parser.add_argument("--requests", type=int, default=2000, help="per operation")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="each operation measured in this many rounds, taking turns "
+                             "with the floor: its ratio is the median of the rounds'")
     parser.add_argument("--flows", type=int, default=100,
                         help="code flows with a password check (each costs an argon2id hash)")
     parser.add_argument("--memory", type=int, default=0, metavar="N",
@@ -75,6 +84,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.travellers != sorted(args.travellers) or args.travellers[0] < args.concurrency:
         parser.error("--travellers: growing sizes, the first at least --concurrency")
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
     return args
 
 
@@ -88,18 +99,12 @@ def server_environ(args: argparse.Namespace, port: int) -> dict[str, str]:
     })
 
 
-def measure_floor(server: str, args: argparse.Namespace, states: list[dict[str, Any]],
-                  logs: Path) -> Result:
-    floor = start_floor(server, args, logs)
+def floor_operation(floor: Server) -> Any:
     url = f"{floor.url}/hello"
 
     def hello(http: requests.Session, state: dict[str, Any]) -> None:
         expect(http.get(url, timeout=10))
-    try:
-        return run("hello", hello, states, args.requests, floor.process.pid,
-                   requests.Session)
-    finally:
-        stop(floor)
+    return hello
 
 
 def measure_memory(provider: Server, args: argparse.Namespace, ops: dict[str, Any],
@@ -130,36 +135,54 @@ def measure_memory(provider: Server, args: argparse.Namespace, ops: dict[str, An
 def measure(server: str, args: argparse.Namespace, prepared: dict[str, Any],
             states: list[dict[str, Any]], logs: Path, port: int,
             running: Server | None = None) -> dict[str, Any]:
-    """One server: its floor, then the provider under it (``running``, when it was
-    started already under that server), every operation chosen."""
+    """One server: the provider under it (``running``, when it was started already under
+    that server) and its floor, both up, measured in ``args.rounds`` rounds: in each, the
+    floor, then every operation chosen, each with its share of the requests. An
+    operation's ratio to the floor is the median of its rounds' ratios."""
     chosen = args.only or list(OPERATIONS)
-    try:
-        floor = measure_floor(server, args, states, logs) if "hello" in chosen else None
-    except BaseException:
-        if running is not None:
-            stop(running)
-        raise
-    rows = [floor.row(floor)] if floor else []
-    provider = running or start_provider(server, args, server_environ(args, port), logs,
-                                         port)
+    floor: Server | None = None
+    provider = running
     measured: dict[str, Any] = {"server": server}
     try:
-        ops = operations(prepared)
-        for name, operation in ops.items():
-            if name not in chosen:
-                continue
-            total = args.flows if name == "code_flow" else args.requests
-            result = run(name, operation, states, total, provider.process.pid,
-                         requests.Session)
-            rows.append(result.row(floor))
+        if "hello" in chosen:
+            floor = start_floor(server, args, logs)
+        if provider is None:
+            provider = start_provider(server, args, server_environ(args, port), logs, port)
+        ops = {name: operation for name, operation in operations(prepared).items()
+               if name in chosen}
+        if floor is not None:
+            ops = {"hello": floor_operation(floor), **ops}
+        rounds: dict[str, list[Result]] = {name: [] for name in ops}
+        for _ in range(args.rounds):
+            for name, operation in ops.items():
+                total = args.flows if name == "code_flow" else args.requests
+                master = floor if name == "hello" else provider
+                assert master is not None
+                rounds[name].append(run(name, operation, states,
+                                        max(1, total // args.rounds),
+                                        master.process.pid, requests.Session))
+        floors = rounds.get("hello")
+        floor_result = merged(floors) if floors else None
+        rows = []
+        for name, results in rounds.items():
+            result = merged(results)
+            row = result.row(floor_result)
+            if floors and args.rounds > 1:
+                ratios = round_ratios(results, floors)
+                if ratios:
+                    row["cpu_vs_floor"] = round(statistics.median(ratios), 2)
+                    row["vs_floor_range"] = f"{min(ratios):.2f}-{max(ratios):.2f}"
+            rows.append(row)
             for error in result.errors[:3]:
                 print(f"{server} {name}: {error}", file=sys.stderr)
         measured["worker_rss_mib"] = [round(r / 2**20, 1)
                                       for r in worker_rss(provider.process.pid)]
         if args.memory:
-            measured["memory"] = measure_memory(provider, args, ops, states)
+            measured["memory"] = measure_memory(provider, args, operations(prepared), states)
     finally:
-        stop(provider)
+        for started in (floor, provider):
+            if started is not None:
+                stop(started)
     measured["rows"] = rows
     return measured
 
@@ -205,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     document = {"date": date.today().isoformat(), "machine": report.machine_facts(),
                 "command": " ".join(["python -m tests.bench", *(argv or sys.argv[1:])]),
                 "settings": {"travellers": args.travellers, "servers": args.servers,
-                             "requests": args.requests, "flows": args.flows,
+                             "requests": args.requests, "rounds": args.rounds,
+                             "flows": args.flows,
                              "memory": args.memory, "concurrency": args.concurrency,
                              "workers": args.workers, "threads": args.threads},
                 "id_token_on_refresh": any(s.get("id_token_on_refresh") for s in states),

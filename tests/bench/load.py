@@ -60,6 +60,27 @@ class Result:
             row["cpu_vs_floor"] = round(row["server_cpu_ms"] / floor_cpu, 2) if floor_cpu else None
         return row
 
+    def cpu_per_request(self) -> float:
+        return self.server_cpu / len(self.latencies) if self.latencies else 0.0
+
+
+def merged(results: list[Result]) -> Result:
+    """The rounds of one operation as one result: their requests, time and CPU added."""
+    first = results[0]
+    return Result(first.name, sum(r.requests for r in results),
+                  sum(r.seconds for r in results),
+                  [latency for r in results for latency in r.latencies],
+                  sum(r.server_cpu for r in results), sum(r.database_cpu for r in results),
+                  [error for r in results for error in r.errors])
+
+
+def round_ratios(rounds: list[Result], floors: list[Result]) -> list[float]:
+    """Each round's CPU per request over the floor's of the same round: the machine's
+    mood changes between rounds, far less within one."""
+    return [r.cpu_per_request() / f.cpu_per_request()
+            for r, f in zip(rounds, floors, strict=True)
+            if r.latencies and f.cpu_per_request()]
+
 
 def run(name: str, operation: Operation, states: list[dict[str, Any]], total: int,
         master: int, make_session: Callable[[], requests.Session]) -> Result:

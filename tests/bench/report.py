@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ["operation", "requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms",
-           "server_cpu_ms", "database_cpu_ms", "cpu_vs_floor"]
+           "server_cpu_ms", "database_cpu_ms", "cpu_vs_floor", "vs_floor_range"]
 GROWTH_LIMIT = 1.2  # issue 13, part 3: p50 grows by at most 20 % from 1k to 1M
 
 
