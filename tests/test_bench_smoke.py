@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from tests.conftest import POSTGRES_URL
 from tests.servers import REDIS_URL, ROOT
 
-OPERATIONS = {"hello", "discovery", "jwks", "userinfo", "introspection", "refresh",
+OPERATIONS = {"hello", "hello_db", "discovery", "jwks", "userinfo", "introspection", "refresh",
               "client_credentials", "code_flow_no_password", "code_flow"}
 SERVERS = ["gunicorn-gthread", "granian"]
 SIZES = [20, 60]

@@ -43,7 +43,7 @@ from tests.servers import Server, free_port, production_environ
 
 DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 REDIS = "redis://127.0.0.1:6379/9"
-OPERATIONS = ("hello", "discovery", "jwks", "userinfo", "introspection", "refresh",
+OPERATIONS = ("hello", "hello_db", "discovery", "jwks", "userinfo", "introspection", "refresh",
               "client_credentials", "code_flow_no_password", "code_flow")
 
 
@@ -99,8 +99,8 @@ def server_environ(args: argparse.Namespace, port: int) -> dict[str, str]:
     })
 
 
-def floor_operation(floor: Server) -> Any:
-    url = f"{floor.url}/hello"
+def floor_operation(floor: Server, path: str) -> Any:
+    url = f"{floor.url}{path}"
 
     def hello(http: requests.Session, state: dict[str, Any]) -> None:
         expect(http.get(url, timeout=10))
@@ -144,19 +144,21 @@ def measure(server: str, args: argparse.Namespace, prepared: dict[str, Any],
     provider = running
     measured: dict[str, Any] = {"server": server}
     try:
-        if "hello" in chosen:
+        if "hello" in chosen or "hello_db" in chosen:
             floor = start_floor(server, args, logs)
         if provider is None:
             provider = start_provider(server, args, server_environ(args, port), logs, port)
         ops = {name: operation for name, operation in operations(prepared).items()
                if name in chosen}
         if floor is not None:
-            ops = {"hello": floor_operation(floor), **ops}
+            floors_chosen = {"hello": "/hello", "hello_db": "/hello-db"}
+            ops = {**{name: floor_operation(floor, path)
+                      for name, path in floors_chosen.items() if name in chosen}, **ops}
         rounds: dict[str, list[Result]] = {name: [] for name in ops}
         for _ in range(args.rounds):
             for name, operation in ops.items():
                 total = args.flows if name == "code_flow" else args.requests
-                master = floor if name == "hello" else provider
+                master = floor if name.startswith("hello") else provider
                 assert master is not None
                 rounds[name].append(run(name, operation, states,
                                         max(1, total // args.rounds),

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
 
 from tests.servers import BIN, ROOT, START_DEADLINE, Server, free_port
 
@@ -95,7 +96,9 @@ def start_provider(server: str, args: argparse.Namespace, environ: dict[str, str
 
 def start_floor(server: str, args: argparse.Namespace, logs: Path) -> Server:
     port = free_port()
-    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    database = sa.make_url(args.database_url).set(drivername="postgresql")
+    environ = {**os.environ, "PYTHONPATH": str(ROOT),
+               "BENCH_FLOOR_DATABASE": database.render_as_string(hide_password=False)}
     running = spawn(floor_argv(server, args, port), environ, logs / f"floor-{server}.log",
                     port)
     return wait_answering(running, "/hello", f"the floor server ({server})")
