@@ -6,8 +6,9 @@ client authentication and endpoint, and the ORM session: about 1.9 ms of CPU in
 process, where a bare Flask "hello" spends 0.1.
 
 So the common request is answered by ``idp.prepared`` (a computed route): one read of
-the token with its traveller and platform (Flask's path's own statement, on a pooled
-connection), the platform authenticated with that row as Flask's path does
+the token with its traveller and platform (Flask's path's own statement, with only the
+columns this answer reads: ``models.introspected_token_read``, on a pooled connection),
+the platform authenticated with that row as Flask's path does
 (``check_client_secret``, ``check_endpoint_auth_method``), and the answer built by
 ``introspection.introspection``, which Flask's path uses too. Nothing is cached: each
 answer reads the token as it is at that moment, so a revoked token is inactive on the
@@ -44,7 +45,7 @@ from idp.oauth.direct import (
     form_of,
 )
 from idp.oauth.introspection import IntrospectedToken, introspection
-from idp.oauth.models import either_token_read
+from idp.oauth.models import introspected_token_read
 from idp.oauth.subjects import stored_subject
 
 HINTS = ("access_token", "refresh_token")
@@ -62,8 +63,9 @@ class DirectIntrospection(DirectAnswer):
         if credentials is None:
             return None
         presented = digest(form["token"])
-        # Flask's path's statement (introspection: find_token, not lean).
-        found = self.read(either_token_read(lean=False), {"token_hash": presented})
+        # Flask's path's statement (introspection: find_token), with only the columns
+        # this answer reads.
+        found = self.read(introspected_token_read(), {"token_hash": presented})
         if found is None:
             return None
         row = found[0]

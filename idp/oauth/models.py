@@ -399,6 +399,8 @@ API_CLIENT_COLUMNS = (Client.client_id, Client.client_name, Client.redirect_uris
 
 # The digest a token is looked up by.
 TOKEN_HASH: BindParameter[str] = bindparam("token_hash")
+# Either of a grant's two tokens.
+_EITHER_TOKEN = or_(Token.access_token_hash == TOKEN_HASH, Token.refresh_token_hash == TOKEN_HASH)
 InForceJoin = Callable[[Select[Any]], Select[Any]]
 
 
@@ -425,8 +427,23 @@ def either_token_read(lean: bool = False) -> EntityRead[Token]:
     the caller does not know which (introspection and revocation: the hint is optional).
     One read through both unique indexes (PostgreSQL: a BitmapOr) instead of one per
     kind."""
-    return _token_with_owner(or_(Token.access_token_hash == TOKEN_HASH,
-                                 Token.refresh_token_hash == TOKEN_HASH), lean, None)
+    return _token_with_owner(_EITHER_TOKEN, lean, None)
+
+
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
+def introspected_token_read() -> EntityRead[Token]:
+    """As :func:`either_token_read`, with only what introspection's common answer reads
+    (``idp.oauth.introspection_direct``): of the grant, its columns but the JSON ones
+    (the claims, their request, the authentication methods), of its traveller the
+    subject, of its platform what :data:`API_CLIENT_COLUMNS` name and the digest of its
+    secret, which the platform authenticates with. Read with all its columns, the row
+    had eleven JSON values to decode, a sixth of the answer's CPU."""
+    return EntityRead(
+        Columns(Token, without=(Token.claims, Token.claims_request, Token.amr)),
+        _EITHER_TOKEN,
+        joined={"user": Columns(User, only=(User.subject,)),
+                "client": Columns(Client, only=(*API_CLIENT_COLUMNS,
+                                                Client.client_secret_hash))})
 
 
 def _token_with_owner(where: ColumnElement[bool], lean: bool,
