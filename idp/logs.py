@@ -17,6 +17,7 @@ JSON without changing them; structlog would add a second logging API beside it."
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -151,8 +152,13 @@ def pseudonym(user_id: int, secret_key: str) -> str:
     """The traveller in the logs: HMAC-SHA256 of the user's id under a key of its own,
     derived from the secret key, cut to 16 hex digits (64 bits: no collision in practice
     among a territory's travellers, nothing that leads back to the account)."""
-    key = hmac.new(secret_key.encode(), b"mobility-id log pseudonym", hashlib.sha256).digest()
-    return hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
+    return hmac.new(_pseudonym_key(secret_key), str(user_id).encode(),
+                    hashlib.sha256).hexdigest()[:16]
+
+
+@functools.cache  # one secret key per app: derived once, not at every request
+def _pseudonym_key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), b"mobility-id log pseudonym", hashlib.sha256).digest()
 
 
 def note(client_id: str | None = None, user_id: int | None = None) -> None:
