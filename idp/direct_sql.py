@@ -165,16 +165,17 @@ def insert_row(entity: type[Any], values: Mapping[str, Any],
 
 
 def insert_row_if(claim: sa.Update, entity: type[Any], values: Mapping[str, Any],
-                  params: Mapping[str, Any]) -> int:
+                  params: Mapping[str, Any], connection: sa.Connection | None = None) -> int:
     """One row of ``entity``'s table, written only if ``claim`` (an UPDATE, with its
     ``params``) changes a row, and in the same statement: ``WITH claimed AS (UPDATE ...
     RETURNING 1) INSERT ... SELECT ... FROM claimed``. One statement is atomic on its own:
     both or neither. PostgreSQL only (SQLite has no UPDATE inside a WITH). The number of
-    rows written, 0 when the claim changed none."""
+    rows written, 0 when the claim changed none. In the session's transaction, or on
+    ``connection``, outside any session."""
     table: sa.Table = entity.__table__
     row = _with_defaults(table, values)
     written = {f"{INSERTED}{key}": value for key, value in row.items()}
-    return _insert_if(claim, table, frozenset(row)).run({**params, **written})
+    return _insert_if(claim, table, frozenset(row)).run({**params, **written}, connection)
 
 
 INSERTED = "inserted_"  # the INSERT's parameters, apart from the claim's

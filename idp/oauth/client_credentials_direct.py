@@ -28,7 +28,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from authlib.oauth2.rfc6749 import InvalidScopeError
-from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import prepared
@@ -42,29 +41,28 @@ from idp.oauth.client_credentials import (
     granted_scope,
     platform_token_row,
 )
-from idp.oauth.direct import DirectAnswer, basic_credentials, basic_form_post, form_of
+from idp.oauth.direct import DirectAnswer
 from idp.oauth.models import Client
 from idp.oauth.platform_tokens import GRANT_TYPE, PlatformToken
 
+FIELDS = frozenset({"grant_type", "scope"})
+
 
 class DirectClientCredentials(DirectAnswer):
-    """``compute`` for ``idp.prepared``: the JSON body, or None to let Flask answer."""
+    """The JSON body of a platform's token, or None to let Flask answer."""
 
-    def __call__(self, environ: dict[str, Any]) -> bytes | None:
-        form = form_of(environ, ("grant_type", "scope"))
-        if form is None or form.get("grant_type") != GRANT_TYPE:
+    def answer(self, environ: dict[str, Any], form: dict[str, str], client_id: str,
+               secret: str) -> bytes | None:
+        if not set(form) <= FIELDS or form.get("grant_type") != GRANT_TYPE:
             return None
         scope = form.get("scope")
         try:
             granted_scope(scope)
         except InvalidScopeError:
             return None
-        credentials = basic_credentials(environ)
-        if credentials is None:
-            return None
         try:
             with self.engine.begin() as connection:
-                return self.issue(environ, connection, *credentials, scope)
+                return self.issue(environ, connection, client_id, secret, scope)
         except SQLAlchemyError:
             return None  # Flask's path meets it too, and answers it
 
@@ -106,7 +104,3 @@ def credentials_read() -> EntityRead[Client]:
     return EntityRead(Columns(Client, only=CREDENTIAL_COLUMNS),
                       Client.client_id == sa.bindparam("client_id"))
 
-
-def init_app(app: Flask) -> None:
-    prepared.serve_computed(app, "endpoints.token", basic_form_post,
-                              DirectClientCredentials(app))

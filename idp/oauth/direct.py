@@ -1,6 +1,7 @@
 """What the answers made under Flask share (``idp.prepared``'s computed routes, issue 13):
-userinfo (``userinfo_direct``), introspection (``introspection_direct``) and the client
-credentials grant (``client_credentials_direct``).
+userinfo (``userinfo_direct``), introspection (``introspection_direct``), and at the
+token endpoint (``token_direct``) the client credentials grant
+(``client_credentials_direct``) and the refresh grant (``refresh_direct``).
 
 Each answers only the common request, from one read on a pooled connection of the
 app's engine, with the rows made into entities in no session and the answer built by

@@ -16,14 +16,15 @@ from idp.keys import SUPPORTED_ALGS, key_store
 from idp.oauth import dpop, dpop_nonce
 from idp.oauth.acr import ACR_VALUES
 from idp.oauth.claims import supported_claims, supported_scopes
-from idp.oauth.client_credentials_direct import init_app as serve_client_credentials
 from idp.oauth.grants import CLIENT_AUTH_METHODS
 from idp.oauth.introspection import INTROSPECTION_AUTH_METHODS
 from idp.oauth.introspection_direct import init_app as serve_introspection
 from idp.oauth.platform_tokens import GRANT_TYPE as CLIENT_CREDENTIALS
 from idp.oauth.platform_tokens import PLATFORM_SCOPES
+from idp.oauth.refresh_direct import GRANT_TYPE as REFRESH_TOKEN
 from idp.oauth.revocation import REVOCATION_AUTH_METHODS
 from idp.oauth.server import oauth_server
+from idp.oauth.token_direct import init_app as serve_token
 from idp.oauth.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from idp.oauth.userinfo_direct import init_app as serve_userinfo
 from idp.settings import Settings
@@ -46,8 +47,8 @@ def hand_out_dpop_nonce(response: Response) -> Response:
 @csrf.exempt
 def token() -> ResponseReturnValue:
     response: Response = oauth_server().create_token_response()
-    if request.form.get("grant_type") == CLIENT_CREDENTIALS:
-        offer_headers(response)  # idp.oauth.client_credentials_direct's, this grant only
+    if request.form.get("grant_type") in (CLIENT_CREDENTIALS, REFRESH_TOKEN):
+        offer_headers(response)  # idp.oauth.token_direct's, these grants only
     return response
 
 
@@ -102,12 +103,12 @@ def serve_prepared(app: Flask) -> None:
     """Plain GETs of discovery and JWKS answered from the bytes Flask last gave
     (``idp.prepared``): discovery is built once per process, the JWKS while the key
     store's cache is fresh. The common requests of userinfo, introspection and the
-    client credentials grant are computed there too."""
+    client credentials and refresh grants are computed there too."""
     prepared.serve(app, "endpoints.discovery", lambda: DISCOVERY_VERSION)
     prepared.serve(app, "endpoints.jwks", app.extensions["idp.keys"].fresh_etag)
     serve_userinfo(app)
     serve_introspection(app)
-    serve_client_credentials(app)
+    serve_token(app)
 
 
 def cached_json(body: bytes, etag: str, max_age: int) -> Response:

@@ -19,14 +19,14 @@ from idp.extensions import db
 from idp.logs import CLIENT_ID
 from idp.oauth.access_tokens import JWT_ACCESS_TOKENS
 from idp.oauth.platform_tokens import PlatformToken
-from tests.browser import Browser
+from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.factories import Platform, make_platform
 from tests.oauth.test_client_credentials import GRANT, allow_grant
 from tests.oauth.test_dpop_nonce import nonce_app
 from tests.oauth.test_introspection_direct import environ_of, wsgi
 from tests.oauth.test_userinfo_direct import api, fixed_headers, prepared  # noqa: F401
 from tests.test_metrics import app, scrape  # noqa: F401  (its app has a metrics token)
-from tests.tokens import basic, issue_tokens
+from tests.tokens import basic, redeem
 
 
 @pytest.fixture
@@ -96,18 +96,28 @@ def test_the_direct_answer_and_row_are_those_of_flasks_path(
     assert abs((row.issued_at - flask_row.issued_at).total_seconds()) < 60
 
 
-def test_the_headers_kept_are_those_of_this_grant_s_answer(
+def test_the_headers_kept_are_those_of_the_grants_answered_here(
         app: Flask, api: FlaskClient, logged_in: Browser, backend: Platform) -> None:
-    """Another grant's 200 at the same endpoint (a code redeemed with Basic
-    credentials) is never the answer kept."""
-    tokens = issue_tokens(logged_in, backend, scope="openid email offline_access")
+    """A refresh's 200 and a platform token's carry the same headers, and either is kept
+    (idp.oauth.refresh_direct answers the other); another grant's 200 at the same
+    endpoint (a code redeemed with Basic credentials) is never the answer kept."""
+    request = AuthorizationRequest(backend.client_id, backend.redirect_uri,
+                                   scope="openid email offline_access")
+    page = logged_in.authorize(request)
+    if page.status_code == 200:
+        page = logged_in.follow_local(logged_in.consent("allow"))
+    redeemed = redeem(api, backend, query_of(page.location)["code"], request.verifier)
+    assert redeemed.status_code == 200 and not prepared(app).kept
+
     refreshed = api.post("/token", headers=basic(backend), data={
-        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
-    assert refreshed.status_code == 200 and not prepared(app).kept
+        "grant_type": "refresh_token", "refresh_token": redeemed.get_json()["refresh_token"]})
+    assert refreshed.status_code == 200 and len(prepared(app).kept) == 1
 
-    warmed(app, api, backend)
-
-    assert len(prepared(app).kept) == 1
+    platform_token = direct(app, api, backend)
+    assert platform_token.status_code == 200
+    def but_length(response: TestResponse) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in fixed_headers(response) if k != "Content-Length"]
+    assert but_length(platform_token) == but_length(refreshed)
 
 
 def test_a_direct_token_works_where_a_platform_token_does(
