@@ -23,6 +23,7 @@ from idp.oauth.access_tokens import JWT_ACCESS_TOKENS
 from idp.oauth.models import Token
 from tests.browser import Browser
 from tests.factories import Platform, make_platform
+from tests.oauth.test_client_credentials_direct import counted_once
 from tests.oauth.test_introspection_direct import environ_of, wsgi
 from tests.oauth.test_refresh_atomic import _trigger, live_refresh_tokens
 from tests.oauth.test_userinfo_direct import api, fixed_headers, prepared  # noqa: F401
@@ -160,13 +161,7 @@ def test_a_direct_refresh_is_counted_as_issued(
 
     direct(app, api, platform, old)
 
-    after = scrape(api)
-    issued = {"grant_type": GRANT}
-    assert after.value("idp_tokens_issued_total", **issued) \
-        - before.value("idp_tokens_issued_total", **issued) == 1
-    labels = {"endpoint": "endpoints.token", "method": "POST", "status": "200"}
-    assert after.value("idp_http_requests_total", **labels) \
-        - before.value("idp_http_requests_total", **labels) == 1
+    counted_once(before, scrape(api), GRANT)
 
 
 def test_a_failed_write_leaves_the_old_token_and_nothing_else(
