@@ -60,7 +60,12 @@ from idp.logs import CLIENT_ID, TRAVELLER, pseudonym
 from idp.oauth import client_auth
 from idp.oauth.access_tokens import wants_jwt
 from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer
-from idp.oauth.grants import OpenIDRefresh, refresh_claim_statement, token_row
+from idp.oauth.grants import (
+    OpenIDRefresh,
+    refresh_claim_statement,
+    spends_in_one_statement,
+    token_row,
+)
 from idp.oauth.models import API_CLIENT_COLUMNS, TOKEN_HASH, Client, Token
 from idp.oauth.server import AuthorizationServer
 from idp.oauth.subjects import stored_subject
@@ -74,7 +79,9 @@ class DirectRefresh(DirectAnswer):
 
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
-        self.on_postgresql = self.engine.dialect.name == "postgresql"
+        with app.app_context():
+            # The grant's own test of whether its one statement can spend and write.
+            self.spends_in_one_statement = spends_in_one_statement()
         self.keys: KeyStore = app.extensions["idp.keys"]
         self.server: AuthorizationServer = app.extensions["idp.oauth_server"]
         self.id_token = OpenIDRefresh(require_nonce=False)
@@ -83,7 +90,7 @@ class DirectRefresh(DirectAnswer):
                secret: str) -> bytes | None:
         presented = form.get(GRANT_TYPE, "")
         if (set(form) != FIELDS or not TOKEN_SHAPE.fullmatch(presented)
-                or not self.on_postgresql or self.keys.fresh_etag() is None):
+                or not self.spends_in_one_statement or self.keys.fresh_etag() is None):
             return None
         try:
             with self.engine.begin() as connection:
