@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -38,6 +40,21 @@ def _checkout(dbapi_connection: Any, record: ConnectionPoolEntry,
     last = record.info.get(_LAST_USED)
     if last is None or time.monotonic() - last < IDLE_CHECK:
         return  # new (just connected) or in use a moment ago
+    failure = _ping(dbapi_connection)
+    if failure is not None:
+        raise sa_exc.DisconnectionError(type(failure).__name__) from failure
+
+
+def _idle(dbapi_connection: Any) -> bool:
+    """No transaction open on the driver's connection (psycopg, sqlite3)."""
+    status = getattr(getattr(dbapi_connection, "info", None), "transaction_status", None)
+    if status is not None:
+        return bool(status == _IDLE)
+    return not getattr(dbapi_connection, "in_transaction", False)
+
+
+def _ping(dbapi_connection: Any) -> Exception | None:
+    """None if the connection answers a ``SELECT 1``; else what went wrong."""
     try:
         cursor = dbapi_connection.cursor()
         try:
@@ -48,7 +65,8 @@ def _checkout(dbapi_connection: Any, record: ConnectionPoolEntry,
         if rollback is not None:
             rollback()  # end the ping's implicit transaction (psycopg)
     except Exception as error:  # noqa: BLE001 - any failure means: use another one
-        raise sa_exc.DisconnectionError(type(error).__name__) from error
+        return error
+    return None
 
 
 def watch(engine: sa.Engine) -> None:
@@ -135,3 +153,87 @@ def begin_at_first_write(engine: sa.Engine) -> None:
     """With ``autocommit_options``: send BEGIN before a connection's first write."""
     if engine.dialect.driver == "psycopg":
         sa.event.listen(engine, "before_cursor_execute", _begin_before_writing)
+
+
+class HeldConnections:
+    """One pooled connection per thread, kept from one request to the next, for the
+    answers made under Flask (``idp.oauth.direct``; issue 13, part 5).
+
+    Taking a connection from the pool and giving it back (SQLAlchemy's ``Connection``,
+    the pool's queue and lock, its checkout and checkin events, the reset on return)
+    was a sixth of userinfo's CPU in the worker, around a read of one row. A thread
+    serves one request at a time, so its connection is its own between requests; what
+    the pool does at checkout and checkin is done here instead:
+
+    - a connection idle for ``IDLE_CHECK`` seconds is pinged before use, and replaced
+      when it does not answer (as ``_checkout`` does);
+    - one older than ``RECYCLE`` seconds goes back to the pool, which replaces it;
+    - one that met an error, was invalidated, or was left inside a transaction goes
+      back to the pool, which discards or resets it;
+    - ``Engine.dispose`` (a worker after fork, a test's teardown) closes every held
+      connection of this process: none outlives its pool.
+
+    Each thread holds at most one; Flask's path takes its own from the pool (so a
+    thread uses at most two at once)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._all: dict[int, tuple[int, sa.Connection]] = {}  # id -> (pid, connection)
+        self._lock = threading.Lock()
+        sa.event.listen(engine, "engine_disposed", self._disposed)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sa.Connection]:
+        """This thread's connection, for one request's statements. Inside it, the
+        caller's writes are committed or rolled back before it ends."""
+        connection, taken = self._take()
+        try:
+            yield connection
+        except BaseException:
+            self._give_back(connection)
+            raise
+        if (connection.closed or connection.invalidated or connection.in_transaction()
+                or not _idle(connection.connection.dbapi_connection)):
+            self._give_back(connection)  # the pool resets it (a rollback)
+            return
+        self._local.held = (connection, time.monotonic(), taken)
+
+    def _take(self) -> tuple[sa.Connection, float]:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None:
+            connection, last, taken = held
+            now = time.monotonic()
+            if connection.closed or connection.invalidated:
+                self._give_back(connection)
+            elif now - taken > RECYCLE:
+                self._give_back(connection)  # the pool recycles it at its next checkout
+            elif now - last > IDLE_CHECK and _ping(connection.connection.dbapi_connection):
+                connection.invalidate()
+                self._give_back(connection)
+            else:
+                return connection, taken
+        connection = self.engine.connect()
+        with self._lock:
+            self._all[id(connection)] = (os.getpid(), connection)
+        return connection, time.monotonic()
+
+    def _give_back(self, connection: sa.Connection) -> None:
+        with self._lock:
+            self._all.pop(id(connection), None)
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            connection.close()
+
+    def _disposed(self, engine: sa.Engine) -> None:
+        """Every held connection of this process is closed; a forked child forgets its
+        parent's without touching them."""
+        with self._lock:
+            held, self._all = list(self._all.values()), {}
+        self._local = threading.local()
+        for pid, connection in held:
+            if pid == os.getpid():
+                with contextlib.suppress(Exception):
+                    # Closed, not given back: the pool it came from is gone.
+                    connection.invalidate()
+                    connection.close()

@@ -61,7 +61,7 @@ class DirectClientCredentials(DirectAnswer):
         except InvalidScopeError:
             return None
         try:
-            with self.engine.begin() as connection:
+            with self.held.connection() as connection, connection.begin():
                 return self.issue(environ, connection, client_id, secret, scope)
         except SQLAlchemyError:
             return None  # Flask's path meets it too, and answers it

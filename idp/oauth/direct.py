@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from idp.db_pool import HeldConnections
 from idp.direct_sql import EntityRead
 from idp.extensions import db
 from idp.oauth import client_auth
@@ -83,6 +84,8 @@ class DirectAnswer:
         self.app = app
         with app.app_context():
             self.engine = db.engine
+        # This thread's connection, kept between requests (idp.db_pool.HeldConnections).
+        self.held: HeldConnections = app.extensions["idp.held_connections"]
         self.issuer = str(app.extensions["idp.settings"].issuer)
         self.secret_key: str = app.extensions["idp.settings"].secret_key
         self.pairwise_key = pairwise_key_of(self.secret_key)
@@ -92,7 +95,7 @@ class DirectAnswer:
         """The entity and extra columns, or None: no row, or a database error (Flask's
         path meets it too, and answers it: a 503 when the database is away)."""
         try:
-            with self.engine.connect() as connection:
+            with self.held.connection() as connection:
                 return statement.first_detached(connection, params)
         except SQLAlchemyError:
             return None

@@ -93,7 +93,7 @@ class DirectRefresh(DirectAnswer):
                 or not self.spends_in_one_statement or self.keys.fresh_etag() is None):
             return None
         try:
-            with self.engine.begin() as connection:
+            with self.held.connection() as connection, connection.begin():
                 found = refresh_read().first_detached(connection,
                                                       {"token_hash": digest(presented)})
                 if found is None:
