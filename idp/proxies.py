@@ -10,6 +10,7 @@ from anyone else the forwarding headers are removed, so that nothing downstream 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -54,10 +55,16 @@ class TrustedProxyFix:
         self.app = app
         self.proxied = ProxyFix(app, x_for=hops, x_proto=hops)
         self.networks = networks
+        # The same few peers (the proxies) send nearly every request: each address is
+        # parsed and looked up once, not at every request.
+        self.trusted = functools.lru_cache(maxsize=1024)(self._trusted)
+
+    def _trusted(self, address: str | None) -> bool:
+        return check_trusted(address, self.networks)
 
     def __call__(self, environ: WSGIEnvironment,
                  start_response: StartResponse) -> Iterable[bytes]:
-        if check_trusted(environ.get("REMOTE_ADDR"), self.networks):
+        if self.trusted(environ.get("REMOTE_ADDR")):
             return self.proxied(environ, start_response)
         for name in FORWARDED_HEADERS:
             environ.pop(name, None)
