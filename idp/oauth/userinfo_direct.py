@@ -45,7 +45,7 @@ from idp.logs import CLIENT_ID, TRAVELLER, pseudonym
 from idp.oauth.claims import user_claims
 from idp.oauth.decisions import ConsentStep
 from idp.oauth.direct import TOKEN, DirectAnswer, sends_nothing_else
-from idp.oauth.models import Client, Token, token_read
+from idp.oauth.models import Client, Token, userinfo_token_read
 from idp.oauth.subjects import stored_subject
 
 BEARER = re.compile(rf"[Bb][Ee][Aa][Rr][Ee][Rr] ({TOKEN})")
@@ -65,8 +65,9 @@ class DirectUserinfo(DirectAnswer):
     def __call__(self, environ: dict[str, Any]) -> bytes | None:
         token_string = BEARER.fullmatch(environ["HTTP_AUTHORIZATION"]).group(1)  # type: ignore[union-attr]
         step: ConsentStep = self.app.extensions["idp.consent_step"]
-        # Flask's path's statement (TokenValidator.authenticate_token).
-        found = self.read(token_read("access_token_hash", lean=True, extend=step.join_in_force),
+        # Flask's path's statement (TokenValidator.authenticate_token), with only the
+        # columns this answer reads.
+        found = self.read(userinfo_token_read(step.join_in_force),
                           {"token_hash": digest(token_string)})
         if found is None:
             return None
