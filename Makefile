@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
 .PHONY: run test fuzz lint install install-test translations translations-update browser \
-	clean audit audit-refresh docker docker-secrets bench
+	clean audit audit-refresh docker docker-secrets bench bench-inprocess
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,12 @@ fuzz: install-test
 # tests/bench/RESULTS.md". make test runs a smoke.
 bench: install-test
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+# The provider's own CPU per platform request, the app called in process on PostgreSQL
+# (no server, no network): steadier than the server bench for changes of a tenth of a
+# millisecond, e.g. BENCH_ARGS="--requests 3000 --rounds 3". make test runs a smoke.
+bench-inprocess: install-test
+	$(BIN)/python -m tests.bench.inprocess $(BENCH_ARGS)
 
 # Known vulnerabilities in every installed package, without the internet: pip-audit asks
 # a local OSV service (tests/osv_local.py) over the advisories in $(AUDIT_DB), which

@@ -65,3 +65,20 @@ def test_every_operation_of_the_bench_answers_right(tmp_path: Path) -> None:
             if "vs_floor_range" in row:
                 low, high = map(float, row["vs_floor_range"].split("-"))
                 assert low <= row["cpu_vs_floor"] <= high, row
+
+
+def test_the_in_process_bench_answers_right() -> None:
+    """``python -m tests.bench.inprocess``: every operation answered right (a wrong
+    answer stops it), and a table of CPU per request beside the bare Flask request."""
+    url = sa.make_url(POSTGRES_URL)
+    bench_url = url.set(database=f"{url.database}_inprocess").render_as_string(
+        hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.inprocess", "--requests", "5", "--rounds", "2",
+         "--database-url", bench_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = {line.split("|")[0].strip(): line for line in done.stdout.splitlines()
+             if "|" in line}
+    assert set(lines) == {"operation", "hello", "userinfo", "introspection",
+                          "client_credentials", "refresh"}, done.stdout
