@@ -30,10 +30,10 @@ from idp import create_app
 from idp.extensions import db
 from idp.keys import key_store
 from tests.bench import hello, seed
-from tests.browser import AuthorizationRequest, Browser, query_of
+from tests.browser import Browser
 from tests.conftest import TEST_CONFIG, IsolatedClient, test_settings
-from tests.factories import Platform, make_platform, make_user
-from tests.tokens import redeem
+from tests.factories import make_platform, make_user
+from tests.tokens import issue_tokens
 
 OPERATIONS = ("userinfo", "introspection", "client_credentials", "refresh")
 SCOPE = "openid profile email offline_access"
@@ -55,23 +55,11 @@ def prepared_app(database_url: str) -> tuple[Flask, dict[str, str]]:
         browser = Browser(app.test_client())
         browser.login(traveller.email, traveller.password)
         # Two grants: a refresh spends its grant's access token with its refresh token.
-        read, refreshed = (grant(browser, platform) for _ in range(2))
+        read, refreshed = (issue_tokens(browser, platform, scope=SCOPE) for _ in range(2))
         basic = base64.b64encode(f"{platform.client_id}:{platform.secret}".encode()).decode()
         db.session.remove()
     return app, {"access": read["access_token"], "refresh": refreshed["refresh_token"],
                  "basic": f"Basic {basic}"}
-
-
-def grant(browser: Browser, platform: Platform) -> dict[str, str]:
-    """The platform's tokens, after the traveller allowed it (once)."""
-    request = AuthorizationRequest(platform.client_id, platform.redirect_uri, scope=SCOPE)
-    page = browser.authorize(request)
-    if page.status_code == 200:
-        page = browser.follow_local(browser.consent("allow"))
-    answer = redeem(browser.client, platform, query_of(page.location)["code"],
-                    request.verifier)
-    tokens: dict[str, str] = answer.get_json()
-    return tokens
 
 
 def requests_of(state: dict[str, str]) -> dict[str, Environ]:
