@@ -3,9 +3,10 @@ userinfo (``userinfo_direct``), introspection (``introspection_direct``), and at
 token endpoint (``token_direct``) the client credentials grant
 (``client_credentials_direct``) and the refresh grant (``refresh_direct``).
 
-Each answers only the common request, from one read on a pooled connection of the
-app's engine, with the rows made into entities in no session and the answer built by
-the functions Flask's path uses; anything else it leaves to Flask by returning None."""
+Each answers only the common request, from one read on the connection its thread
+keeps (``idp.db_pool.HeldConnections``), with the rows made into entities in no session
+and the answer built by the functions Flask's path uses; anything else it leaves to
+Flask by returning None."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from idp.db_pool import HeldConnections
 from idp.direct_sql import EntityRead
-from idp.extensions import db
 from idp.oauth import client_auth
 from idp.oauth.subjects import pairwise_key_of
 
@@ -78,12 +78,10 @@ def form_of(environ: dict[str, Any], allowed: Collection[str]) -> dict[str, str]
 
 
 class DirectAnswer:
-    """The app's engine, keys and JSON encoding, taken once."""
+    """The app's connections, keys and JSON encoding, taken once."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        with app.app_context():
-            self.engine = db.engine
         # This thread's connection, kept between requests (idp.db_pool.HeldConnections).
         self.held: HeldConnections = app.extensions["idp.held_connections"]
         self.issuer = str(app.extensions["idp.settings"].issuer)
