@@ -4,6 +4,7 @@ the engine's listeners and error handling kept. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -267,3 +268,48 @@ def test_a_claimed_insert_writes_only_when_its_claim_changes_a_row(
         assert written[0].issued_at >= before and written[0].amr == []
         assert written[0].claims == ["email"]
         assert db.session.scalar(sa.select(Token.revoked_at).where(Token.id == old_id)) == before
+
+
+def cursors_of(app: Flask, *reads: tuple[DirectRead, dict[str, Any]]) -> list[Any]:
+    """The driver cursor each read ran on, one after the other on one connection."""
+    used: list[Any] = []
+
+    def hook(conn: object, cursor: Any, *args: object) -> None:
+        used.append(cursor)
+
+    with app.app_context(), db.engine.connect() as connection:
+        sa.event.listen(db.engine, "before_cursor_execute", hook)
+        try:
+            for read, params in reads:
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    read.first_on(connection, params)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", hook)
+    return used
+
+
+def test_a_connection_keeps_its_cursor_from_one_statement_to_the_next(
+        app: Flask, platform: Platform, database_url: str) -> None:
+    """On psycopg, each statement on a connection runs on the cursor the last one used
+    (a new cursor works out every column's loader afresh); sqlite3's are not kept."""
+    read = client_by_id().read
+    first, second = cursors_of(app, (read, {"client_id": platform.client_id}),
+                               (read, {"client_id": "somebody-else"}))
+    if database_url.startswith("postgresql"):
+        assert first is second and not first.closed
+    else:
+        assert first is not second
+
+
+def test_a_cursor_that_met_an_error_is_not_used_again(
+        app: Flask, platform: Platform, database_url: str) -> None:
+    broken = DirectRead(sa.select(sa.column("nothing")).select_from(sa.table("no_such_table")))
+    read = client_by_id().read
+    _, failed, after, again = cursors_of(app, (read, {"client_id": platform.client_id}),
+                                         (broken, {}), (read, {"client_id": platform.client_id}),
+                                         (read, {"client_id": platform.client_id}))
+    assert after is not failed
+    if database_url.startswith("postgresql"):
+        assert failed.closed and again is after
+    with app.app_context(), db.engine.connect() as connection:
+        assert client_by_id().read.first_on(connection, {"client_id": platform.client_id})
