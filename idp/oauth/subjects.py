@@ -68,9 +68,25 @@ def sector_of(client: Client) -> str:
 
 def sector_for(client_id: str, sector_identifier_uri: str | None, redirect_uris: list[str],
                application_type: str) -> str:
+    return _sector(client_id, sector_identifier_uri, tuple(redirect_uris), application_type)
+
+
+# Computed per request for every pairwise `sub` served (userinfo, introspection, ID
+# tokens): parsing the redirect URIs and the HMAC were a third of userinfo's claims
+# (issue 13, part 5). Both are functions of their arguments alone, every input part of
+# the key, so a platform's new redirect URIs or sector get a new entry, never an old
+# answer; the caches are bounded (least recently used out).
+SECTORS_KEPT = 1024  # platforms
+SUBJECTS_KEPT = 16_384  # (sector, traveller) pairs: about 2 MiB
+
+
+@functools.lru_cache(maxsize=SECTORS_KEPT)
+def _sector(client_id: str, sector_identifier_uri: str | None, redirect_uris: tuple[str, ...],
+            application_type: str) -> str:
     if sector_identifier_uri:
         return host_of(sector_identifier_uri)
-    hosts = [host for host in map(host_of, sector_uris(redirect_uris, application_type)) if host]
+    hosts = [host for host in map(host_of, sector_uris(list(redirect_uris), application_type))
+             if host]
     return hosts[0] if hosts else client_id
 
 
@@ -91,6 +107,7 @@ def pairwise_key_of(secret_key: str) -> bytes:
     return hmac.new(secret_key.encode(), KEY_LABEL, hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=SUBJECTS_KEPT)
 def generate_pairwise_sub(sector: str, subject: str, key: bytes) -> str:
     # The separator keeps ("a.b", "c") and ("a", ".bc") apart; a host has no "|".
     mac = hmac.new(key, f"{sector}|{subject}".encode(), hashlib.sha256).digest()

@@ -3,6 +3,9 @@ sector_identifier_uri to group one platform's hosts, public subjects only by the
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Iterator
@@ -18,7 +21,13 @@ from consent.models import ConsentRecord
 from idp.extensions import db
 from idp.oauth.claims import subject_for
 from idp.oauth.models import Client
-from idp.oauth.subjects import PairwiseSubject, query_user_by_sub, sector_of
+from idp.oauth.subjects import (
+    PairwiseSubject,
+    generate_pairwise_sub,
+    query_user_by_sub,
+    sector_for,
+    sector_of,
+)
 from tests.browser import AuthorizationRequest, Browser, query_of
 from tests.consent.test_platforms import allowed  # noqa: F401  (a fixture)
 from tests.factories import Platform, Traveller, make_platform
@@ -243,3 +252,23 @@ def test_an_update_cannot_move_a_platform_to_another_sector(
         "redirect_uris": ["https://new-name.example/callback"]})
     assert moved.status_code == 400
     assert "sector stays regional-carpool.example" in moved.get_json()["error_description"]
+
+
+def test_the_kept_sectors_and_subjects_follow_every_input() -> None:
+    """Both are kept per process (issue 13): an answer is only ever reused for the very
+    same inputs, the redirect URIs' values (not the list they came in) among them."""
+    key = b"k" * 32
+    sub = generate_pairwise_sub("carpool.example", "subject-1", key)
+    mac = hmac.new(key, b"carpool.example|subject-1", hashlib.sha256).digest()
+    assert sub == base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    assert generate_pairwise_sub("carpool.example", "subject-1", key) == sub
+    assert generate_pairwise_sub("carpool.example", "subject-1", b"j" * 32) != sub
+    assert generate_pairwise_sub("bus.example", "subject-1", key) != sub
+    assert generate_pairwise_sub("carpool.example", "subject-2", key) != sub
+    uris = ["https://carpool.example/cb"]
+    assert sector_for("c1", None, uris, "web") == "carpool.example"
+    uris[0] = "https://bus.example/cb"  # the same list, changed in place
+    assert sector_for("c1", None, uris, "web") == "bus.example"
+    assert sector_for("c1", "https://sector.example/uris.json", uris, "web") == "sector.example"
+    assert sector_for("c1", None, ["http://127.0.0.1:8080/cb"], "native") == "c1"
+    assert sector_for("c1", None, ["http://127.0.0.1:8080/cb"], "web") == "127.0.0.1"
