@@ -120,11 +120,25 @@ def count_prepared(endpoint: str, method: str, status: str, seconds: float,
         TOKENS.labels(environ[ISSUED]).inc()
 
 
+# Each series' child, by its labels: ``labels()`` checks and looks them up under a lock
+# at every call, for the same few dozen series (endpoints, methods, statuses). It hands
+# out the same child each time, and nothing here removes one, so keeping it is the same.
+_COUNTED: dict[tuple[str, str, str], Any] = {}
+_TIMED: dict[str, Any] = {}
+
+
 def count_request(endpoint: str, method: str, status: str, seconds: float | None) -> None:
     """Flask's answers (``observe_request``), and those ``idp.prepared`` replays."""
-    REQUESTS.labels(endpoint, method, status).inc()
+    labels = (endpoint, method, status)
+    counter = _COUNTED.get(labels)
+    if counter is None:
+        counter = _COUNTED.setdefault(labels, REQUESTS.labels(*labels))
+    counter.inc()
     if seconds is not None:
-        LATENCY.labels(endpoint).observe(seconds)
+        timer = _TIMED.get(endpoint)
+        if timer is None:
+            timer = _TIMED.setdefault(endpoint, LATENCY.labels(endpoint))
+        timer.observe(seconds)
 
 
 def count_sign_in(sender: Flask, *, outcome: str, factor: str, **_: Any) -> None:
