@@ -10,9 +10,9 @@ the token with its traveller and platform (Flask's path's own statement, with on
 columns this answer reads: ``models.introspected_token_read``, on a pooled connection),
 the platform authenticated with that row as Flask's path does
 (``check_client_secret``, ``check_endpoint_auth_method``), and the answer built by
-``introspection.introspection``, which Flask's path uses too. Nothing is cached: each
-answer reads the token as it is at that moment, so a revoked token is inactive on the
-very next request, here or at any other instance.
+``introspection.introspection``, which Flask's path uses too. Nothing read from the
+database is kept: each answer reads the token as it is at that moment, so a revoked
+token is inactive on the very next request, here or at any other instance.
 
 Flask answers, as before, whatever is not the common case:
 

@@ -24,8 +24,9 @@ So the common request is answered by ``idp.prepared`` (a computed route of ``/to
   (``insert_row_if`` with ``refresh_claim_statement``: an UPDATE in a WITH, atomic by
   itself), as a transaction of its own; everything answered is made before it.
 
-Nothing is cached: a token revoked, spent or lapsed, a withdrawn consent (which revokes
-the tokens) is seen by the read of that very request, here or at any other instance.
+Nothing read from the database is kept: a token revoked, spent or lapsed, a withdrawn
+consent (which revokes the tokens) is seen by the read of that very request, here or at
+any other instance.
 
 Flask answers, as before, whatever is not the common case: a form with anything but
 ``grant_type`` and ``refresh_token`` (a ``scope``, a ``resource``), a ``DPoP`` header, a

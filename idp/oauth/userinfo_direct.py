@@ -11,10 +11,11 @@ So the common request is answered by ``idp.prepared`` (a computed route), with o
 on a pooled connection of the app's engine, the rows made into entities in no session,
 and the claims from the very functions Flask's path uses (``user_claims``, the consent
 step's ``released_in_force``, ``subjects.stored_subject``). The status and headers are
-those of Flask's last 200 to such a request. Nothing is cached: every answer reads the
-token and the consent in force as they are in the database at that moment, so a
-revocation or a withdrawal is refused on the very next request, here or at any other
-instance.
+those of Flask's last 200 to such a request. Nothing read from the database is kept
+between requests (only what is a function of its arguments: the pairwise ``sub``, the
+log pseudonym): every answer reads the token and the consent in force as they are in the
+database at that moment, so a revocation or a withdrawal is refused on the very next
+request, here or at any other instance.
 
 Flask answers, as before, whatever is not the common case:
 
