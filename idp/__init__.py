@@ -128,6 +128,7 @@ def setup_extensions(app: Flask) -> None:
     with app.app_context():
         db_pool.watch(db.engine)
         db_pool.begin_at_first_write(db.engine)
+        db_pool.decode_json_as_utf8(db.engine)
         app.extensions["idp.held_connections"] = db_pool.HeldConnections(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     csrf.init_app(app)

@@ -11,6 +11,7 @@ import base64
 import functools
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -85,17 +86,16 @@ def _sector(client_id: str, sector_identifier_uri: str | None, redirect_uris: tu
             application_type: str) -> str:
     if sector_identifier_uri:
         return host_of(sector_identifier_uri)
-    hosts = [host for host in map(host_of, sector_uris(list(redirect_uris), application_type))
-             if host]
+    hosts = [host for host in map(host_of, sector_uris(redirect_uris, application_type)) if host]
     return hosts[0] if hosts else client_id
 
 
-def sector_uris(redirect_uris: list[str], application_type: str) -> list[str]:
+def sector_uris(redirect_uris: Sequence[str], application_type: str) -> list[str]:
     """The redirect URIs that name the platform's sector. A native app's loopback URIs
     (RFC 8252 7.3) name none: every app on every phone listens on 127.0.0.1, so such an
     app alone is its own sector rather than sharing 127.0.0.1 with all the others."""
     if application_type != "native":
-        return redirect_uris
+        return list(redirect_uris)
     return [uri for uri in redirect_uris if not is_loopback(host_of(uri))]
 
 
