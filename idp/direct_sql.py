@@ -184,7 +184,7 @@ def insert_row(entity: type[Any], values: Mapping[str, Any],
     given (as SQLAlchemy's own INSERT fills them), in the session's transaction (or on
     ``connection``, outside any session)."""
     table: sa.Table = entity.__table__
-    row = _with_defaults(table, values)
+    row = with_defaults(table, values)
     _insert(table, frozenset(row)).run(row, connection)
 
 
@@ -197,7 +197,7 @@ def insert_row_if(claim: sa.Update, entity: type[Any], values: Mapping[str, Any]
     rows written, 0 when the claim changed none. In the session's transaction, or on
     ``connection``, outside any session."""
     table: sa.Table = entity.__table__
-    row = _with_defaults(table, values)
+    row = with_defaults(table, values)
     written = {f"{INSERTED}{key}": value for key, value in row.items()}
     return _insert_if(claim, table, frozenset(row)).run({**params, **written}, connection)
 
@@ -214,11 +214,13 @@ def _insert_if(claim: sa.Update, table: sa.Table, keys: frozenset[str]) -> Direc
     return DirectWrite(sa.insert(table).from_select(ordered, values, include_defaults=False))
 
 
-def _with_defaults(table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values``, with the Python-side default of each column not given."""
+def with_defaults(table: sa.Table, values: Mapping[str, Any],
+                  leave_out: Iterable[str] = ()) -> dict[str, Any]:
+    """``values``, with the Python-side default of each column neither given nor left
+    out (one whose value the statement takes elsewhere)."""
     row = dict(values)
     for key, default in _defaults(table):
-        if key not in row:
+        if key not in row and key not in leave_out:
             row[key] = default()
     return row
 

@@ -3,42 +3,55 @@
 A platform's back end renewing a traveller's tokens, with its secret in HTTP Basic, spent
 about 3 ms of CPU in process, where a bare Flask "hello" spends 0.1: Flask's request
 context, hooks and form parsing, Authlib's client authentication, grant and hooks, the
-ORM session. Its own work is one read of the refresh token (with its traveller and
-platform), one RS256 signature (the new ID token, 0.55 ms) and one statement that
-spends the old token and writes the new one.
+ORM session. Its own work is one RS256 signature (the new ID token) and one write that
+spends the old token and stores the new one; the issue's target is the bare request,
+that signature and that write.
 
 So the common request is answered by ``idp.prepared`` (a computed route of ``/token``,
-``idp.oauth.token_direct``), on PostgreSQL:
+``idp.oauth.token_direct``), on PostgreSQL, in one statement, one round trip
+(``renewal``):
 
-- the refresh token is read with its traveller and platform on a pooled connection,
-  with only the columns this answer reads (``refresh_read``);
-- the platform is authenticated on that row as Flask's path does
-  (``client_auth.basic_authenticates``), and the grant's rules are Flask's path's: the
-  platform's own token, a platform registered for the grant, a refresh token neither
-  spent, revoked nor lapsed (``Token.is_refresh_token_active``);
-- the tokens are made by the server's own generator (``generate_token``, which keeps the
-  scope to what the platform may still ask), the new row by the grant's ``token_row``
-  (same family, same absolute lifetime, same authentication context) and the ID token
-  by the grant's own ``OpenIDRefresh`` hook, all in the app's context;
-- the old token is spent and the new one written by the grant's own statement
-  (``insert_row_if`` with ``refresh_claim_statement``: an UPDATE in a WITH, atomic by
-  itself), as a transaction of its own; everything answered is made before it.
+- an UPDATE spends the refresh token (``refresh_used_at`` and ``revoked_at`` set, as
+  the grant's own ``refresh_claim_statement`` does) only if every rule of Flask's path
+  holds, each a condition of its WHERE, on the token and the platform and traveller it
+  joins: the platform named by the Basic header, authenticating with that secret (the
+  digest of the secret it sent equals the one stored, as ``check_client_secret``
+  compares them) by a method that allows Basic at the token endpoint; registered for
+  the grant; wanting opaque access tokens; the token neither spent, revoked nor lapsed
+  (``Token.is_refresh_token_active``: a platform with a secret has no idle limit), not
+  exchanged, not bound to a DPoP key, without a ``claims`` request; its scope all still
+  allowed to the platform (so the server's generator would keep it whole);
+- an INSERT in the same statement writes the new token from the row it spent: same
+  platform, traveller, scope, family, absolute lifetime and authentication context
+  (``token_row``'s choices, carried in SQL: ``CARRIED``), the digests of the new
+  tokens made beforehand by the server's own generator (``generate_token``), and no
+  DPoP key;
+- the statement returns the spent row with what the ID token needs of the traveller
+  and the platform; the ID token is then made by the grant's own ``OpenIDRefresh``
+  hook, in the app's context.
+
+One statement is atomic by itself: both the spending and the writing, or neither. When
+any rule fails, nothing is written and Flask's path answers the request from the start,
+as it would have: it finds the same rule broken and says which (a token spent meanwhile
+by another request included: Flask's path then revokes its family, RFC 9700 4.14.2).
+After the statement nothing can refuse: only the answer is made, from what it returned.
+A pairwise ``sub`` this process does not know to be stored is stored then, in one more
+round trip (``store_subject_alone``), before the ID token is made.
+
+Comparing the digests in SQL tells an attacker, by timing, at most how much of the
+stored digest a guess's digest matches: learning the whole digest would still leave a
+32-byte secret to find from its SHA-256.
 
 Nothing read from the database is kept: a token revoked, spent or lapsed, a withdrawn
-consent (which revokes the tokens) is seen by the read of that very request, here or at
-any other instance.
+consent (which revokes the tokens) is seen by the statement of that very request, here
+or at any other instance.
 
 Flask answers, as before, whatever is not the common case: a form with anything but
 ``grant_type`` and ``refresh_token`` (a ``scope``, a ``resource``), a ``DPoP`` header, a
-query, a cookie, a body over 1 KiB; credentials that do not authenticate the token's
-platform, a platform not registered for the grant or wanting JWT access tokens; a
-token unknown, spent (Flask's path then revokes its family: RFC 9700 4.14.2), revoked,
-lapsed, exchanged, bound to a DPoP key or carrying a ``claims`` request; a pairwise
-``sub`` not yet known to be stored; signing keys that must be looked up again; SQLite
-(where spending and writing are two statements); a database error. A token spent by
-another request between the read and the write writes nothing here, and goes to
-Flask's path, which finds it spent and revokes its family. The request's body is read
-here and handed back to Flask unread."""
+query, a cookie, a body over 1 KiB; whatever breaks a rule above; signing keys that
+must be looked up again; SQLite (where spending and writing are two statements); a
+database error before or in the statement. The request's body is read here and handed
+back to Flask unread."""
 
 from __future__ import annotations
 
@@ -46,33 +59,44 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
+import sqlalchemy as sa
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Flask
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import prepared
 from idp.accounts.models import User
 from idp.db_pool import insert_alone
 from idp.digests import digest
-from idp.direct_sql import Columns, EntityRead, insert_row_if
+from idp.direct_sql import INSERTED, Columns, DirectRead, with_defaults
 from idp.extensions import utcnow
 from idp.keys import KeyStore
 from idp.logs import CLIENT_ID, TRAVELLER, pseudonym
-from idp.oauth import client_auth
-from idp.oauth.access_tokens import wants_jwt
 from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer
-from idp.oauth.grants import (
-    OpenIDRefresh,
-    refresh_claim_statement,
-    spends_in_one_statement,
-    token_row,
+from idp.oauth.grants import OpenIDRefresh, spends_in_one_statement
+from idp.oauth.models import (
+    API_CLIENT_COLUMNS,
+    JWT_ACCESS_TOKENS,
+    SECRET_METHODS,
+    TOKEN_HASH,
+    Client,
+    Token,
 )
-from idp.oauth.models import API_CLIENT_COLUMNS, TOKEN_HASH, Client, Token
 from idp.oauth.server import AuthorizationServer
-from idp.oauth.subjects import stored_subject
+from idp.oauth.subjects import computed_subject, store_subject_alone, stored_subject
 
 GRANT_TYPE = "refresh_token"
 FIELDS = frozenset({"grant_type", "refresh_token"})
+
+
+class AnyScope:
+    """The platform as the token generator sees it before the statement: the scope is
+    the spent token's, which the statement checks is still all allowed."""
+
+    @staticmethod
+    def get_allowed_scope(scope: str | None) -> str:
+        return scope or ""
 
 
 class DirectRefresh(DirectAnswer):
@@ -90,70 +114,123 @@ class DirectRefresh(DirectAnswer):
     def answer(self, environ: dict[str, Any], form: dict[str, str], client_id: str,
                secret: str) -> bytes | None:
         presented = form.get(GRANT_TYPE, "")
-        if (set(form) != FIELDS or not TOKEN_SHAPE.fullmatch(presented)
+        if (set(form) != FIELDS or not TOKEN_SHAPE.fullmatch(presented) or not secret
                 or not self.spends_in_one_statement or self.keys.fresh_etag() is None):
             return None
+        # RefreshTokenGrant.issue_token's tokens, by the server's own generator; their
+        # scope is the spent token's, set once it is known.
+        token: dict[str, Any] = self.server.generate_token(
+            grant_type=GRANT_TYPE, client=AnyScope, user=None, scope=None,
+            include_refresh_token=True)
+        params = {"token_hash": digest(presented), "client_id": client_id,
+                  "secret_hash": digest(secret), "now": utcnow()}
+        # The new token's own columns (the rest it takes from the one it replaces), with
+        # the Python-side defaults of those not given (its time of issue).
+        new = with_defaults(Token.__table__, {
+            "access_token_hash": digest(token["access_token"]),
+            "refresh_token_hash": digest(token["refresh_token"]),
+            "expires_in": token["expires_in"], "dpop_jkt": None}, leave_out=CARRIED)
+        found = None
         try:
-            with self.held.connection() as connection, connection.begin():
-                found = refresh_read().first_detached(connection,
-                                                      {"token_hash": digest(presented)})
-                if found is None:
-                    return None
-                old = found[0]
-                with self.app.app_context():
-                    made = self.new_tokens(old, client_id, secret)
-                if made is None:
-                    return None
-                body, row = made
+            with self.held.connection() as connection:
                 insert_alone(connection)
-                written = insert_row_if(refresh_claim_statement(), Token, row,
-                                        {"token_id": old.id, "now": utcnow()}, connection)
+                found = renewal(frozenset(new)).run(connection, params, new)
+                if found is None:
+                    return None  # a rule broken: Flask's path says which
+                old, user, client = found
+                sub, sector = computed_subject(user, client, self.pairwise_key)
+                if sector is not None and stored_subject(self.app, user, client,
+                                                         self.pairwise_key) is None:
+                    store_subject_alone(self.app, connection, user.id, sector, sub)
         except SQLAlchemyError:
-            return None  # Flask's path meets it too, and answers it
-        if not written:
-            return None  # spent meanwhile: Flask's path revokes the family
+            if found is None:
+                return None  # nothing written: Flask's path meets it too, and answers it
+            raise  # after the rotation was written, a 500, as any answer lost on its way
+        if old.scope:
+            token["scope"] = old.scope
+        if "openid" in scope_to_list(old.scope):
+            request = SimpleNamespace(client=client, user=user, refresh_token=old,
+                                      authorization_code=None)
+            with self.app.app_context():
+                token["id_token"] = self.id_token.encode_id_token(token, request)  # type: ignore[arg-type]
         environ[CLIENT_ID] = old.client_id
         environ[TRAVELLER] = pseudonym(old.user_id, self.secret_key)
         environ[prepared.ISSUED] = GRANT_TYPE
-        return body
-
-    def new_tokens(self, old: Token, client_id: str,
-                   secret: str) -> tuple[bytes, dict[str, Any]] | None:
-        """The answer and the new token's row, as the grant makes them (in the app's
-        context); None when anything of it needs Flask's path."""
-        client: Client = old.client
-        user: User = old.user
-        if (client.client_id != client_id
-                or not client_auth.basic_authenticates(client, secret, "token")
-                or not client.check_grant_type(GRANT_TYPE)
-                or not old.is_refresh_token_active() or old.audience is not None
-                or old.dpop_jkt is not None or old.claims_request is not None
-                or wants_jwt(client)
-                or stored_subject(self.app, user, client, self.pairwise_key) is None):
-            return None
-        # RefreshTokenGrant.issue_token, then its save_token and OpenIDRefresh's hook.
-        token = self.server.generate_token(grant_type=GRANT_TYPE, client=client, user=user,
-                                           scope=old.get_scope(), include_refresh_token=True)
-        request = SimpleNamespace(client=client, user=user, refresh_token=old,
-                                  authorization_code=None)
-        row = token_row(token, request)  # type: ignore[arg-type]
-        if "openid" in scope_to_list(token.get("scope") or ""):
-            token["id_token"] = self.id_token.encode_id_token(token, request)  # type: ignore[arg-type]
-        return self.json(token), row
+        return self.json(token)
 
 
 # What the answer reads of the traveller (the subject: ``sub`` and the pairwise one)
-# and of the platform (its identity and sector, how it authenticates and with what,
-# its grants, its ID token's algorithm). Any other column read would raise, the
-# entities being in no session.
-REFRESH_CLIENT_COLUMNS = (*API_CLIENT_COLUMNS, Client.client_secret_hash, Client.grant_types,
-                          Client.id_token_signed_response_alg)
+# and of the platform (its identity and sector, its ID token's algorithm).
+REFRESH_CLIENT_COLUMNS = (*API_CLIENT_COLUMNS, Client.id_token_signed_response_alg)
+# What the new token takes from the one it replaces, as ``token_row`` makes it at a
+# rotation: platform, traveller and scope, the authentication context, the consent's
+# claims and their request, the family (its code) and its absolute lifetime.
+CARRIED = ("client_id", "user_id", "scope", "auth_time", "acr", "amr", "sid", "claims",
+           "claims_request", "authorization_code_id", "refresh_token_expires_at")
+
+
+class Renewal:
+    """The statement that spends a refresh token and writes the one replacing it (see
+    the module's docstring), and what it returns made into entities in no session: the
+    spent token, its traveller and its platform."""
+
+    def __init__(self, given: frozenset[str]) -> None:
+        tokens, clients, users = Token.__table__, Client.__table__, User.__table__
+        self.parts: tuple[Columns[Token], Columns[User], Columns[Client]] = (
+            Columns(Token), Columns(User, only=(User.subject,)),
+                      Columns(Client, only=REFRESH_CLIENT_COLUMNS))
+        now = sa.bindparam("now", type_=tokens.c.issued_at.type)
+        claimed = (
+            sa.update(tokens)
+            .where(tokens.c.refresh_token_hash == TOKEN_HASH,
+                   tokens.c.refresh_used_at.is_(None), tokens.c.revoked_at.is_(None),
+                   tokens.c.refresh_token_expires_at > now,
+                   tokens.c.audience.is_(None), tokens.c.dpop_jkt.is_(None),
+                   # No claims request: SQL's NULL or JSON's null (how the ORM stores None).
+                   sa.func.coalesce(sa.cast(tokens.c.claims_request, sa.Text), "null")
+                   == "null",
+                   tokens.c.client_id == sa.bindparam("client_id"),
+                   clients.c.client_id == tokens.c.client_id,
+                   clients.c.client_secret_hash == sa.bindparam("secret_hash"),
+                   sa.or_(*(clients.c.token_endpoint_auth_method == method
+                            for method in SECRET_METHODS)),
+                   sa.cast(clients.c.grant_types, JSONB).contains([GRANT_TYPE]),
+                   clients.c.access_token_format != JWT_ACCESS_TOKENS,
+                   sa.func.string_to_array(tokens.c.scope, " ").bool_op("<@")(
+                       sa.func.string_to_array(clients.c.scope, " ")),
+                   users.c.id == tokens.c.user_id)
+            .values(refresh_used_at=now, revoked_at=now)
+            .returning(*(column.label(f"{prefix}{column.key}")
+                         for prefix, part in zip(PREFIXES, self.parts, strict=True)
+                         for column in part.columns))  # type: ignore[attr-defined]
+            .cte("claimed"))
+        keys = sorted(set(CARRIED) | given)
+        row = sa.select(*(claimed.c[f"{TOKEN}{key}"] if key in CARRIED
+                          else sa.bindparam(f"{INSERTED}{key}", type_=tokens.c[key].type)
+                          for key in keys)).select_from(claimed)
+        written = sa.insert(tokens).from_select(keys, row, include_defaults=False)
+        self.read = DirectRead(sa.select(*claimed.c).add_cte(written.cte("written")))
+
+    def run(self, connection: sa.Connection, params: dict[str, Any],
+            new: dict[str, Any]) -> tuple[Token, User, Client] | None:
+        """The spent token, its traveller and platform; None when nothing was written."""
+        found = self.read.first_on(connection, {**params, **{
+            f"{INSERTED}{key}": value for key, value in new.items()}})
+        if found is None:
+            return None
+        token_part, user_part, client_part = self.parts
+        user = user_part.detached(found[len(token_part.columns):][:len(user_part.columns)])
+        client = client_part.detached(found[-len(client_part.columns):])
+        token = token_part.detached(found[:len(token_part.columns)],
+                                    {"user": user, "client": client})
+        return token, user, client
+
+
+TOKEN = "token_"
+PREFIXES = (TOKEN, "user_", "client_")
 
 
 @functools.cache  # compiled once per dialect (idp/direct_sql.py)
-def refresh_read() -> EntityRead[Token]:
-    """Flask's path's statement (``read_refresh_token``), with only those columns."""
-    return EntityRead(Columns(Token), Token.refresh_token_hash == TOKEN_HASH,
-                      joined={"user": Columns(User, only=(User.subject,)),
-                              "client": Columns(Client, only=REFRESH_CLIENT_COLUMNS)})
-
+def renewal(given: frozenset[str]) -> Renewal:
+    """The statement, for a new token whose own columns are ``given``."""
+    return Renewal(given)

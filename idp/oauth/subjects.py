@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy import ForeignKey, String, UniqueConstraint, bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -22,7 +23,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.accounts.models import User
-from idp.direct_sql import DirectRead
+from idp.db_pool import insert_alone
+from idp.direct_sql import DirectRead, DirectWrite
 from idp.extensions import db, utcnow
 from idp.oauth.models import Client
 from idp.settings import is_loopback
@@ -155,15 +157,38 @@ def save_pairwise_subject(user_id: int, sector: str, sub: str) -> None:
         return
     exists = pairwise_row().first({"user_id": user_id, "sector": sector})
     if exists is not None:
-        if len(known) >= KNOWN_LIMIT:
-            known.clear()
-        known.add((user_id, sector, sub))
+        _remember(known, (user_id, sector, sub))
         return
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     db.session.execute(insert(PairwiseSubject).values(
         user_id=user_id, sector=sector, sub=sub, created_at=utcnow(),
     ).on_conflict_do_nothing())
+
+
+def store_subject_alone(app: Flask, connection: sa.Connection, user_id: int, sector: str,
+                        sub: str) -> None:
+    """Store the pair on ``connection`` (outside any session, PostgreSQL), as a
+    transaction of its own: one INSERT that ignores a row already there, one round trip.
+    For an answer made under Flask (``idp.oauth.refresh_direct``) that computed a
+    pairwise ``sub`` this process does not know to be stored."""
+    insert_alone(connection)
+    pairwise_insert().run({"user_id": user_id, "sector": sector, "sub": sub,
+                           "created_at": utcnow()}, connection)
+    _remember(app.extensions.setdefault(KNOWN, set()), (user_id, sector, sub))
+
+
+@functools.cache  # compiled once (idp/direct_sql.py)
+def pairwise_insert() -> DirectWrite:
+    return DirectWrite(postgresql_insert(PairwiseSubject).values(
+        user_id=bindparam("user_id"), sector=bindparam("sector"), sub=bindparam("sub"),
+        created_at=bindparam("created_at")).on_conflict_do_nothing())
+
+
+def _remember(known: set[tuple[int, str, str]], pair: tuple[int, str, str]) -> None:
+    if len(known) >= KNOWN_LIMIT:
+        known.clear()
+    known.add(pair)
 
 
 def query_user_by_sub(client: Client, sub: str) -> User | None:

@@ -7,6 +7,8 @@ family; a failed write leaves nothing half-done. On SQLite Flask answers every r
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,17 +19,20 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from idp.digests import digest
-from idp.extensions import db
+from idp.extensions import db, utcnow
 from idp.logs import CLIENT_ID, TRAVELLER
 from idp.oauth.access_tokens import JWT_ACCESS_TOKENS
 from idp.oauth.models import Token
+from idp.oauth.subjects import KNOWN, PairwiseSubject, sector_of
 from tests.browser import Browser
 from tests.factories import Platform, make_platform
 from tests.oauth.test_client_credentials_direct import counted_once
 from tests.oauth.test_introspection_direct import environ_of, wsgi
 from tests.oauth.test_refresh_atomic import _trigger, live_refresh_tokens
 from tests.oauth.test_userinfo_direct import api, fixed_headers, prepared  # noqa: F401
+from tests.test_lazy_transactions import messages, round_trips
 from tests.test_metrics import app, scrape  # noqa: F401  (its app has a metrics token)
+from tests.test_query_counts import queries, statements
 from tests.tokens import basic, issue_tokens, userinfo, verify_id_token
 
 GRANT = "refresh_token"
@@ -152,6 +157,48 @@ def test_the_new_tokens_work_and_a_reuse_of_the_old_one_ends_the_family(
     assert from_flask(app, api, platform, renewed["refresh_token"]).status_code == 400
 
 
+def test_a_direct_refresh_is_one_statement_in_one_round_trip(
+        app: Flask, api: FlaskClient, logged_in: Browser, platform: Platform,
+        direct_only: None, tmp_path: Path) -> None:
+    """The token spent, its successor written and what the answer needs returned, by one
+    statement: atomic by itself, so no BEGIN and no COMMIT (issue 13, part 2a: the
+    token's read, then that write, were two round trips)."""
+    warmed(app, api, logged_in, platform)
+    old = issue_tokens(logged_in, platform, SCOPE)["refresh_token"]
+    with messages(tmp_path) as sent, statements() as seen:
+        db.engine.dispose()  # this thread's held connection is taken again, and traced
+        answer = direct(app, api, platform, old)
+
+    assert answer.status_code == 200, answer.get_json()
+    assert len(queries(seen)) == 1, seen
+    assert not [m for m in sent if m.startswith("Query")], sent
+    assert round_trips(sent) == 1, sent
+    assert row_of(old).refresh_used_at is not None
+    assert row_of(answer.get_json()["refresh_token"]).revoked_at is None
+
+
+def test_a_pairwise_sub_not_known_to_be_stored_is_stored_with_the_answer(
+        app: Flask, api: FlaskClient, logged_in: Browser, platform: Platform,
+        direct_only: None) -> None:
+    """As in a process that never saw the pair, with its row gone: the direct answer
+    stores it (the platform can be told of this traveller by that ``sub``) and then
+    knows it."""
+    warmed(app, api, logged_in, platform)
+    old = issue_tokens(logged_in, platform, SCOPE)["refresh_token"]
+    user_id = row_of(old).user_id
+    db.session.execute(sa.delete(PairwiseSubject).where(PairwiseSubject.user_id == user_id))
+    db.session.commit()
+    app.extensions[KNOWN].clear()
+
+    answer = direct(app, api, platform, old)
+
+    sub = verify_id_token(api, answer.get_json()["id_token"])["sub"]
+    stored = db.session.scalars(sa.select(PairwiseSubject).where(
+        PairwiseSubject.user_id == user_id)).one()
+    assert (stored.sector, stored.sub) == (sector_of(platform.model), sub)
+    assert (user_id, stored.sector, sub) in app.extensions[KNOWN]
+
+
 def test_a_direct_refresh_is_counted_as_issued(
         app: Flask, api: FlaskClient, logged_in: Browser, platform: Platform,
         direct_only: None) -> None:
@@ -219,20 +266,37 @@ def test_a_token_spent_meanwhile_answers_nothing_here_and_ends_the_family(
     assert userinfo(api, tokens["access_token"]).status_code == 401
 
 
+def set_row(refresh_token: str, **values: Any) -> None:
+    """Columns of a token's row, as another path would have written them."""
+    db.session.execute(sa.update(Token).where(
+        Token.refresh_token_hash == digest(refresh_token)).values(**values))
+    db.session.commit()
+
+
 @pytest.mark.parametrize(("case", "status", "error"), [
     ("wrong-secret", 401, "invalid_client"),
     ("another-platform", 400, "invalid_grant"),
     ("unknown-token", 400, "invalid_grant"),
     ("revoked", 400, "invalid_grant"),
+    ("spent", 400, "invalid_grant"),
+    ("lapsed", 400, "invalid_grant"),
     ("narrower-scope", 200, None),
+    ("scope-no-longer-allowed", 200, None),
     ("resource", 400, "invalid_target"),
     ("dpop", 400, "invalid_dpop_proof"),
+    ("bound-to-a-key", 200, None),
+    ("claims-request", 200, None),
+    ("exchanged", 400, "invalid_grant"),
     ("jwt-tokens", 200, None),
     ("not-registered", 400, "unauthorized_client"),
+    ("no-secret-method", 401, "invalid_client"),
 ])
 def test_requests_flask_must_judge_go_to_flask_body_and_all(
         app: Flask, api: FlaskClient, logged_in: Browser, platform: Platform, case: str,
         status: int, error: str | None, direct_only: None) -> None:
+    """Each rule of the grant that the request breaks (each a condition of the direct
+    statement) leaves the request to Flask, with nothing written: the answer is
+    Flask's path's, from the token as it was."""
     warmed(app, api, logged_in, platform)
     token = issue_tokens(logged_in, platform, SCOPE)["refresh_token"]
     asker: Platform = platform
@@ -240,14 +304,35 @@ def test_requests_flask_must_judge_go_to_flask_body_and_all(
     if case == "wrong-secret":
         sent["headers"] = basic(platform, secret="not-the-secret")
     elif case == "another-platform":
+        # Even one holding the same secret (the statement checks whose token it is,
+        # not only whose secret was sent).
         asker = make_platform()
+        asker.model.client_secret_hash = platform.model.client_secret_hash
+        db.session.commit()
+        sent["headers"] = basic(asker, secret=platform.secret)
     elif case == "unknown-token":
         token = "A" * 43
     elif case == "revoked":
         revoked = api.post("/revoke", data={"token": token}, headers=basic(platform))
         assert revoked.status_code == 200
+    elif case == "spent":
+        set_row(token, refresh_used_at=utcnow())
+    elif case == "lapsed":
+        set_row(token, refresh_token_expires_at=utcnow() - timedelta(seconds=1))
     elif case == "narrower-scope":
         sent["scope"] = "openid offline_access"
+    elif case == "scope-no-longer-allowed":
+        platform.model.scope = "openid offline_access"
+        db.session.commit()
+    elif case == "bound-to-a-key":
+        set_row(token, dpop_jkt="A" * 43)
+    elif case == "claims-request":
+        set_row(token, claims_request={"id_token": {"email": None}})
+    elif case == "exchanged":
+        set_row(token, audience="https://api.example/trips")
+    elif case == "no-secret-method":
+        platform.model.token_endpoint_auth_method = "private_key_jwt"
+        db.session.commit()
     elif case == "resource":
         sent["resource"] = "https://api.example/trips"
     elif case == "dpop":
@@ -264,8 +349,11 @@ def test_requests_flask_must_judge_go_to_flask_body_and_all(
     assert response.status_code == status, response.get_json()
     if error is not None:
         assert response.get_json()["error"] == error
-    if case == "narrower-scope":
+    if case in ("narrower-scope", "scope-no-longer-allowed"):
         assert response.get_json()["scope"] == "openid offline_access"
+    if case == "claims-request":
+        claims = verify_id_token(api, response.get_json()["id_token"])
+        assert "@" in claims["email"]  # asked in the ID token, within the consent
     if case == "jwt-tokens":
         assert response.get_json()["access_token"].count(".") == 2
 
