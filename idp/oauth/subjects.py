@@ -105,6 +105,7 @@ def pairwise_key() -> bytes:
     return pairwise_key_of(current_app.extensions["idp.settings"].secret_key)
 
 
+@functools.lru_cache(maxsize=4)  # a function of the secret key alone (issue 13)
 def pairwise_key_of(secret_key: str) -> bytes:
     return hmac.new(secret_key.encode(), KEY_LABEL, hashlib.sha256).digest()
 

@@ -22,8 +22,10 @@ from idp.extensions import db
 from idp.oauth.claims import subject_for
 from idp.oauth.models import Client
 from idp.oauth.subjects import (
+    KEY_LABEL,
     PairwiseSubject,
     generate_pairwise_sub,
+    pairwise_key_of,
     query_user_by_sub,
     sector_for,
     sector_of,
@@ -265,6 +267,9 @@ def test_the_kept_sectors_and_subjects_follow_every_input() -> None:
     assert generate_pairwise_sub("carpool.example", "subject-1", b"j" * 32) != sub
     assert generate_pairwise_sub("bus.example", "subject-1", key) != sub
     assert generate_pairwise_sub("carpool.example", "subject-2", key) != sub
+    assert pairwise_key_of("secret-1") == hmac.new(b"secret-1", KEY_LABEL,
+                                                   hashlib.sha256).digest()
+    assert pairwise_key_of("secret-2") != pairwise_key_of("secret-1")
     uris = ["https://carpool.example/cb"]
     assert sector_for("c1", None, uris, "web") == "carpool.example"
     uris[0] = "https://bus.example/cb"  # the same list, changed in place
