@@ -34,6 +34,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.base import instance_state
 
@@ -203,6 +204,59 @@ def insert_row_if(claim: sa.Update, entity: type[Any], values: Mapping[str, Any]
 
 
 INSERTED = "inserted_"  # the INSERT's parameters, apart from the claim's
+
+
+def insert_row_when(condition: sa.ColumnElement[bool], entity: type[Any],
+                    values: Mapping[str, Any], params: Mapping[str, Any],
+                    connection: sa.Connection | None = None) -> int:
+    """One row of ``entity``'s table, written only if ``condition`` (with its ``params``)
+    holds, in the same statement: ``INSERT ... SELECT ... WHERE condition``. The number
+    of rows written: 1, or 0 when the condition failed. ``condition`` must be one
+    object, built once (the statement is compiled once for it). On both databases."""
+    table: sa.Table = entity.__table__
+    row = with_defaults(table, values)
+    written = {f"{INSERTED}{key}": value for key, value in row.items()}
+    return _insert_when(condition, table, frozenset(row)).run({**params, **written},
+                                                              connection)
+
+
+@functools.cache
+def _insert_when(condition: sa.ColumnElement[bool], table: sa.Table,
+                 keys: frozenset[str]) -> DirectWrite:
+    ordered = sorted(keys)
+    values = sa.select(*(sa.bindparam(f"{INSERTED}{key}", type_=table.c[key].type)
+                         for key in ordered)).where(condition)
+    return DirectWrite(sa.insert(table).from_select(ordered, values, include_defaults=False))
+
+
+class JsonListHas(sa.ColumnElement[bool]):
+    """Whether a JSON array of strings (``column``) holds ``value``, as a condition: each
+    database with its own JSON functions (``json_list_has``)."""
+
+    inherit_cache = False  # compiled once per dialect by DirectStatement anyway
+    type = sa.Boolean()
+
+    def __init__(self, column: sa.ColumnElement[Any], value: str) -> None:
+        self.column = column
+        self.value = sa.literal(value, sa.String())
+
+
+def json_list_has(column: Any, value: str) -> sa.ColumnElement[bool]:
+    return JsonListHas(column, value)
+
+
+# Both put together SQL the compiler made: a column and a bound parameter, no value.
+@compiles(JsonListHas, "postgresql")
+def _json_list_has_postgresql(element: JsonListHas, compiler: Any, **kw: Any) -> str:
+    column, value = compiler.process(element.column, **kw), compiler.process(element.value, **kw)
+    return (f"EXISTS (SELECT 1 FROM json_array_elements_text({column}) AS listed(item) "  # noqa: S608
+            f"WHERE listed.item = {value})")
+
+
+@compiles(JsonListHas)
+def _json_list_has_sqlite(element: JsonListHas, compiler: Any, **kw: Any) -> str:
+    column, value = compiler.process(element.column, **kw), compiler.process(element.value, **kw)
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {value})"  # noqa: S608
 
 
 @functools.cache

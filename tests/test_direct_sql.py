@@ -5,6 +5,7 @@ the engine's listeners and error handling kept. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +17,20 @@ from sqlalchemy.orm.exc import DetachedInstanceError
 
 from idp.accounts.models import BrowserSession, User
 from idp.digests import digest
-from idp.direct_sql import Columns, DirectRead, DirectWrite, EntityRead, insert_row, insert_row_if
+from idp.direct_sql import (
+    Columns,
+    DirectRead,
+    DirectWrite,
+    EntityRead,
+    insert_row,
+    insert_row_if,
+    insert_row_when,
+    json_list_has,
+)
 from idp.extensions import db, utcnow
 from idp.guard import UnstorableInput
 from idp.oauth.models import Client, Token, find_token_by, token_read
+from idp.oauth.platform_tokens import PlatformToken
 from idp.oauth.server import client_by_id
 from idp.types import UTCDateTime
 from tests.browser import Browser
@@ -313,3 +324,44 @@ def test_a_cursor_that_met_an_error_is_not_used_again(
         assert failed.closed and again is after
     with app.app_context(), db.engine.connect() as connection:
         assert client_by_id().read.first_on(connection, {"client_id": platform.client_id})
+
+
+# A condition built once, as a hot statement's are: a platform by id, registered for a
+# grant (``json_list_has`` on its JSON list of grant types).
+@functools.cache
+def registered_for(grant_type: str) -> sa.ColumnElement[bool]:
+    clients = Client.__table__.c
+    return sa.exists().where(clients.client_id == sa.bindparam("client_id"),
+                             json_list_has(clients.grant_types, grant_type))
+
+
+def test_an_insert_when_writes_only_if_its_condition_holds(
+        app: Flask, platform: Platform) -> None:
+    """``insert_row_when``, on both databases: one statement that writes the row only if
+    the condition holds (``json_list_has``: an element equal to the value, not one that
+    merely contains it), with its defaults."""
+    with app.app_context():
+        client = db.session.get(Client, platform.model.id)
+        assert client is not None
+        client.grant_types = ["authorization_code", "my_client_credentials"]
+        db.session.commit()
+        before = utcnow()
+
+        def row(name: str) -> dict[str, Any]:
+            return {"client_id": platform.client_id, "access_token_hash": digest(name),
+                    "scope": "consent:read", "expires_in": 60}
+
+        params = {"client_id": platform.client_id}
+        assert insert_row_when(registered_for("authorization_code"), PlatformToken,
+                               row("first"), params) == 1
+        assert insert_row_when(registered_for("client_credentials"), PlatformToken,
+                               row("second"), params) == 0
+        assert insert_row_when(registered_for("authorization_code"), PlatformToken,
+                               row("third"), {"client_id": "nobody"}) == 0
+        db.session.commit()
+        db.session.remove()
+        written = db.session.scalars(sa.select(PlatformToken).where(
+            PlatformToken.access_token_hash.in_(
+                [digest("first"), digest("second"), digest("third")]))).all()
+        assert [t.access_token_hash for t in written] == [digest("first")]
+        assert written[0].issued_at >= before and written[0].revoked_at is None

@@ -6,13 +6,16 @@ HTTP Basic, spent about 1.4 ms of CPU in process: Flask's request context and fo
 parsing, Authlib's client authentication and grant, the ORM session. Its work is one
 read of the platform and one INSERT of the token's digest.
 
-So the common request is answered by ``idp.prepared`` (a computed route): the platform
-read with Flask's path's statement on a pooled connection, authenticated on that row as
-Flask's path does (``check_client_secret``, ``check_endpoint_auth_method``), held to the
-same rules (confidential, registered for the grant, platform scopes only:
-``client_credentials.granted_scope``), and its token made by the grant's own generator
-(``generate_platform_token``) and stored as the grant stores it (``platform_token_row``),
-in one INSERT that is its own transaction. The answer counts in ``idp_tokens_issued``.
+So the common request is answered by ``idp.prepared`` (a computed route), in one
+statement, one round trip: the token is made first by the grant's own generator
+(``generate_platform_token``, for platform scopes only: ``client_credentials.
+granted_scope``), then written as the grant stores it (``platform_token_row``) by an
+INSERT that selects its values only if the platform's row holds to Flask's path's rules
+(``direct.basic_platform_may``: it authenticates with that secret by a method that
+allows Basic, so it is confidential; registered for the grant; opaque tokens). One
+statement is its own transaction; when a rule fails it writes nothing, and Flask's path
+answers from the start (was: the platform's read, then the INSERT). The answer counts
+in ``idp_tokens_issued``.
 
 Flask answers, as before, whatever is not the common case: a form with anything but
 ``grant_type=client_credentials`` and at most one ``scope``; credentials that do not
@@ -24,6 +27,7 @@ error. The request's body is read here and handed back to Flask unread."""
 from __future__ import annotations
 
 import functools
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,17 +36,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from idp import prepared
 from idp.db_pool import insert_alone
-from idp.direct_sql import Columns, EntityRead, insert_row
+from idp.digests import digest
+from idp.direct_sql import insert_row_when
 from idp.logs import CLIENT_ID
-from idp.oauth import client_auth
-from idp.oauth.access_tokens import wants_jwt
-from idp.oauth.client_credentials import (
-    generate_platform_token,
-    granted_scope,
-    platform_token_row,
-)
-from idp.oauth.direct import DirectAnswer
-from idp.oauth.models import Client
+from idp.oauth.client_credentials import generate_platform_token, platform_token_row
+from idp.oauth.direct import DirectAnswer, basic_platform_may
+from idp.oauth.models import OPAQUE_ACCESS_TOKENS, Client
 from idp.oauth.platform_tokens import GRANT_TYPE, PlatformToken
 
 FIELDS = frozenset({"grant_type", "scope"})
@@ -53,36 +52,28 @@ class DirectClientCredentials(DirectAnswer):
 
     def answer(self, environ: dict[str, Any], form: dict[str, str], client_id: str,
                secret: str) -> bytes | None:
-        if not set(form) <= FIELDS or form.get("grant_type") != GRANT_TYPE:
+        if (not set(form) <= FIELDS or form.get("grant_type") != GRANT_TYPE
+                or not secret):
             return None
         scope = form.get("scope")
         try:
-            granted_scope(scope)
+            token = generate_platform_token(GRANT_TYPE, OPAQUE, scope=scope,  # type: ignore[arg-type]
+                                            lifetime=self.access_token_lifetime)
         except InvalidScopeError:
             return None
         try:
+            # One statement: on PostgreSQL its own transaction (no BEGIN, no COMMIT); on
+            # SQLite, committed as the block ends.
             with self.held.connection() as connection, connection.begin():
-                return self.issue(environ, connection, client_id, secret, scope)
+                insert_alone(connection)
+                written = insert_row_when(
+                    issuing_platform(), PlatformToken, platform_token_row(client_id, token),
+                    {"client_id": client_id, "secret_hash": digest(secret)}, connection)
         except SQLAlchemyError:
             return None  # Flask's path meets it too, and answers it
-
-    def issue(self, environ: dict[str, Any], connection: sa.Connection, client_id: str,
-              secret: str, scope: str | None) -> bytes | None:
-        """Read the platform, and store its token, on one connection: the INSERT is a
-        transaction of its own."""
-        found = credentials_read().first_detached(connection, {"client_id": client_id})
-        if found is None:
-            return None
-        client = found[0]
-        if (not client_auth.basic_authenticates(client, secret, "token")
-                or client.is_public or not client.check_grant_type(GRANT_TYPE)
-                or wants_jwt(client)):
-            return None
-        token = generate_platform_token(GRANT_TYPE, client, scope=scope,
-                                        lifetime=self.access_token_lifetime)
-        insert_alone(connection)
-        insert_row(PlatformToken, platform_token_row(client.client_id, token), connection)
-        environ[CLIENT_ID] = client.client_id
+        if not written:
+            return None  # a rule broken: Flask's path says which
+        environ[CLIENT_ID] = client_id
         environ[prepared.ISSUED] = GRANT_TYPE
         return self.json(token)
 
@@ -92,15 +83,14 @@ class DirectClientCredentials(DirectAnswer):
         return lifetime
 
 
-# What the grant reads of the platform (the other columns, JSON many of them, are not
-# decoded here; one asked for would raise, the entity being in no session).
-CREDENTIAL_COLUMNS = (Client.client_id, Client.client_secret_hash,
-                      Client.token_endpoint_auth_method, Client.grant_types,
-                      Client.access_token_format)
+# The platform as the generator sees it before the statement: one that wants opaque
+# access tokens, which the statement checks it does.
+OPAQUE = SimpleNamespace(access_token_format=OPAQUE_ACCESS_TOKENS)
 
 
-@functools.cache  # compiled once per dialect (idp/direct_sql.py)
-def credentials_read() -> EntityRead[Client]:
-    return EntityRead(Columns(Client, only=CREDENTIAL_COLUMNS),
-                      Client.client_id == sa.bindparam("client_id"))
-
+@functools.cache  # one object: idp.direct_sql.insert_row_when compiles once for it
+def issuing_platform() -> sa.ColumnElement[bool]:
+    """The platform named by the Basic header, held to Flask's path's rules."""
+    clients = Client.__table__.c
+    return sa.exists().where(clients.client_id == sa.bindparam("client_id"),
+                             *basic_platform_may(GRANT_TYPE))

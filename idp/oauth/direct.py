@@ -16,13 +16,15 @@ from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+import sqlalchemy as sa
 from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.db_pool import HeldConnections
-from idp.direct_sql import EntityRead
+from idp.direct_sql import EntityRead, json_list_has
 from idp.oauth import client_auth
+from idp.oauth.models import JWT_ACCESS_TOKENS, SECRET_METHODS, Client
 from idp.oauth.subjects import pairwise_key_of
 
 E = TypeVar("E")
@@ -75,6 +77,24 @@ def form_of(environ: dict[str, Any], allowed: Collection[str]) -> dict[str, str]
     if len(form) != len(fields) or not set(form) <= set(allowed):
         return None
     return form
+
+
+def basic_platform_may(grant_type: str) -> list[sa.ColumnElement[bool]]:
+    """What Flask's path asks at the token endpoint of the platform a Basic header names,
+    as conditions on its row (``Client``'s table), for a statement that writes only if
+    they hold: it authenticates with the secret whose digest is the parameter
+    ``secret_hash``, by a method that allows Basic (``client_auth.basic_authenticates``:
+    ``check_client_secret``, ``check_endpoint_auth_method``; a public platform has none),
+    it is registered for ``grant_type`` (``check_grant_type``) and wants opaque access
+    tokens (``wants_jwt``: JWT ones are signed on Flask's path). The digests are compared
+    by the database: timing could tell at most how much of the stored digest a guess's
+    digest matches, which leaves a 32-byte secret to find from its SHA-256."""
+    clients = Client.__table__.c
+    return [clients.client_secret_hash == sa.bindparam("secret_hash"),
+            sa.or_(*(clients.token_endpoint_auth_method == method
+                     for method in SECRET_METHODS)),
+            json_list_has(clients.grant_types, grant_type),
+            clients.access_token_format != JWT_ACCESS_TOKENS]
 
 
 class DirectAnswer:

@@ -38,9 +38,8 @@ After the statement nothing can refuse: only the answer is made, from what it re
 A pairwise ``sub`` this process does not know to be stored is stored then, in one more
 round trip (``store_subject_alone``), before the ID token is made.
 
-Comparing the digests in SQL tells an attacker, by timing, at most how much of the
-stored digest a guess's digest matches: learning the whole digest would still leave a
-32-byte secret to find from its SHA-256.
+The platform's rules are ``direct.basic_platform_may``, shared with the client
+credentials grant (where the digests compared by the database are discussed).
 
 Nothing read from the database is kept: a token revoked, spent or lapsed, a withdrawn
 consent (which revokes the tokens) is seen by the statement of that very request, here
@@ -62,7 +61,6 @@ from typing import Any
 import sqlalchemy as sa
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Flask
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import prepared
@@ -73,16 +71,9 @@ from idp.direct_sql import INSERTED, Columns, DirectRead, with_defaults
 from idp.extensions import utcnow
 from idp.keys import KeyStore
 from idp.logs import CLIENT_ID, TRAVELLER, pseudonym
-from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer
+from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer, basic_platform_may
 from idp.oauth.grants import OpenIDRefresh, spends_in_one_statement
-from idp.oauth.models import (
-    API_CLIENT_COLUMNS,
-    JWT_ACCESS_TOKENS,
-    SECRET_METHODS,
-    TOKEN_HASH,
-    Client,
-    Token,
-)
+from idp.oauth.models import API_CLIENT_COLUMNS, TOKEN_HASH, Client, Token
 from idp.oauth.server import AuthorizationServer
 from idp.oauth.subjects import computed_subject, store_subject_alone, stored_subject
 
@@ -201,11 +192,7 @@ class Renewal:
                    == "null",
                    tokens.c.client_id == sa.bindparam("client_id"),
                    clients.c.client_id == tokens.c.client_id,
-                   clients.c.client_secret_hash == sa.bindparam("secret_hash"),
-                   sa.or_(*(clients.c.token_endpoint_auth_method == method
-                            for method in SECRET_METHODS)),
-                   sa.cast(clients.c.grant_types, JSONB).contains([GRANT_TYPE]),
-                   clients.c.access_token_format != JWT_ACCESS_TOKENS,
+                   *basic_platform_may(GRANT_TYPE),
                    sa.func.string_to_array(tokens.c.scope, " ").bool_op("<@")(
                        sa.func.string_to_array(clients.c.scope, " ")),
                    users.c.id == tokens.c.user_id)

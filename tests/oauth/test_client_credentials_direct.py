@@ -25,7 +25,9 @@ from tests.oauth.test_client_credentials import GRANT, allow_grant
 from tests.oauth.test_dpop_nonce import nonce_app
 from tests.oauth.test_introspection_direct import environ_of, wsgi
 from tests.oauth.test_userinfo_direct import api, fixed_headers, prepared  # noqa: F401
+from tests.test_lazy_transactions import messages, round_trips
 from tests.test_metrics import app, scrape  # noqa: F401  (its app has a metrics token)
+from tests.test_query_counts import queries, statements
 from tests.tokens import basic, redeem
 
 
@@ -135,6 +137,27 @@ def test_a_direct_token_works_where_a_platform_token_does(
         == backend.client_id
 
 
+def test_a_direct_token_is_one_statement_in_one_round_trip(
+        app: Flask, client: FlaskClient, backend: Platform, tmp_path: Path) -> None:
+    """The platform held to the grant's rules and its token written by one INSERT that
+    selects its values only if they hold (issue 13, part 5: the platform's read, then
+    the INSERT, were two round trips); on PostgreSQL, no BEGIN and no COMMIT."""
+    warmed(app, client, backend)
+    with statements() as seen:
+        assert direct(app, client, backend).status_code == 200
+    assert len(queries(seen)) == 1, seen
+    assert queries(seen)[0].lstrip().upper().startswith("INSERT")
+    if db.engine.dialect.name != "postgresql":
+        return
+    with messages(tmp_path) as sent:
+        db.engine.dispose()  # this thread's held connection is taken again, and traced
+        answer = direct(app, client, backend)
+    assert answer.status_code == 200
+    assert not [m for m in sent if m.startswith("Query")], sent
+    assert round_trips(sent) == 1, sent
+    assert stored(answer.get_json()["access_token"]).client_id == backend.client_id
+
+
 def test_a_direct_token_is_counted_as_issued(app: Flask, client: FlaskClient,
                                              backend: Platform) -> None:
     warmed(app, client, backend)
@@ -169,6 +192,7 @@ def counted_once(before: Any, after: Any, grant_type: str) -> None:
     ("another-grant", 400, "invalid_grant"),
     ("not-registered", 400, "unauthorized_client"),
     ("jwt-tokens", 200, None),
+    ("no-secret-method", 401, "invalid_client"),
 ])
 def test_requests_flask_must_judge_go_to_flask_body_and_all(
         app: Flask, client: FlaskClient, backend: Platform, case: str, status: int,
@@ -205,6 +229,9 @@ def test_requests_flask_must_judge_go_to_flask_body_and_all(
         sent["platform"] = make_platform()
     elif case == "jwt-tokens":
         backend.model.access_token_format = JWT_ACCESS_TOKENS
+        db.session.commit()
+    elif case == "no-secret-method":
+        backend.model.token_endpoint_auth_method = "private_key_jwt"
         db.session.commit()
 
     response = from_flask(app, client, **sent)
