@@ -197,10 +197,7 @@ def insert_row_if(claim: sa.Update, entity: type[Any], values: Mapping[str, Any]
     both or neither. PostgreSQL only (SQLite has no UPDATE inside a WITH). The number of
     rows written, 0 when the claim changed none. In the session's transaction, or on
     ``connection``, outside any session."""
-    table: sa.Table = entity.__table__
-    row = with_defaults(table, values)
-    written = {f"{INSERTED}{key}": value for key, value in row.items()}
-    return _insert_if(claim, table, frozenset(row)).run({**params, **written}, connection)
+    return _insert_row(_insert_if, claim, entity, values, params, connection)
 
 
 INSERTED = "inserted_"  # the INSERT's parameters, apart from the claim's
@@ -213,19 +210,31 @@ def insert_row_when(condition: sa.ColumnElement[bool], entity: type[Any],
     holds, in the same statement: ``INSERT ... SELECT ... WHERE condition``. The number
     of rows written: 1, or 0 when the condition failed. ``condition`` must be one
     object, built once (the statement is compiled once for it). On both databases."""
+    return _insert_row(_insert_when, condition, entity, values, params, connection)
+
+
+def _insert_row(statement: Callable[[Any, sa.Table, frozenset[str]], DirectWrite],
+                source: Any, entity: type[Any], values: Mapping[str, Any],
+                params: Mapping[str, Any], connection: sa.Connection | None) -> int:
+    """``insert_row_if`` and ``insert_row_when``: the row with its defaults, its values
+    as the INSERT's parameters beside the claim's or the condition's."""
     table: sa.Table = entity.__table__
     row = with_defaults(table, values)
     written = {f"{INSERTED}{key}": value for key, value in row.items()}
-    return _insert_when(condition, table, frozenset(row)).run({**params, **written},
-                                                              connection)
+    return statement(source, table, frozenset(row)).run({**params, **written}, connection)
+
+
+def _inserted(table: sa.Table, ordered: list[str]) -> sa.Select[Any]:
+    """The SELECT of the new row's values, each a parameter."""
+    return sa.select(*(sa.bindparam(f"{INSERTED}{key}", type_=table.c[key].type)
+                       for key in ordered))
 
 
 @functools.cache
 def _insert_when(condition: sa.ColumnElement[bool], table: sa.Table,
                  keys: frozenset[str]) -> DirectWrite:
     ordered = sorted(keys)
-    values = sa.select(*(sa.bindparam(f"{INSERTED}{key}", type_=table.c[key].type)
-                         for key in ordered)).where(condition)
+    values = _inserted(table, ordered).where(condition)
     return DirectWrite(sa.insert(table).from_select(ordered, values, include_defaults=False))
 
 
@@ -263,8 +272,7 @@ def _json_list_has_sqlite(element: JsonListHas, compiler: Any, **kw: Any) -> str
 def _insert_if(claim: sa.Update, table: sa.Table, keys: frozenset[str]) -> DirectWrite:
     claimed = claim.returning(sa.literal_column("1")).cte("claimed")
     ordered = sorted(keys)
-    values = sa.select(*(sa.bindparam(f"{INSERTED}{key}", type_=table.c[key].type)
-                         for key in ordered)).select_from(claimed)
+    values = _inserted(table, ordered).select_from(claimed)
     return DirectWrite(sa.insert(table).from_select(ordered, values, include_defaults=False))
 
 

@@ -467,7 +467,14 @@ def refresh_claim_statement() -> Update:
     tokens = Token.__table__.c  # the table, as ``code_claim``
     return (update(Token.__table__)
             .where(tokens.id == bindparam("token_id"), tokens.refresh_used_at.is_(None))
-            .values(refresh_used_at=now, revoked_at=func.coalesce(tokens.revoked_at, now)))
+            .values(spent_refresh_token(now)))
+
+
+def spent_refresh_token(now: Any) -> dict[str, Any]:
+    """What spending a refresh token sets (its access token ends with it), as an
+    UPDATE's values on the token table: here, and in ``idp.oauth.refresh_direct``."""
+    tokens = Token.__table__.c
+    return {"refresh_used_at": now, "revoked_at": func.coalesce(tokens.revoked_at, now)}
 
 
 def spends_in_one_statement() -> bool:

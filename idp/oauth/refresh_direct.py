@@ -11,16 +11,17 @@ So the common request is answered by ``idp.prepared`` (a computed route of ``/to
 ``idp.oauth.token_direct``), on PostgreSQL, in one statement, one round trip
 (``renewal``):
 
-- an UPDATE spends the refresh token (``refresh_used_at`` and ``revoked_at`` set, as
-  the grant's own ``refresh_claim_statement`` does) only if every rule of Flask's path
-  holds, each a condition of its WHERE, on the token and the platform and traveller it
-  joins: the platform named by the Basic header, authenticating with that secret (the
-  digest of the secret it sent equals the one stored, as ``check_client_secret``
-  compares them) by a method that allows Basic at the token endpoint; registered for
-  the grant; wanting opaque access tokens; the token neither spent, revoked nor lapsed
-  (``Token.is_refresh_token_active``: a platform with a secret has no idle limit), not
-  exchanged, not bound to a DPoP key, without a ``claims`` request; its scope all still
-  allowed to the platform (so the server's generator would keep it whole);
+- an UPDATE spends the refresh token (``refresh_used_at`` and ``revoked_at`` set by the
+  grant's own ``spent_refresh_token``, as ``refresh_claim_statement`` sets them) only if
+  every rule of Flask's path holds, each a condition of its WHERE, on the token and the
+  platform and traveller it joins: the platform named by the Basic header,
+  authenticating with that secret (the digest of the secret it sent equals the one
+  stored, as ``check_client_secret`` compares them) by a method that allows Basic at the
+  token endpoint; registered for the grant; wanting opaque access tokens; the token
+  neither spent, revoked nor lapsed (``Token.is_refresh_token_active``: a platform with
+  a secret has no idle limit), not exchanged, not bound to a DPoP key, without a
+  ``claims`` request; its scope all still allowed to the platform (so the server's
+  generator would keep it whole);
 - an INSERT in the same statement writes the new token from the row it spent: same
   platform, traveller, scope, family, absolute lifetime and authentication context
   (``token_row``'s choices, carried in SQL: ``CARRIED``), the digests of the new
@@ -72,7 +73,7 @@ from idp.extensions import utcnow
 from idp.keys import KeyStore
 from idp.logs import CLIENT_ID, TRAVELLER, pseudonym
 from idp.oauth.direct import TOKEN_SHAPE, DirectAnswer, basic_platform_may
-from idp.oauth.grants import OpenIDRefresh, spends_in_one_statement
+from idp.oauth.grants import OpenIDRefresh, spends_in_one_statement, spent_refresh_token
 from idp.oauth.models import API_CLIENT_COLUMNS, TOKEN_HASH, Client, Token
 from idp.oauth.server import AuthorizationServer
 from idp.oauth.subjects import computed_subject, store_subject_alone, stored_subject
@@ -129,10 +130,10 @@ class DirectRefresh(DirectAnswer):
                 if found is None:
                     return None  # a rule broken: Flask's path says which
                 old, user, client = found
-                sub, sector = computed_subject(user, client, self.pairwise_key)
-                if sector is not None and stored_subject(self.app, user, client,
-                                                         self.pairwise_key) is None:
-                    store_subject_alone(self.app, connection, user.id, sector, sub)
+                if stored_subject(self.app, user, client, self.pairwise_key) is None:
+                    # A pairwise sub (a public one is always "stored"): it has a sector.
+                    sub, sector = computed_subject(user, client, self.pairwise_key)
+                    store_subject_alone(self.app, connection, user.id, sector, sub)  # type: ignore[arg-type]
         except SQLAlchemyError:
             if found is None:
                 return None  # nothing written: Flask's path meets it too, and answers it
@@ -196,7 +197,7 @@ class Renewal:
                    sa.func.string_to_array(tokens.c.scope, " ").bool_op("<@")(
                        sa.func.string_to_array(clients.c.scope, " ")),
                    users.c.id == tokens.c.user_id)
-            .values(refresh_used_at=now, revoked_at=now)
+            .values(spent_refresh_token(now))
             .returning(*(column.label(name) for column, name in named.items()))
             .cte("claimed"))
         keys = sorted(set(CARRIED) | given)

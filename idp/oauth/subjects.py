@@ -160,11 +160,8 @@ def save_pairwise_subject(user_id: int, sector: str, sub: str) -> None:
     if exists is not None:
         _remember(known, (user_id, sector, sub))
         return
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(PairwiseSubject).values(
-        user_id=user_id, sector=sector, sub=sub, created_at=utcnow(),
-    ).on_conflict_do_nothing())
+    pairwise_insert(db.session.get_bind().dialect.name).run(
+        {"user_id": user_id, "sector": sector, "sub": sub, "created_at": utcnow()})
 
 
 def store_subject_alone(app: Flask, connection: sa.Connection, user_id: int, sector: str,
@@ -174,14 +171,17 @@ def store_subject_alone(app: Flask, connection: sa.Connection, user_id: int, sec
     For an answer made under Flask (``idp.oauth.refresh_direct``) that computed a
     pairwise ``sub`` this process does not know to be stored."""
     insert_alone(connection)
-    pairwise_insert().run({"user_id": user_id, "sector": sector, "sub": sub,
-                           "created_at": utcnow()}, connection)
+    pairwise_insert(connection.dialect.name).run(
+        {"user_id": user_id, "sector": sector, "sub": sub, "created_at": utcnow()},
+        connection)
     _remember(app.extensions.setdefault(KNOWN, set()), (user_id, sector, sub))
 
 
-@functools.cache  # compiled once (idp/direct_sql.py)
-def pairwise_insert() -> DirectWrite:
-    return DirectWrite(postgresql_insert(PairwiseSubject).values(
+@functools.cache  # compiled once per dialect (idp/direct_sql.py)
+def pairwise_insert(dialect: str) -> DirectWrite:
+    """The pair's INSERT, which ignores a row already there (two requests may race)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return DirectWrite(insert(PairwiseSubject).values(
         user_id=bindparam("user_id"), sector=bindparam("sector"), sub=bindparam("sub"),
         created_at=bindparam("created_at")).on_conflict_do_nothing())
 
